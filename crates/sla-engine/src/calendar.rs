@@ -505,3 +505,60 @@ impl OffsetHistory {
         local
     }
 }
+
+/// Every calendar of a deployment by name: the four presets (unless
+/// configuration redefines them) and the configured windows, each built with
+/// its holiday region's schedule.
+#[derive(Clone, Debug, Default)]
+pub struct CalendarSet {
+    calendars: std::collections::BTreeMap<String, Calendar>,
+}
+
+impl CalendarSet {
+    /// Build the presets and `windows` over `span`. A window whose holiday
+    /// region has no schedule in `schedules` is an error: it would silently
+    /// count holidays as working days.
+    pub fn build(
+        windows: &[ServiceWindow],
+        schedules: &std::collections::BTreeMap<String, HolidaySchedule>,
+        span: DateSpan,
+    ) -> Result<Self, String> {
+        let mut all: std::collections::BTreeMap<String, ServiceWindow> = crate::window::Preset::ALL
+            .into_iter()
+            .map(|p| (p.name().to_owned(), ServiceWindow::default_preset(p)))
+            .collect();
+        for w in windows {
+            all.insert(w.name.clone(), w.clone());
+        }
+        let empty = HolidaySchedule::empty();
+        let mut calendars = std::collections::BTreeMap::new();
+        for (name, window) in all {
+            let holidays = match &window.holidays {
+                None => &empty,
+                Some(region) => schedules.get(region).ok_or_else(|| {
+                    format!("window \"{name}\" follows the holidays of region \"{region}\", but no holiday file for \"{region}\" is loaded")
+                })?,
+            };
+            let calendar = Calendar::build_with_span(&window, holidays, span)
+                .map_err(|e| format!("window \"{name}\": {e}"))?;
+            calendars.insert(name, calendar);
+        }
+        Ok(Self { calendars })
+    }
+
+    /// The calendar named `name`.
+    pub fn get(&self, name: &str) -> Option<&Calendar> {
+        self.calendars.get(name)
+    }
+
+    /// Every calendar, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Calendar)> {
+        self.calendars.iter().map(|(n, c)| (n.as_str(), c))
+    }
+}
+
+impl crate::policy::Calendars for CalendarSet {
+    fn calendar(&self, name: &str) -> Option<&Calendar> {
+        self.get(name)
+    }
+}

@@ -18,7 +18,7 @@ mod policy;
 mod time;
 mod window;
 
-pub use calendar::{Calendar, DateSpan, Reckoning};
+pub use calendar::{Calendar, CalendarSet, DateSpan, Reckoning};
 pub use clock::{
     BREACH, Clock, ClockEvent, ClockEventKind, ClockState, ClockStatus, Crossing, DEFAULT_THRESHOLDS,
 };
