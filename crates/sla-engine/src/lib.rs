@@ -19,6 +19,7 @@ mod time;
 mod window;
 
 pub use calendar::{Calendar, CalendarSet, DateSpan, Reckoning};
+pub use chrono_tz::Tz;
 pub use clock::{
     BREACH, Clock, ClockEvent, ClockEventKind, ClockState, ClockStatus, Crossing, DEFAULT_THRESHOLDS,
 };

@@ -1,0 +1,79 @@
+//! The `itsm catalog` commands, run as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+}
+
+fn itsm(args: &[&str], config: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_itsm"))
+        .args(args)
+        .env("ITSM_CONFIG_DIR", config)
+        .output()
+        .expect("itsm runs")
+}
+
+#[test]
+fn check_prints_a_summary_and_succeeds() {
+    let out = itsm(&["catalog", "check"], &config_dir());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("ok: 40 line items of 27 agencies"), "{stdout}");
+    assert!(stdout.contains("total ¥8271400.00 = contract total"), "{stdout}");
+    // One row per item, e.g. item 5's working-time response.
+    assert!(
+        stdout.lines().any(|l| l.contains("建筑垃圾大数据监管平台维护") && l.contains("15m in / 30m out")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn show_json_has_the_normalized_catalog() {
+    let out = itsm(&["catalog", "show", "--json"], &config_dir());
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["contract"]["registration_number"], "洛采公开-2026-54");
+    assert_eq!(v["contract"]["total_yuan"], "8271400.00");
+    let items = v["items"].as_array().expect("items");
+    assert_eq!(items.len(), 40);
+    let five = &items[4];
+    assert_eq!(five["seq"], 5);
+    assert_eq!(five["amount_yuan"], "180000.00");
+    assert_eq!(five["service_window"], "7x24");
+    let first = &five["targets"][0];
+    assert_eq!(first["metric"], "response");
+    assert_eq!(first["minutes"], 15);
+    assert_eq!(first["calendar"], "7x24");
+    assert_eq!(first["when"], serde_json::json!({"opened": "inside", "calendar": "5x8"}));
+    assert!(five["source_text"]["requirements"].as_str().is_some_and(|s| s.contains("实时")));
+    assert!(five["inspection"].as_array().is_some_and(|a| !a.is_empty()));
+}
+
+#[test]
+fn a_broken_catalog_fails_with_clear_messages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for sub in ["catalog", "calendars"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(config_dir().join(sub)).expect("read") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, dir.path().join(sub).join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let items = dir.path().join("catalog/items.toml");
+    let text = std::fs::read_to_string(&items).expect("read");
+    std::fs::write(&items, text.replacen("duration = \"0.5h\"", "duration = \"half an hour\"", 1))
+        .expect("write");
+    let out = itsm(&["catalog", "check"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("catalog/items.toml: item[0] seq=1 target[0] response: duration \"half an hour\""),
+        "{stderr}"
+    );
+
+    let missing = itsm(&["catalog", "check"], &dir.path().join("nowhere"));
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the folder"));
+}

@@ -1,0 +1,667 @@
+//! Reading the configuration folder: the contract, agencies and items under
+//! `catalog/`, windows and holidays under `calendars/`, every error collected
+//! with the file and the entry it concerns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use sla_engine::{
+    BusinessSeconds, CalendarSet, Condition, ConfigError, DateSpan, HolidaySchedule, Metric, ServiceWindow,
+    TargetRule,
+};
+
+use crate::model::{
+    Agency, Contract, Every, FilingPeriod, Inspection, LineItem, Payment, Penalty, ServiceMode,
+    ServicePeriod, Target,
+};
+use crate::money::Money;
+use crate::{Catalog, LoadErrors, Settings};
+
+// --- the files as written -------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractFile {
+    contract: RawContract,
+    #[serde(default)]
+    payment: Vec<RawPayment>,
+    #[serde(default)]
+    penalty: Vec<RawPenalty>,
+    settings: RawSettings,
+    #[serde(default)]
+    filing_period: Vec<RawFilingPeriod>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContract {
+    name: String,
+    registration_number: String,
+    tender_number: String,
+    buyer: String,
+    supplier: String,
+    total_yuan: String,
+    service_period: RawPeriod,
+    #[serde(default)]
+    source_text: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawPeriod {
+    from: String,
+    to: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPayment {
+    seq: u32,
+    percent: u32,
+    amount_yuan: String,
+    condition: String,
+    source_text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPenalty {
+    key: String,
+    summary: String,
+    percent: Option<f64>,
+    amount_yuan: Option<String>,
+    basis: Option<String>,
+    source_text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    real_time_minutes: u64,
+    timezone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilingPeriod {
+    set: String,
+    from: String,
+    to: String,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgenciesFile {
+    agency: Vec<RawAgency>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgency {
+    key: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemsFile {
+    item: Vec<RawItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItem {
+    seq: u32,
+    agency: String,
+    name: String,
+    amount_yuan: String,
+    amount_source: String,
+    period: Option<RawPeriod>,
+    period_source: String,
+    service_level: Option<u32>,
+    service_window: Option<String>,
+    resident_engineers: Option<u32>,
+    service_mode: Option<ServiceMode>,
+    note: Option<String>,
+    #[serde(default)]
+    source_text: BTreeMap<String, String>,
+    #[serde(default)]
+    target: Vec<RawTarget>,
+    #[serde(default)]
+    inspection: Vec<RawInspection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    metric: String,
+    duration: String,
+    calendar: String,
+    #[serde(default)]
+    when: Condition,
+    source: String,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInspection {
+    every: Every,
+    #[serde(default = "one")]
+    times: u32,
+    #[serde(default)]
+    slots: Vec<String>,
+    device_class: Option<String>,
+    during: Option<String>,
+    source: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+// --- loading -----------------------------------------------------------------
+
+/// Collects problems instead of stopping at the first, so that one run of
+/// `itsm catalog check` lists everything a reviewer must fix.
+#[derive(Default)]
+struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    fn add(&mut self, source: &str, entry: impl Into<String>, problem: impl Into<String>) {
+        self.0.push(ConfigError {
+            source_name: source.to_owned(),
+            entry: entry.into(),
+            problem: problem.into(),
+        });
+    }
+
+    fn date(&mut self, source: &str, entry: &str, field: &str, text: &str) -> Option<NaiveDate> {
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.add(source, entry, format!("{field} = \"{text}\" is not a date (YYYY-MM-DD): {e}"));
+                None
+            }
+        }
+    }
+
+    fn period(&mut self, source: &str, entry: &str, field: &str, raw: &RawPeriod) -> Option<ServicePeriod> {
+        let from = self.date(source, entry, &format!("{field}.from"), &raw.from);
+        let to = self.date(source, entry, &format!("{field}.to"), &raw.to);
+        let (from, to) = (from?, to?);
+        if to < from {
+            self.add(source, entry, format!("{field} is reversed: {from} is after {to}"));
+            return None;
+        }
+        Some(ServicePeriod { from, to })
+    }
+
+    fn money(&mut self, source: &str, entry: &str, field: &str, text: &str) -> Option<Money> {
+        Money::parse_yuan(text).map_err(|e| self.add(source, entry, format!("{field}: {e}"))).ok()
+    }
+}
+
+fn read(dir: &Path, relative: &str, problems: &mut Problems) -> Option<String> {
+    let path = dir.join(relative);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            problems.add(&path.display().to_string(), "", format!("cannot read: {e}"));
+            None
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(source: &str, text: &str, problems: &mut Problems) -> Option<T> {
+    toml::from_str(text).map_err(|e| problems.add(source, "", e.to_string().trim_end().to_owned())).ok()
+}
+
+/// Load windows and holiday schedules from `calendars/` and build them.
+/// `windows.toml` defines named windows; every other `*.toml` there is a
+/// yearly holiday file such as `cn-2026.toml`.
+pub(crate) fn load_calendars(dir: &Path) -> Result<CalendarSet, LoadErrors> {
+    let mut problems = Problems::default();
+    let folder = dir.join("calendars");
+    let mut entries: Vec<std::path::PathBuf> = match std::fs::read_dir(&folder) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            problems.add(&folder.display().to_string(), "", format!("cannot read the folder: {e}"));
+            return Err(LoadErrors(problems.0));
+        }
+    };
+    entries.sort();
+    let mut windows = Vec::new();
+    let mut schedules: BTreeMap<String, HolidaySchedule> = BTreeMap::new();
+    for path in entries {
+        let source =
+            format!("calendars/{}", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+        let Ok(text) = std::fs::read_to_string(&path)
+            .map_err(|e| problems.add(&source, "", format!("cannot read: {e}")))
+        else {
+            continue;
+        };
+        if path.file_name().is_some_and(|n| n == "windows.toml") {
+            match ServiceWindow::from_toml_str(&source, &text) {
+                Ok(w) => windows.extend(w),
+                Err(e) => problems.0.push(e),
+            }
+            continue;
+        }
+        match HolidaySchedule::from_toml_str(&source, &text) {
+            Ok((region, schedule)) => match schedules.get_mut(&region) {
+                Some(existing) => {
+                    if let Err(e) = existing.merge(schedule) {
+                        problems.add(&source, "", e);
+                    }
+                }
+                None => {
+                    schedules.insert(region, schedule);
+                }
+            },
+            Err(e) => problems.0.push(e),
+        }
+    }
+    if !problems.0.is_empty() {
+        return Err(LoadErrors(problems.0));
+    }
+    CalendarSet::build(&windows, &schedules, DateSpan::default()).map_err(|e| {
+        LoadErrors(vec![ConfigError { source_name: "calendars/".into(), entry: String::new(), problem: e }])
+    })
+}
+
+/// Load and check the whole catalog.
+pub(crate) fn load(dir: &Path) -> Result<Catalog, LoadErrors> {
+    let calendars = load_calendars(dir)?;
+    let mut p = Problems::default();
+    let contract_text = read(dir, "catalog/contract.toml", &mut p);
+    let agencies_text = read(dir, "catalog/agencies.toml", &mut p);
+    let items_text = read(dir, "catalog/items.toml", &mut p);
+    let (Some(contract_text), Some(agencies_text), Some(items_text)) =
+        (contract_text, agencies_text, items_text)
+    else {
+        return Err(LoadErrors(p.0));
+    };
+    let contract_file: Option<ContractFile> = parse("catalog/contract.toml", &contract_text, &mut p);
+    let agencies_file: Option<AgenciesFile> = parse("catalog/agencies.toml", &agencies_text, &mut p);
+    let items_file: Option<ItemsFile> = parse("catalog/items.toml", &items_text, &mut p);
+    let (Some(cf), Some(af), Some(itf)) = (contract_file, agencies_file, items_file) else {
+        return Err(LoadErrors(p.0));
+    };
+
+    let (contract, payments, penalties, settings, filing_periods) =
+        resolve_contract(cf, &mut p).ok_or_else(|| LoadErrors(std::mem::take(&mut p.0)))?;
+    let agencies = resolve_agencies(af, &mut p);
+    let items = resolve_items(itf, &contract, &settings, &agencies, &filing_periods, &calendars, &mut p);
+    check_figures(&contract, &payments, &items, &agencies, &mut p);
+
+    if p.0.is_empty() {
+        Ok(Catalog { contract, payments, penalties, settings, filing_periods, agencies, items, calendars })
+    } else {
+        Err(LoadErrors(p.0))
+    }
+}
+
+type ContractParts = (Contract, Vec<Payment>, Vec<Penalty>, Settings, Vec<FilingPeriod>);
+
+fn resolve_contract(cf: ContractFile, p: &mut Problems) -> Option<ContractParts> {
+    const SRC: &str = "catalog/contract.toml";
+    let c = cf.contract;
+    let total = p.money(SRC, "contract", "total_yuan", &c.total_yuan);
+    let period = p.period(SRC, "contract", "service_period", &c.service_period);
+    let timezone = match c_tz(&cf.settings.timezone) {
+        Some(tz) => Some(tz),
+        None => {
+            p.add(
+                SRC,
+                "settings",
+                format!("timezone = \"{}\" is not a known IANA timezone", cf.settings.timezone),
+            );
+            None
+        }
+    };
+    if cf.settings.real_time_minutes == 0 {
+        p.add(SRC, "settings", "real_time_minutes must be at least 1");
+    }
+    let payments = cf
+        .payment
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let entry = format!("payment[{i}] seq={}", r.seq);
+            let amount = p.money(SRC, &entry, "amount_yuan", &r.amount_yuan)?;
+            Some(Payment {
+                seq: r.seq,
+                percent: r.percent,
+                amount,
+                condition: r.condition.clone(),
+                source_text: r.source_text.clone(),
+            })
+        })
+        .collect();
+    let penalties = cf
+        .penalty
+        .iter()
+        .map(|r| {
+            let entry = format!("penalty \"{}\"", r.key);
+            let amount = r.amount_yuan.as_deref().and_then(|a| p.money(SRC, &entry, "amount_yuan", a));
+            Penalty {
+                key: r.key.clone(),
+                summary: r.summary.clone(),
+                percent: r.percent,
+                amount,
+                basis: r.basis.clone(),
+                source_text: r.source_text.clone(),
+            }
+        })
+        .collect();
+    let filing_periods = cf
+        .filing_period
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let entry = format!("filing_period[{i}] \"{}\"", r.set);
+            let period =
+                p.period(SRC, &entry, "period", &RawPeriod { from: r.from.clone(), to: r.to.clone() })?;
+            Some(FilingPeriod { set: r.set.clone(), period, note: r.note.clone() })
+        })
+        .collect();
+    let contract = Contract {
+        name: c.name,
+        registration_number: c.registration_number,
+        tender_number: c.tender_number,
+        buyer: c.buyer,
+        supplier: c.supplier,
+        total: total?,
+        service_period: period?,
+        source_text: c.source_text,
+    };
+    let settings = Settings {
+        real_time: BusinessSeconds::from_minutes(cf.settings.real_time_minutes),
+        timezone: timezone?,
+    };
+    Some((contract, payments, penalties, settings, filing_periods))
+}
+
+fn c_tz(name: &str) -> Option<sla_engine::Tz> {
+    name.parse().ok()
+}
+
+fn resolve_agencies(af: AgenciesFile, p: &mut Problems) -> Vec<Agency> {
+    const SRC: &str = "catalog/agencies.toml";
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, a) in af.agency.into_iter().enumerate() {
+        let entry = format!("agency[{i}] \"{}\"", a.key);
+        if a.key.is_empty()
+            || !a.key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            p.add(SRC, &entry, "key must be lowercase ASCII letters, digits and hyphens");
+        }
+        if a.name.trim().is_empty() {
+            p.add(SRC, &entry, "name is empty");
+        }
+        if !seen.insert(a.key.clone()) {
+            p.add(SRC, &entry, "key is used twice");
+        }
+        out.push(Agency { key: a.key, name: a.name });
+    }
+    out
+}
+
+/// A duration as the catalog writes it: `30m`, `0.5h`, `2h`, or `realtime`.
+pub(crate) fn parse_duration(text: &str, real_time: BusinessSeconds) -> Result<BusinessSeconds, String> {
+    if text == "realtime" {
+        return Ok(real_time);
+    }
+    let bad = || format!("duration \"{text}\" is not like \"30m\", \"0.5h\" or \"realtime\"");
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let unit_seconds: u64 = match unit {
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(bad()),
+    };
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 4
+        || (number.contains('.') && frac.is_empty())
+    {
+        return Err(bad());
+    }
+    let scale = 10u64.pow(frac.len() as u32);
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
+    let frac_value: u64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
+    let scaled =
+        (whole.checked_mul(scale).ok_or_else(bad)? + frac_value).checked_mul(unit_seconds).ok_or_else(bad)?;
+    if scaled % scale != 0 {
+        return Err(format!("duration \"{text}\" is not a whole number of seconds"));
+    }
+    match scaled / scale {
+        0 => Err(format!("duration \"{text}\" is zero")),
+        s => Ok(BusinessSeconds::new(s)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_items(
+    itf: ItemsFile,
+    contract: &Contract,
+    settings: &Settings,
+    agencies: &[Agency],
+    filing_periods: &[FilingPeriod],
+    calendars: &CalendarSet,
+    p: &mut Problems,
+) -> Vec<LineItem> {
+    const SRC: &str = "catalog/items.toml";
+    let filing_sets: BTreeSet<&str> = filing_periods.iter().map(|f| f.set.as_str()).collect();
+    let mut out = Vec::new();
+    for (i, r) in itf.item.into_iter().enumerate() {
+        let entry = format!("item[{i}] seq={}", r.seq);
+        if !agencies.iter().any(|a| a.key == r.agency) {
+            p.add(SRC, &entry, format!("agency \"{}\" is not in agencies.toml", r.agency));
+        }
+        if r.name.trim().is_empty() {
+            p.add(SRC, &entry, "name is empty");
+        }
+        let amount = p.money(SRC, &entry, "amount_yuan", &r.amount_yuan);
+        if let (Some(a), Ok(printed)) = (amount, Money::parse_yuan(&r.amount_source)) {
+            if a != printed {
+                p.add(SRC, &entry, format!("amount_yuan {a} differs from the printed {}", r.amount_source));
+            }
+        }
+        let (service_period, own_period) = match &r.period {
+            None => (contract.service_period, false),
+            Some(raw) => match p.period(SRC, &entry, "period", raw) {
+                Some(period) => {
+                    if period.from < contract.service_period.from {
+                        p.add(
+                            SRC,
+                            &entry,
+                            format!(
+                                "period starts {} before the contract's {}",
+                                period.from, contract.service_period.from
+                            ),
+                        );
+                    }
+                    (period, true)
+                }
+                None => (contract.service_period, true),
+            },
+        };
+        if let Some(window) = &r.service_window {
+            if calendars.get(window).is_none() {
+                p.add(SRC, &entry, format!("service_window \"{window}\" is not a defined calendar"));
+            }
+        }
+        // Every normalized value keeps the annex's wording beside it.
+        for (field, present) in [
+            ("service_level", r.service_level.is_some()),
+            ("service_window", r.service_window.is_some()),
+            ("resident_engineers", r.resident_engineers.is_some()),
+            ("service_mode", r.service_mode.is_some()),
+        ] {
+            if present && r.source_text.get(field).is_none_or(|s| s.trim().is_empty()) {
+                p.add(SRC, &entry, format!("{field} has no source_text.{field} (the annex's words)"));
+            }
+        }
+
+        let mut targets = Vec::new();
+        for (j, t) in r.target.into_iter().enumerate() {
+            let tentry = format!("{entry} target[{j}] {}", t.metric);
+            let metric = match t.metric.parse::<Metric>() {
+                Ok(m) => m,
+                Err(e) => {
+                    p.add(SRC, &tentry, e);
+                    continue;
+                }
+            };
+            let target = match parse_duration(&t.duration, settings.real_time) {
+                Ok(d) => d,
+                Err(e) => {
+                    p.add(SRC, &tentry, e);
+                    continue;
+                }
+            };
+            if t.source.trim().is_empty() {
+                p.add(SRC, &tentry, "source (the annex's words) is empty");
+            }
+            let rule = TargetRule { metric, when: t.when, target, calendar: t.calendar };
+            if let Err(e) = sla_engine::Policy::new(vec![rule.clone()]).validate(calendars) {
+                p.add(SRC, &tentry, e.to_string());
+            }
+            if rule.when.opened.is_none() && rule.when.calendar.is_some() {
+                p.add(SRC, &tentry, "`when.calendar` is given without `when.opened`");
+            }
+            targets.push(Target { rule, duration: t.duration, source: t.source, note: t.note });
+        }
+        // A rule after an unconditional rule for the same metric can never apply.
+        for (j, t) in targets.iter().enumerate() {
+            if let Some(k) =
+                targets[..j].iter().position(|e| e.rule.metric == t.rule.metric && e.rule.when.is_always())
+            {
+                p.add(
+                    SRC,
+                    format!("{entry} target[{j}] {}", t.rule.metric),
+                    format!("can never apply: target[{k}] already applies to every ticket"),
+                );
+            }
+        }
+
+        let mut inspections = Vec::new();
+        for (j, ins) in r.inspection.into_iter().enumerate() {
+            let ientry = format!("{entry} inspection[{j}]");
+            if ins.times == 0 {
+                p.add(SRC, &ientry, "times must be at least 1");
+            }
+            if !ins.slots.is_empty() && ins.slots.len() as u32 != ins.times {
+                p.add(SRC, &ientry, format!("{} slots named for {} times", ins.slots.len(), ins.times));
+            }
+            if let Some(set) = &ins.during {
+                if !filing_sets.contains(set.as_str()) {
+                    p.add(
+                        SRC,
+                        &ientry,
+                        format!("during = \"{set}\" names no filing_period set in contract.toml"),
+                    );
+                }
+            }
+            if ins.source.trim().is_empty() {
+                p.add(SRC, &ientry, "source (the annex's words) is empty");
+            }
+            inspections.push(Inspection {
+                every: ins.every,
+                times: ins.times,
+                slots: ins.slots,
+                device_class: ins.device_class,
+                during: ins.during,
+                source: ins.source,
+            });
+        }
+
+        let mut source_text = r.source_text;
+        source_text.insert("period".into(), r.period_source);
+        source_text.insert("amount".into(), r.amount_source);
+        out.push(LineItem {
+            seq: r.seq,
+            agency: r.agency,
+            name: r.name,
+            amount: amount.unwrap_or_default(),
+            service_period,
+            own_period,
+            service_level: r.service_level,
+            service_window: r.service_window,
+            resident_engineers: r.resident_engineers,
+            service_mode: r.service_mode,
+            targets,
+            inspections,
+            note: r.note,
+            source_text,
+        });
+    }
+    out
+}
+
+/// The contract's own figures: numbering, sums and the payment schedule.
+fn check_figures(
+    contract: &Contract,
+    payments: &[Payment],
+    items: &[LineItem],
+    agencies: &[Agency],
+    p: &mut Problems,
+) {
+    for (i, item) in items.iter().enumerate() {
+        if item.seq as usize != i + 1 {
+            p.add(
+                "catalog/items.toml",
+                format!("item[{i}] seq={}", item.seq),
+                format!("expected seq {} (items are numbered 1..N in order)", i + 1),
+            );
+        }
+    }
+    let sum: Money = items.iter().map(|i| i.amount).sum();
+    if sum != contract.total {
+        p.add(
+            "catalog/items.toml",
+            "",
+            format!("item amounts sum to {sum}, the contract total is {}", contract.total),
+        );
+    }
+    let paid: Money = payments.iter().map(|x| x.amount).sum();
+    if !payments.is_empty() && paid != contract.total {
+        p.add(
+            "catalog/contract.toml",
+            "payment",
+            format!("payments sum to {paid}, the contract total is {}", contract.total),
+        );
+    }
+    let percent: u32 = payments.iter().map(|x| x.percent).sum();
+    if !payments.is_empty() && percent != 100 {
+        p.add("catalog/contract.toml", "payment", format!("payment percents sum to {percent}, not 100"));
+    }
+    for x in payments {
+        if contract.total.percent(x.percent) != Some(x.amount) {
+            p.add(
+                "catalog/contract.toml",
+                format!("payment seq={}", x.seq),
+                format!("{} % of {} is not {}", x.percent, contract.total, x.amount),
+            );
+        }
+    }
+    for a in agencies {
+        if !items.iter().any(|i| i.agency == a.key) {
+            p.add(
+                "catalog/agencies.toml",
+                format!("agency \"{}\"", a.key),
+                "no line item belongs to this agency",
+            );
+        }
+    }
+}
