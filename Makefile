@@ -1,11 +1,24 @@
 # Everyday commands. `make test` is what CI runs (through .ci/run).
-.PHONY: test bench lint fmt check
+.PHONY: run test bench lint fmt check openapi postgres
 
 CARGO ?= cargo
 
-## test: every test of the workspace (debug build, as CI runs it)
-test:
+## run: the service on its embedded SQLite database (./data/itsm.db), contract loaded
+run:
+	$(CARGO) run --locked -p api --bin itsm -- serve
+
+## test: every test of the workspace on SQLite and PostgreSQL (starts PostgreSQL if it is down)
+test: postgres
 	$(CARGO) test --workspace --locked
+
+## postgres: make sure the local PostgreSQL answers on 127.0.0.1:5432
+postgres:
+	@scripts/postgres-up
+
+## openapi: rewrite openapi/openapi.json from the code
+openapi:
+	@mkdir -p openapi
+	$(CARGO) run --locked -q -p api --bin itsm -- openapi > openapi/openapi.json
 
 ## bench: the business-time workload of shared/bench/WORKLOAD.md (release build)
 bench:

@@ -23,13 +23,15 @@ pub use model::{
 pub use money::Money;
 
 /// Deployment-wide readings of the contract's words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Settings {
     /// How long "实时" (real-time) allows: one named, configurable duration.
     pub real_time: BusinessSeconds,
     /// The timezone the contract's dates are read in.
     #[serde(serialize_with = "tz_name")]
     pub timezone: sla_engine::Tz,
+    /// The metrics whose clocks stop while a ticket waits on the agency.
+    pub paused_while_waiting: Vec<sla_engine::Metric>,
 }
 
 fn tz_name<S: serde::Serializer>(tz: &sla_engine::Tz, s: S) -> Result<S::Ok, S::Error> {

@@ -81,6 +81,12 @@ struct RawPenalty {
 struct RawSettings {
     real_time_minutes: u64,
     timezone: String,
+    #[serde(default = "default_paused")]
+    paused_while_waiting: Vec<String>,
+}
+
+fn default_paused() -> Vec<String> {
+    vec!["on_site".into(), "recovery".into()]
 }
 
 #[derive(Deserialize)]
@@ -382,9 +388,17 @@ fn resolve_contract(cf: ContractFile, p: &mut Problems) -> Option<ContractParts>
         service_period: period?,
         source_text: c.source_text,
     };
+    let mut paused_while_waiting = Vec::new();
+    for name in &cf.settings.paused_while_waiting {
+        match name.parse::<Metric>() {
+            Ok(m) => paused_while_waiting.push(m),
+            Err(e) => p.add(SRC, "settings", format!("paused_while_waiting: {e}")),
+        }
+    }
     let settings = Settings {
         real_time: BusinessSeconds::from_minutes(cf.settings.real_time_minutes),
         timezone: timezone?,
+        paused_while_waiting,
     };
     Some((contract, payments, penalties, settings, filing_periods))
 }

@@ -1,0 +1,346 @@
+//! Ticket states (工单状态), actions, and the clocks they drive.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sla_engine::{
+    Calendars, Clock, ClockError, ClockEvent, ClockEventKind, ClockStatus, Metric, Policy, PolicyError, Severity,
+    TargetRule, TicketFacts, Timestamp,
+};
+use utoipa::ToSchema;
+
+/// Where a ticket stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    /// Filed, nobody has answered yet.
+    Open,
+    /// An engineer has answered (响应).
+    Acknowledged,
+    /// An engineer is on site (到场) or working it after a reopen.
+    InProgress,
+    /// Waiting on the agency.
+    Paused,
+    /// Service restored (故障恢复).
+    Resolved,
+    /// Done.
+    Closed,
+}
+
+impl TicketState {
+    /// Every state, for metrics and validation messages.
+    pub const ALL: [TicketState; 6] = [
+        TicketState::Open,
+        TicketState::Acknowledged,
+        TicketState::InProgress,
+        TicketState::Paused,
+        TicketState::Resolved,
+        TicketState::Closed,
+    ];
+
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Open => "open",
+            TicketState::Acknowledged => "acknowledged",
+            TicketState::InProgress => "in_progress",
+            TicketState::Paused => "paused",
+            TicketState::Resolved => "resolved",
+            TicketState::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for TicketState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TicketState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| format!("unknown ticket state \"{s}\""))
+    }
+}
+
+/// Something done to a ticket; each becomes one row of its trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The ticket was filed.
+    File,
+    /// An engineer answered: meets the response target.
+    Acknowledge,
+    /// An engineer was assigned.
+    Assign,
+    /// An engineer checked in on site: meets the on-site target.
+    Arrive,
+    /// Waiting on the agency: pauses the clocks the policy pauses.
+    Pause,
+    /// The agency answered.
+    Resume,
+    /// Service restored: meets the recovery target.
+    Resolve,
+    /// The fault came back: recovery resumes where it stopped.
+    Reopen,
+    /// Done.
+    Close,
+    /// A note on the trail.
+    Comment,
+    /// The severity changed: targets are selected again, starts kept.
+    Severity,
+}
+
+impl Action {
+    /// Every action that `POST /v1/tickets/{id}/{action}` accepts.
+    pub const ROUTABLE: [Action; 10] = [
+        Action::Acknowledge,
+        Action::Assign,
+        Action::Arrive,
+        Action::Pause,
+        Action::Resume,
+        Action::Resolve,
+        Action::Reopen,
+        Action::Close,
+        Action::Comment,
+        Action::Severity,
+    ];
+
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::File => "file",
+            Action::Acknowledge => "acknowledge",
+            Action::Assign => "assign",
+            Action::Arrive => "arrive",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Resolve => "resolve",
+            Action::Reopen => "reopen",
+            Action::Close => "close",
+            Action::Comment => "comment",
+            Action::Severity => "severity",
+        }
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ROUTABLE
+            .into_iter()
+            .chain([Action::File])
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown action \"{s}\""))
+    }
+}
+
+/// An action the current state does not allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {} a ticket that is {from}", action.as_str())]
+pub struct NotAllowed {
+    /// What was attempted.
+    pub action: Action,
+    /// The state the ticket is in.
+    pub from: TicketState,
+}
+
+/// The state after `action`, from `state` (`paused_from` is where a paused ticket returns).
+pub fn next_state(
+    state: TicketState,
+    paused_from: Option<TicketState>,
+    action: Action,
+) -> Result<TicketState, NotAllowed> {
+    use TicketState as S;
+    let not = || NotAllowed { action, from: state };
+    match (action, state) {
+        (Action::File, _) => Err(not()),
+        (Action::Acknowledge, S::Open) => Ok(S::Acknowledged),
+        (Action::Arrive, S::Open | S::Acknowledged) => Ok(S::InProgress),
+        (Action::Pause, S::Acknowledged | S::InProgress) => Ok(S::Paused),
+        (Action::Resume, S::Paused) => Ok(paused_from.unwrap_or(S::Acknowledged)),
+        (Action::Resolve, S::Open | S::Acknowledged | S::InProgress | S::Paused) => Ok(S::Resolved),
+        (Action::Reopen, S::Resolved) => Ok(S::InProgress),
+        (Action::Close, S::Resolved) => Ok(S::Closed),
+        (Action::Assign | Action::Severity, s) if s != S::Closed && s != S::Resolved => Ok(s),
+        (Action::Comment, s) => Ok(s),
+        _ => Err(not()),
+    }
+}
+
+/// One entry of the trail, as the clocks see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrailEntry {
+    /// What happened.
+    pub action: Action,
+    /// When it really happened.
+    pub at: Timestamp,
+}
+
+/// The clock history for `metric` implied by a ticket's trail.
+///
+/// Filing starts every clock; acknowledging meets response; arriving meets
+/// response and on-site; pausing and resuming stop and restart the clocks in
+/// `pausing`; resolving meets every clock still counting; reopening resumes
+/// recovery where it stopped.
+pub fn clock_events(metric: &Metric, trail: &[TrailEntry], pausing: &[Metric]) -> Vec<ClockEvent> {
+    #[derive(PartialEq)]
+    enum C {
+        Idle,
+        Running,
+        Paused,
+        Met,
+    }
+    let mut out = Vec::new();
+    let mut c = C::Idle;
+    let push = |out: &mut Vec<ClockEvent>, kind, at| out.push(ClockEvent::new(kind, at));
+    for e in trail {
+        let meets = match e.action {
+            Action::Acknowledge => *metric == Metric::Response,
+            Action::Arrive => matches!(metric, Metric::Response | Metric::OnSite),
+            Action::Resolve => true,
+            _ => false,
+        };
+        match e.action {
+            Action::File if c == C::Idle => {
+                push(&mut out, ClockEventKind::Start, e.at);
+                c = C::Running;
+            }
+            _ if meets && (c == C::Running || c == C::Paused) => {
+                push(&mut out, ClockEventKind::Met, e.at);
+                c = C::Met;
+            }
+            Action::Pause if c == C::Running && pausing.contains(metric) => {
+                push(&mut out, ClockEventKind::Pause, e.at);
+                c = C::Paused;
+            }
+            Action::Resume if c == C::Paused => {
+                push(&mut out, ClockEventKind::Resume, e.at);
+                c = C::Running;
+            }
+            Action::Reopen if c == C::Met && *metric == Metric::Recovery => {
+                push(&mut out, ClockEventKind::Reopen, e.at);
+                c = C::Running;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One clock of a ticket: its rule, history and standing.
+#[derive(Clone, Debug)]
+pub struct TicketClock {
+    /// The rule that sets its target.
+    pub rule: TargetRule,
+    /// Its history.
+    pub events: Vec<ClockEvent>,
+    /// Where it stands at the instant it was computed.
+    pub status: ClockStatus,
+}
+
+/// Why a ticket's clocks could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClocksError {
+    /// A target rule could not be applied.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A clock's history or calendar could not be evaluated.
+    #[error(transparent)]
+    Clock(#[from] ClockError),
+    /// A rule names a calendar that is not loaded.
+    #[error("calendar \"{0}\" is not loaded")]
+    UnknownCalendar(String),
+}
+
+/// Every clock a ticket has under `policy`: one per metric that has a target for it.
+pub fn ticket_clocks(
+    policy: &Policy,
+    facts: &TicketFacts<'_>,
+    trail: &[TrailEntry],
+    pausing: &[Metric],
+    calendars: &impl Calendars,
+    thresholds: &[u32],
+    now: Timestamp,
+) -> Result<Vec<TicketClock>, ClocksError> {
+    let mut out = Vec::new();
+    for metric in policy.metrics() {
+        let Some(rule) = policy.select(metric, facts, calendars)? else {
+            continue;
+        };
+        let events = clock_events(metric, trail, pausing);
+        let status = evaluate(rule, &events, calendars, thresholds, now)?;
+        out.push(TicketClock { rule: rule.clone(), events, status });
+    }
+    Ok(out)
+}
+
+/// Where a clock with this rule and history stands at `now`.
+pub fn evaluate(
+    rule: &TargetRule,
+    events: &[ClockEvent],
+    calendars: &impl Calendars,
+    thresholds: &[u32],
+    now: Timestamp,
+) -> Result<ClockStatus, ClocksError> {
+    let calendar =
+        calendars.calendar(&rule.calendar).ok_or_else(|| ClocksError::UnknownCalendar(rule.calendar.clone()))?;
+    Ok(Clock::with_thresholds(calendar, rule.target, thresholds).evaluate(events, now)?)
+}
+
+/// Severity as the API spells it.
+pub fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_unix(s)
+    }
+
+    #[test]
+    fn transitions() {
+        use TicketState as S;
+        assert_eq!(next_state(S::Open, None, Action::Acknowledge), Ok(S::Acknowledged));
+        assert_eq!(next_state(S::Acknowledged, None, Action::Arrive), Ok(S::InProgress));
+        assert_eq!(next_state(S::InProgress, None, Action::Pause), Ok(S::Paused));
+        assert_eq!(next_state(S::Paused, Some(S::InProgress), Action::Resume), Ok(S::InProgress));
+        assert_eq!(next_state(S::Resolved, None, Action::Reopen), Ok(S::InProgress));
+        assert_eq!(next_state(S::Resolved, None, Action::Close), Ok(S::Closed));
+        assert_eq!(
+            next_state(S::Closed, None, Action::Acknowledge),
+            Err(NotAllowed { action: Action::Acknowledge, from: S::Closed })
+        );
+        assert!(next_state(S::Open, None, Action::Pause).is_err(), "answer before waiting on the agency");
+        assert!(next_state(S::Open, None, Action::Close).is_err());
+        assert_eq!(next_state(S::Closed, None, Action::Comment), Ok(S::Closed));
+    }
+
+    #[test]
+    fn trail_drives_the_clocks() {
+        let trail = [
+            TrailEntry { action: Action::File, at: t(0) },
+            TrailEntry { action: Action::Acknowledge, at: t(10) },
+            TrailEntry { action: Action::Pause, at: t(20) },
+            TrailEntry { action: Action::Resume, at: t(30) },
+            TrailEntry { action: Action::Arrive, at: t(40) },
+            TrailEntry { action: Action::Resolve, at: t(50) },
+            TrailEntry { action: Action::Reopen, at: t(60) },
+        ];
+        let pausing = [Metric::OnSite, Metric::Recovery];
+        let kinds = |m: Metric| clock_events(&m, &trail, &pausing).iter().map(|e| (e.kind, e.at.unix())).collect::<Vec<_>>();
+        use ClockEventKind as K;
+        assert_eq!(kinds(Metric::Response), vec![(K::Start, 0), (K::Met, 10)]);
+        assert_eq!(kinds(Metric::OnSite), vec![(K::Start, 0), (K::Pause, 20), (K::Resume, 30), (K::Met, 40)]);
+        assert_eq!(
+            kinds(Metric::Recovery),
+            vec![(K::Start, 0), (K::Pause, 20), (K::Resume, 30), (K::Met, 50), (K::Reopen, 60)]
+        );
+        assert_eq!(kinds(Metric::Other("containment".into())), vec![(K::Start, 0), (K::Met, 50)]);
+    }
+}

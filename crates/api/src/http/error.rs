@@ -1,0 +1,184 @@
+//! Errors as RFC 9457 `application/problem+json`, each with a stable `type`
+//! and `code` from one table, so that clients can branch on them.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The problem document every error response carries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A stable URI reference naming the kind of problem: `/problems/{code}`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short, stable summary of the kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong this time, for people.
+    pub detail: String,
+    /// The stable snake_case code (the last segment of `type`).
+    pub code: String,
+    /// For `invalid_transition`: the ticket's state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_state: Option<String>,
+    /// For `invalid_transition`: the action attempted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+/// The stable codes, their status and title: the one table.
+macro_rules! codes {
+    ($($variant:ident => $code:literal, $status:ident, $title:literal;)*) => {
+        /// A kind of problem.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Code { $(#[doc = $title] $variant,)* }
+        impl Code {
+            /// Every code, for documentation.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+            /// The snake_case code.
+            pub const fn as_str(self) -> &'static str { match self { $(Code::$variant => $code,)* } }
+            /// The HTTP status.
+            pub const fn status(self) -> StatusCode { match self { $(Code::$variant => StatusCode::$status,)* } }
+            /// The short summary.
+            pub const fn title(self) -> &'static str { match self { $(Code::$variant => $title,)* } }
+        }
+    };
+}
+
+codes! {
+    BadRequest => "bad_request", BAD_REQUEST, "The request is malformed";
+    InvalidJson => "invalid_json", BAD_REQUEST, "The body is not valid JSON for this operation";
+    Unauthorized => "unauthorized", UNAUTHORIZED, "Sign in first";
+    InvalidCredentials => "invalid_credentials", UNAUTHORIZED, "Wrong username or password";
+    Forbidden => "forbidden", FORBIDDEN, "Your role may not do this";
+    NotFound => "not_found", NOT_FOUND, "No such resource";
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed here";
+    RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request took too long";
+    InvalidTransition => "invalid_transition", CONFLICT, "The ticket's state does not allow this action";
+    Conflict => "conflict", CONFLICT, "The resource already exists";
+    PreconditionFailed => "precondition_failed", PRECONDITION_FAILED, "The ticket changed since you read it";
+    PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large";
+    UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Send application/json";
+    ValidationFailed => "validation_failed", UNPROCESSABLE_ENTITY, "A field is invalid";
+    IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY, "This Idempotency-Key was used with another body";
+    TooManyRequests => "too_many_requests", TOO_MANY_REQUESTS, "Slow down";
+    Internal => "internal", INTERNAL_SERVER_ERROR, "Something went wrong on our side";
+    Unavailable => "unavailable", SERVICE_UNAVAILABLE, "The service cannot answer right now";
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    code: Code,
+    detail: String,
+    transition: Option<(String, String)>,
+}
+
+/// Handlers return this.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A problem of `code` with a message for people.
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Self { code, detail: detail.into(), transition: None }
+    }
+
+    /// 404, worded the same whether the thing is missing or out of scope, so
+    /// that existence does not leak.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(Code::NotFound, format!("no such {what}"))
+    }
+
+    /// 422 on one field.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(Code::ValidationFailed, detail)
+    }
+
+    /// 403.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(Code::Forbidden, detail)
+    }
+
+    /// 409 naming both the state and the action.
+    pub fn transition(action: &str, state: &str) -> Self {
+        Self {
+            code: Code::InvalidTransition,
+            detail: format!("cannot {action} a ticket that is {state}"),
+            transition: Some((state.to_owned(), action.to_owned())),
+        }
+    }
+
+    /// 500: the detail is logged, never sent.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "internal error");
+        Self::new(Code::Internal, "the error has been logged")
+    }
+
+    /// The code.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+}
+
+/// The problem+json response for a code, also used for errors raised outside handlers.
+pub fn problem_response(code: Code, detail: String, transition: Option<(String, String)>) -> Response {
+    let (current_state, action) = transition.map_or((None, None), |(s, a)| (Some(s), Some(a)));
+    let body = Problem {
+        kind: format!("/problems/{}", code.as_str()),
+        title: code.title().to_owned(),
+        status: code.status().as_u16(),
+        detail,
+        code: code.as_str().to_owned(),
+        current_state,
+        action,
+    };
+    let mut response = (code.status(), Json(body)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        problem_response(self.code, self.detail, self.transition)
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match &error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                tracing::warn!(%error, "database unavailable");
+                Self::new(Code::Unavailable, "the database is unavailable; try again shortly")
+            }
+            _ => Self::internal(error),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+            _ => Code::InvalidJson,
+        };
+        Self::new(code, rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(Code::BadRequest, rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::new(Code::NotFound, rejection.body_text())
+    }
+}

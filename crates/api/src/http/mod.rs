@@ -1,0 +1,150 @@
+//! HTTP: the router, its middleware, and the OpenAPI document generated from the same handlers.
+
+pub mod error;
+pub mod extract;
+pub mod routes_auth;
+pub mod routes_catalog;
+pub mod routes_ops;
+pub mod routes_tickets;
+pub mod routes_users;
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use self::error::{ApiError, Code, problem_response};
+use crate::state::AppState;
+
+pub(crate) const TAG_AUTH: &str = "auth";
+pub(crate) const TAG_CATALOG: &str = "catalog";
+pub(crate) const TAG_TICKETS: &str = "tickets";
+pub(crate) const TAG_USERS: &str = "users";
+pub(crate) const TAG_OPS: &str = "operations";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Luoyang ITSM",
+        description = "Tickets for the Luoyang operations contract (洛采公开-2026-54), clocked in business time against each line item's response, on-site and recovery targets. Errors are RFC 9457 problem+json with a stable `type` and `code`."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(error::Problem)),
+    tags(
+        (name = TAG_AUTH, description = "Tokens"),
+        (name = TAG_CATALOG, description = "Agencies and line items of the contract"),
+        (name = TAG_TICKETS, description = "Faults and their SLA clocks"),
+        (name = TAG_USERS, description = "Accounts (admins)"),
+        (name = TAG_OPS, description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("from POST /v1/auth/token")).build()),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes_auth::router())
+        .merge(routes_catalog::router())
+        .merge(routes_tickets::router())
+        .merge(routes_users::router())
+        .merge(routes_ops::router())
+}
+
+/// The OpenAPI document, as `itsm openapi` prints and `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let (router, api) = api_router().split_for_parts();
+    let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
+    let body_limit = state.settings.body_limit_bytes;
+    router
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .fallback(|| async { ApiError::new(Code::NotFound, "no such route") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .with_state(state)
+}
+
+/// Errors made outside our handlers (405, 408, 413, panics) still speak problem+json.
+async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if status.is_client_error() || status.is_server_error() {
+        if !is_problem {
+            let code = match status {
+                StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+                StatusCode::REQUEST_TIMEOUT => Code::RequestTimeout,
+                StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+                StatusCode::NOT_FOUND => Code::NotFound,
+                StatusCode::UNAUTHORIZED => Code::Unauthorized,
+                StatusCode::TOO_MANY_REQUESTS => Code::TooManyRequests,
+                StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+                s if s.is_client_error() => Code::BadRequest,
+                _ => Code::Internal,
+            };
+            let allow = response.headers().get(header::ALLOW).cloned();
+            response = problem_response(code, status.canonical_reason().unwrap_or("error").to_lowercase(), None);
+            if let Some(allow) = allow {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+        }
+    }
+    let headers = response.headers_mut();
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    response
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route).record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,518 @@
+//! Tickets: file, list, read, act, and read the trail.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sla_engine::{ClockState, Severity, Timestamp};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::TAG_TICKETS;
+use super::error::{ApiError, ApiResult, Code, Problem};
+use super::extract::{AppPath, AppQuery};
+use crate::domain::access::Caller;
+use crate::domain::ticket::{Action, TicketState};
+use crate::service::tickets::{self, ActionInput, ClockRead, Filed, NewTicket, TicketFilter, TicketRead, rfc3339};
+use crate::state::AppState;
+use crate::store::entities::ticket_event;
+
+/// Largest page of a ticket list.
+pub const PAGE_MAX: u64 = 200;
+
+/// How serious a fault is: 一般 `general`, 重大 `major`, 特别重大 `critical`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SeverityDto {
+    /// Service down for everyone.
+    Critical,
+    /// A major function or many users affected.
+    Major,
+    /// Everything else.
+    #[default]
+    General,
+}
+
+impl From<SeverityDto> for Severity {
+    fn from(s: SeverityDto) -> Self {
+        match s {
+            SeverityDto::Critical => Severity::Critical,
+            SeverityDto::Major => Severity::Major,
+            SeverityDto::General => Severity::General,
+        }
+    }
+}
+
+/// A fault to file.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicket {
+    /// The line item the fault is in.
+    pub line_item_id: Uuid,
+    /// Short summary, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    /// What happened, up to 10,000 characters.
+    #[serde(default)]
+    #[schema(max_length = 10000)]
+    pub description: String,
+    /// Default `general`.
+    #[serde(default)]
+    pub severity: SeverityDto,
+    /// When the fault was reported, if phoned in earlier (engineers and managers only).
+    pub reported_at: Option<DateTime<Utc>>,
+    /// Special conditions that select targets, e.g. `complex_fault`, `remote_unresolved`.
+    #[serde(default)]
+    #[schema(max_items = 8)]
+    pub tags: Vec<String>,
+}
+
+/// Details of an action; every field is optional, and which are needed depends on the action.
+#[derive(Debug, Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// When it really happened (engineers; not in the future, not before the previous event).
+    pub at: Option<DateTime<Utc>>,
+    /// The comment (`comment`), or a note on any other action.
+    #[schema(max_length = 10000)]
+    pub body: Option<String>,
+    /// The engineer to assign (`assign`).
+    pub assignee_id: Option<Uuid>,
+    /// The new severity (`severity`).
+    pub severity: Option<SeverityDto>,
+    /// Tags to add, e.g. `complex_fault` when resolving takes longer.
+    #[schema(max_items = 8)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// One SLA clock of a ticket, computed at the moment of the read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClockView {
+    /// `response`, `on_site`, `recovery`, or another named metric.
+    pub metric: String,
+    /// The business minutes allowed.
+    #[schema(value_type = f64)]
+    pub target_minutes: serde_json::Number,
+    /// The service window the minutes count in.
+    pub calendar: String,
+    /// `running`, `paused`, `met` or `breached`.
+    pub state: String,
+    /// While counting: when the target is (or was) reached.
+    pub deadline: Option<DateTime<Utc>>,
+    /// Business seconds counted.
+    pub elapsed_seconds: u64,
+    /// Business seconds left.
+    pub remaining_seconds: u64,
+    /// Whether the target was missed.
+    pub breached: bool,
+    /// When it breached.
+    pub breached_at: Option<DateTime<Utc>>,
+    /// When it was met.
+    pub met_at: Option<DateTime<Utc>>,
+    /// True when the answer relied on dates without holiday data.
+    pub beyond_holiday_data: bool,
+}
+
+/// A ticket with its clocks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketView {
+    /// Id.
+    pub id: Uuid,
+    /// Human-readable number, e.g. `INC-2026-000123`.
+    pub number: String,
+    /// Line item id.
+    pub line_item_id: Uuid,
+    /// Line item 序号.
+    pub line_item_seq: u32,
+    /// Agency key.
+    pub agency: String,
+    /// Summary.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Severity.
+    pub severity: String,
+    /// State.
+    pub state: TicketState,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Assigned engineer.
+    pub assignee_id: Option<Uuid>,
+    /// Who filed it.
+    pub created_by: Uuid,
+    /// When the fault was reported: the clocks start here.
+    pub reported_at: DateTime<Utc>,
+    /// When it was filed.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Changes with every action; also the ETag.
+    pub version: i32,
+    /// One per metric with a target for this ticket.
+    pub clocks: Vec<ClockView>,
+}
+
+/// A page of tickets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketPage {
+    /// Newest first.
+    pub items: Vec<TicketView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// One row of the audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    /// Id.
+    pub id: Uuid,
+    /// Position in the trail, from 1.
+    pub seq: i32,
+    /// What was done.
+    pub action: String,
+    /// Who did it.
+    pub actor_id: Option<Uuid>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// State before.
+    pub from_state: Option<String>,
+    /// State after.
+    pub to_state: String,
+    /// Details (comment body, severity change, assignee, …).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// Filters for the ticket list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Agency key.
+    pub agency: Option<String>,
+    /// Line item id.
+    pub line_item_id: Option<Uuid>,
+    /// State.
+    pub state: Option<TicketState>,
+    /// Severity.
+    pub severity: Option<SeverityDto>,
+    /// Only tickets with (true) or without (false) a breached clock.
+    pub breached: Option<bool>,
+    /// Filed at or after (RFC 3339).
+    pub created_from: Option<DateTime<Utc>>,
+    /// Filed before (RFC 3339).
+    pub created_to: Option<DateTime<Utc>>,
+    /// Text in the number, title or description.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one))
+        .routes(routes!(act))
+        .routes(routes!(events))
+}
+
+fn clock_view(c: &ClockRead) -> ClockView {
+    let s = &c.status;
+    let secs = s.target.get();
+    let target_minutes = if secs % 60 == 0 {
+        serde_json::Number::from(secs / 60)
+    } else {
+        serde_json::Number::from_f64(secs as f64 / 60.0).unwrap_or_else(|| serde_json::Number::from(0))
+    };
+    ClockView {
+        metric: c.metric.clone(),
+        target_minutes,
+        calendar: c.calendar.clone(),
+        state: match s.state {
+            ClockState::Running => "running",
+            ClockState::Paused => "paused",
+            ClockState::Met => "met",
+            ClockState::Breached => "breached",
+        }
+        .to_owned(),
+        deadline: s.deadline.map(Timestamp::to_datetime),
+        elapsed_seconds: s.elapsed.get(),
+        remaining_seconds: s.remaining.get(),
+        breached: s.breached_at.is_some(),
+        breached_at: s.breached_at.map(Timestamp::to_datetime),
+        met_at: s.met_at.map(Timestamp::to_datetime),
+        beyond_holiday_data: s.beyond_holiday_data,
+    }
+}
+
+fn view(t: &TicketRead) -> TicketView {
+    let r = &t.row;
+    TicketView {
+        id: r.id,
+        number: r.number.clone(),
+        line_item_id: r.line_item_id,
+        line_item_seq: t.item_seq,
+        agency: r.agency_key.clone(),
+        title: r.title.clone(),
+        description: r.description.clone(),
+        severity: r.severity.clone(),
+        state: r.state.parse().unwrap_or(TicketState::Open),
+        tags: serde_json::from_str(&r.tags).unwrap_or_default(),
+        assignee_id: r.assignee_id,
+        created_by: r.created_by,
+        reported_at: rfc3339(r.reported_at),
+        created_at: rfc3339(r.created_at),
+        updated_at: rfc3339(r.updated_at),
+        version: r.version,
+        clocks: t.clocks.iter().map(clock_view).collect(),
+    }
+}
+
+fn etag(version: i32) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+fn with_etag(status: StatusCode, t: &TicketRead) -> Response {
+    let mut response = (status, Json(view(t))).into_response();
+    response.headers_mut().insert(header::ETAG, etag(t.row.version));
+    response
+}
+
+/// File a fault against a line item. Send `Idempotency-Key` to make retries safe.
+#[utoipa::path(post, path = "/v1/tickets", tag = TAG_TICKETS, security(("bearer" = [])), request_body = CreateTicket,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key, 1 to 255 characters")),
+    responses(
+        (status = 201, body = TicketView, headers(("ETag" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such line item in your scope"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid JSON: {e}")))?;
+    let req: CreateTicket = serde_json::from_value(value.clone())
+        .map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid ticket: {e}")))?;
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v.to_str().ok().filter(|k| (1..=255).contains(&k.len())).ok_or_else(|| {
+                ApiError::new(Code::BadRequest, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+            })?;
+            // serde_json orders object keys, so the hash ignores formatting and key order.
+            let digest = Sha256::digest(value.to_string().as_bytes());
+            Some((key.to_owned(), base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)))
+        }
+    };
+    let new = NewTicket {
+        line_item_id: req.line_item_id,
+        title: req.title,
+        description: req.description,
+        severity: req.severity.into(),
+        reported_at: req.reported_at.map(Timestamp::from),
+        tags: req.tags,
+    };
+    match tickets::file(&state, &caller, new, idempotency).await? {
+        Filed::Created(t) => {
+            tracing::info!(number = %t.row.number, by = %caller.username, "ticket filed");
+            Ok(with_etag(StatusCode::CREATED, &t))
+        }
+        Filed::Replayed(t) => {
+            let mut r = with_etag(StatusCode::CREATED, &t);
+            r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Ok(r)
+        }
+    }
+}
+
+fn decode_cursor(text: &str) -> ApiResult<(i64, Uuid)> {
+    let bad = || ApiError::new(Code::BadRequest, "cursor is not one this service gave out");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (created, id) = text.split_once('/').ok_or_else(bad)?;
+    Ok((created.parse().map_err(|_| bad())?, id.parse().map_err(|_| bad())?))
+}
+
+fn encode_cursor((created, id): (i64, Uuid)) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created}/{id}"))
+}
+
+/// Tickets in the caller's scope, newest first, filtered, a page at a time.
+#[utoipa::path(get, path = "/v1/tickets", tag = TAG_TICKETS, security(("bearer" = [])), params(ListQuery),
+    responses(
+        (status = 200, body = TicketPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list(State(state): State<AppState>, caller: Caller, AppQuery(q): AppQuery<ListQuery>) -> ApiResult<Json<TicketPage>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ApiError::new(Code::BadRequest, format!("limit must be 1 to {PAGE_MAX}")));
+    }
+    if q.q.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(ApiError::new(Code::BadRequest, "q must be at most 200 characters"));
+    }
+    let filter = TicketFilter {
+        agency: q.agency,
+        line_item_id: q.line_item_id,
+        state: q.state,
+        severity: q.severity.map(Into::into),
+        breached: q.breached,
+        created_from: q.created_from.map(Timestamp::from),
+        created_to: q.created_to.map(Timestamp::from),
+        text: q.q,
+        cursor: q.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit,
+    };
+    let (items, next) = tickets::list(&state, &caller, filter).await?;
+    Ok(Json(TicketPage { items: items.iter().map(view).collect(), next_cursor: next.map(encode_cursor) }))
+}
+
+/// One ticket with its clocks as of now.
+#[utoipa::path(get, path = "/v1/tickets/{id}", tag = TAG_TICKETS, security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "ticket id")),
+    responses(
+        (status = 200, body = TicketView, headers(("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_one(State(state): State<AppState>, caller: Caller, AppPath(id): AppPath<Uuid>) -> ApiResult<Response> {
+    Ok(with_etag(StatusCode::OK, &tickets::read(&state, &caller, id).await?))
+}
+
+fn if_match(headers: &HeaderMap) -> ApiResult<Option<i32>> {
+    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let text = v.to_str().map_err(|_| ApiError::new(Code::BadRequest, "If-Match is not text"))?.trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse()
+        .map(Some)
+        .map_err(|_| ApiError::new(Code::PreconditionFailed, "If-Match does not name a version this service gave out"))
+}
+
+/// The actions `POST /v1/tickets/{id}/{action}` takes.
+#[derive(Debug, Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionName {
+    /// Meets the response target.
+    Acknowledge,
+    /// Assign an engineer (`assignee_id`).
+    Assign,
+    /// On-site check-in: meets the on-site target.
+    Arrive,
+    /// Waiting on the agency.
+    Pause,
+    /// The agency answered.
+    Resume,
+    /// Meets the recovery target.
+    Resolve,
+    /// Recovery resumes where it stopped.
+    Reopen,
+    /// Done.
+    Close,
+    /// A note (`body`).
+    Comment,
+    /// Change severity (`severity`): targets re-selected, starts kept.
+    Severity,
+}
+
+impl From<ActionName> for Action {
+    fn from(a: ActionName) -> Self {
+        match a {
+            ActionName::Acknowledge => Action::Acknowledge,
+            ActionName::Assign => Action::Assign,
+            ActionName::Arrive => Action::Arrive,
+            ActionName::Pause => Action::Pause,
+            ActionName::Resume => Action::Resume,
+            ActionName::Resolve => Action::Resolve,
+            ActionName::Reopen => Action::Reopen,
+            ActionName::Close => Action::Close,
+            ActionName::Comment => Action::Comment,
+            ActionName::Severity => Action::Severity,
+        }
+    }
+}
+
+/// Act on a ticket. Send `If-Match` with the ETag you read to refuse stale updates (412).
+#[utoipa::path(post, path = "/v1/tickets/{id}/{action}", tag = TAG_TICKETS, security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "ticket id"),
+        ("action" = ActionName, Path, description = "what to do"),
+        ("If-Match" = Option<String>, Header, description = "the ETag last read"),
+    ),
+    request_body(content = Option<ActionBody>, description = "optional details"),
+    responses(
+        (status = 200, body = TicketView, headers(("ETag" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "invalid_transition: names the state and the action"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath((id, action)): AppPath<(Uuid, ActionName)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid action body: {e}")))?
+    };
+    let input = ActionInput {
+        at: req.at.map(Timestamp::from),
+        body: req.body,
+        assignee_id: req.assignee_id,
+        severity: req.severity.map(Into::into),
+        tags: req.tags,
+    };
+    let t = tickets::act(&state, &caller, id, action.into(), input, if_match(&headers)?).await?;
+    Ok(with_etag(StatusCode::OK, &t))
+}
+
+/// The ticket's audit trail: every action, who, when, from and to which state.
+#[utoipa::path(get, path = "/v1/tickets/{id}/events", tag = TAG_TICKETS, security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "ticket id")),
+    responses(
+        (status = 200, body = Vec<EventView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn events(State(state): State<AppState>, caller: Caller, AppPath(id): AppPath<Uuid>) -> ApiResult<Json<Vec<EventView>>> {
+    let rows: Vec<ticket_event::Model> = tickets::events(&state, &caller, id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|e| EventView {
+                id: e.id,
+                seq: e.seq,
+                action: e.kind,
+                actor_id: e.actor_id,
+                at: rfc3339(e.at),
+                recorded_at: rfc3339(e.recorded_at),
+                from_state: e.from_state,
+                to_state: e.to_state,
+                data: serde_json::from_str(&e.data).unwrap_or_default(),
+            })
+            .collect(),
+    ))
+}

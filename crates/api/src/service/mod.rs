@@ -1,0 +1,4 @@
+//! The operations the API offers, between thin handlers and storage:
+//! validation, authorization, transactions, and the SLA clocks.
+
+pub mod tickets;

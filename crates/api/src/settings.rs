@@ -1,0 +1,111 @@
+//! Typed settings: `config/default.toml`, overridden by `ITSM_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Everything `itsm serve` needs to know.
+#[derive(Clone, Deserialize)]
+pub struct Settings {
+    /// `sqlite://…` (embedded default) or `postgres://…`. Secret: it may carry a password.
+    pub database_url: SecretString,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The configuration folder (catalog/ and calendars/).
+    pub config_dir: PathBuf,
+    /// Human or JSON logs.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// How long a bearer token lives.
+    pub token_ttl_seconds: u64,
+    /// Password for the first admin account; a random one is printed when absent.
+    #[serde(default)]
+    pub admin_password: Option<SecretString>,
+    /// Requests taking longer are answered 503.
+    pub request_timeout_seconds: u64,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Pool size for the database.
+    pub database_max_connections: u32,
+}
+
+impl std::fmt::Debug for Settings {
+    // The database URL may hold a password: show only its scheme.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.database_url.expose_secret();
+        let scheme = url.split_once("://").map_or("?", |(s, _)| s);
+        f.debug_struct("Settings")
+            .field("database_url", &format_args!("{scheme}://[redacted]"))
+            .field("listen", &self.listen)
+            .field("config_dir", &self.config_dir)
+            .field("log_format", &self.log_format)
+            .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .field("request_timeout_seconds", &self.request_timeout_seconds)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    database_url: &'static str,
+    listen: &'static str,
+    config_dir: &'static str,
+    log_format: LogFormat,
+    token_ttl_seconds: u64,
+    request_timeout_seconds: u64,
+    body_limit_bytes: usize,
+    database_max_connections: u32,
+}
+
+const DEFAULTS: Defaults = Defaults {
+    database_url: "sqlite://data/itsm.db?mode=rwc",
+    listen: "127.0.0.1:8080",
+    config_dir: "config",
+    log_format: LogFormat::Human,
+    token_ttl_seconds: 12 * 3600,
+    request_timeout_seconds: 30,
+    body_limit_bytes: 64 * 1024,
+    database_max_connections: 10,
+};
+
+impl Settings {
+    /// Built-in defaults, then `<config_dir>/default.toml`, then `ITSM_*`
+    /// variables (`ITSM_DATABASE_URL`, `ITSM_LISTEN`, `ITSM_CONFIG_DIR`, …).
+    pub fn load() -> Result<Self, figment::Error> {
+        let dir = std::env::var_os("ITSM_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        Self::load_from(&dir)
+    }
+
+    /// As [`Settings::load`], reading `default.toml` from `config_dir`.
+    pub fn load_from(config_dir: &Path) -> Result<Self, figment::Error> {
+        Figment::from(Serialized::defaults(DEFAULTS))
+            .merge(Serialized::default("config_dir", config_dir))
+            .merge(Toml::file(config_dir.join("default.toml")))
+            .merge(Env::prefixed("ITSM_"))
+            .extract()
+    }
+
+    /// Settings for tests and tools: defaults with the given database and config folder.
+    pub fn for_database(database_url: &str, config_dir: &Path) -> Result<Self, figment::Error> {
+        Figment::from(Serialized::defaults(DEFAULTS))
+            .merge(Serialized::default("config_dir", config_dir))
+            .merge(Serialized::default("database_url", database_url))
+            .extract()
+    }
+}

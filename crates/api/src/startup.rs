@@ -1,0 +1,108 @@
+//! Building the application (connect, migrate, load the catalog, first admin)
+//! and serving it on a given listener until a given token is cancelled.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use catalog::Catalog;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::access::Role;
+use crate::settings::Settings;
+use crate::state::{AppState, Inner};
+use crate::store::{self, catalog_sync, users};
+use crate::time::Clock;
+
+/// A built application and what its first start produced.
+#[derive(Debug)]
+pub struct Built {
+    /// The shared state.
+    pub state: AppState,
+    /// The one-time admin password, when this start created the admin with a generated one.
+    pub generated_admin_password: Option<String>,
+}
+
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+                .map_or_else(|_| PrometheusBuilder::new().build_recorder(), PrometheusBuilder::build_recorder);
+            let handle = recorder.handle();
+            // Several apps in one test process share the first recorder.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Connect and migrate only (`itsm migrate`).
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = store::connect(settings.database_url.expose_secret(), settings.database_max_connections)
+        .await
+        .context("cannot connect to the database")?;
+    store::migrate(&db).await.context("migrations failed")?;
+    Ok(())
+}
+
+/// Load configuration, connect, migrate, load the catalog, and create the first admin if there are no users.
+pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
+    let catalog = Catalog::load(&settings.config_dir).map_err(|e| anyhow::anyhow!("the catalog is invalid:\n{e}"))?;
+    let db = store::connect(settings.database_url.expose_secret(), settings.database_max_connections)
+        .await
+        .context("cannot connect to the database")?;
+    store::migrate(&db).await.context("migrations failed")?;
+    let now = clock.now().unix();
+    let report = catalog_sync::sync(&db, &catalog, now).await.context("cannot load the catalog into the database")?;
+    tracing::info!(agencies = report.agencies, items = report.items, "catalog loaded");
+    let generated_admin_password = bootstrap_admin(&db, &settings, now).await?;
+
+    let items = catalog
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (catalog_sync::line_item_id(&catalog.contract.registration_number, item.seq), i))
+        .collect::<HashMap<_, _>>();
+    let state = AppState::new(Inner { db, catalog, items, clock, settings, metrics: metrics_handle() });
+    Ok(Built { state, generated_admin_password })
+}
+
+async fn bootstrap_admin(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    now: i64,
+) -> anyhow::Result<Option<String>> {
+    if users::count(db).await? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match &settings.admin_password {
+        Some(p) => (p.expose_secret().to_owned(), false),
+        None => {
+            let mut bytes = [0u8; 18];
+            getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            (base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes), true)
+        }
+    };
+    let new = users::NewUser { username: "admin".into(), role: Role::Admin, agency: None, email: None, password };
+    users::validate(&new, |_| false).map_err(|e| anyhow::anyhow!("ITSM_ADMIN_PASSWORD: {e}"))?;
+    let password = new.password.clone();
+    match users::create(db, new, now).await {
+        Ok(_) => {}
+        // Another instance created it first.
+        Err(users::UserError::Taken(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!("created the first admin account");
+    Ok(generated.then_some(password))
+}
+
+/// Serve until `shutdown` is cancelled, finishing requests in flight.
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let app = crate::http::router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}

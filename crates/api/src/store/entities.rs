@@ -1,0 +1,182 @@
+//! sea-orm entities mirroring `migrations/`: the only place that knows the table layout.
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod agency {
+    //! 服务单位: an agency served under the contract.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "agencies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub name: String,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod line_item {
+    //! A line item of the annex, with its normalized definition as JSON.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "line_items")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub contract: String,
+        pub seq: i32,
+        pub agency_key: String,
+        pub name: String,
+        pub amount_fen: i64,
+        pub period_from: String,
+        pub period_to: String,
+        pub service_window: Option<String>,
+        pub definition: String,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod user {
+    //! An account.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub username: String,
+        pub password_hash: String,
+        pub role: String,
+        pub agency_key: Option<String>,
+        pub email: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod api_token {
+    //! A bearer token, stored only as its SHA-256.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod ticket {
+    //! A ticket (工单).
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tickets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub number: String,
+        pub line_item_id: Uuid,
+        pub agency_key: String,
+        pub title: String,
+        pub description: String,
+        pub severity: String,
+        pub state: String,
+        pub paused_from: Option<String>,
+        pub tags: String,
+        pub assignee_id: Option<Uuid>,
+        pub created_by: Uuid,
+        pub reported_at: i64,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub version: i32,
+        pub next_due_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod ticket_event {
+    //! One immutable row of a ticket's audit trail.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ticket_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub ticket_id: Uuid,
+        pub seq: i32,
+        pub kind: String,
+        pub actor_id: Option<Uuid>,
+        pub at: i64,
+        pub recorded_at: i64,
+        pub from_state: Option<String>,
+        pub to_state: String,
+        pub data: String,
+    }
+    no_relations!();
+}
+
+pub mod clock {
+    //! A ticket's SLA clock for one metric, with its derived instants for indexing.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clocks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ticket_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub metric: String,
+        pub target_seconds: i64,
+        pub calendar: String,
+        pub state: String,
+        pub events: String,
+        pub started_at: i64,
+        pub deadline: Option<i64>,
+        pub next_at: Option<i64>,
+        pub breached_at: Option<i64>,
+        pub met_at: Option<i64>,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod idempotency_key {
+    //! A client's Idempotency-Key for filing a ticket.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub request_hash: String,
+        pub ticket_id: Uuid,
+        pub created_at: i64,
+    }
+    no_relations!();
+}

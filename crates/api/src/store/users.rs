@@ -1,0 +1,191 @@
+//! Accounts and bearer tokens. Passwords are hashed with argon2; tokens are
+//! random and stored only as their SHA-256, so a database leak yields none.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::entities::{api_token, user};
+use crate::domain::access::{Caller, Role};
+
+/// A new account's details.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// Agency key, for agency users and agency managers.
+    pub agency: Option<String>,
+    /// Where alerts go.
+    pub email: Option<String>,
+    /// The password in clear; hashed before it is stored.
+    pub password: String,
+}
+
+/// Why an account could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// The username is taken.
+    #[error("username \"{0}\" is taken")]
+    Taken(String),
+    /// A field is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Check a new account's fields against the rules of its role.
+pub fn validate(new: &NewUser, agency_exists: impl Fn(&str) -> bool) -> Result<(), UserError> {
+    let name_ok = (1..=64).contains(&new.username.chars().count())
+        && new.username.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if !name_ok {
+        return Err(UserError::Invalid(
+            "username must be 1 to 64 letters, digits or . _ - @".into(),
+        ));
+    }
+    if new.password.chars().count() < 12 || new.password.len() > 1024 {
+        return Err(UserError::Invalid("password must be 12 to 1024 characters".into()));
+    }
+    match (new.role, &new.agency) {
+        (Role::AgencyUser, None) => return Err(UserError::Invalid("an agency_user must be bound to an agency".into())),
+        (Role::Engineer | Role::Admin, Some(_)) => {
+            return Err(UserError::Invalid(format!("a {} is supplier staff and has no agency", new.role)));
+        }
+        (_, Some(a)) if !agency_exists(a) => return Err(UserError::Invalid(format!("agency \"{a}\" does not exist"))),
+        _ => {}
+    }
+    if let Some(email) = &new.email {
+        let ok = email.len() <= 254 && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+        if !ok {
+            return Err(UserError::Invalid(format!("\"{email}\" is not an email address")));
+        }
+    }
+    Ok(())
+}
+
+/// Hash a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> Result<String, UserError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| UserError::Invalid(format!("no randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&bytes).map_err(|e| UserError::Invalid(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| UserError::Invalid(e.to_string()))
+}
+
+/// Create an account (already validated).
+pub async fn create(db: &impl ConnectionTrait, new: NewUser, now: i64) -> Result<user::Model, UserError> {
+    let hash = hash_password(&new.password)?;
+    let model = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        username: Set(new.username.clone()),
+        password_hash: Set(hash),
+        role: Set(new.role.as_str().to_owned()),
+        agency_key: Set(new.agency),
+        email: Set(new.email),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    model.insert(db).await.map_err(|e| if super::is_unique_violation(&e) { UserError::Taken(new.username) } else { e.into() })
+}
+
+/// Number of accounts (zero on first start).
+pub async fn count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    user::Entity::find().count(db).await
+}
+
+/// Every account, oldest first.
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<user::Model>, DbErr> {
+    user::Entity::find().order_by_asc(user::Column::CreatedAt).order_by_asc(user::Column::Id).all(db).await
+}
+
+/// An account by id.
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id).one(db).await
+}
+
+/// A fixed hash to verify against when the username is unknown, so that a
+/// wrong username costs as much time as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy password, never valid").unwrap_or_default())
+}
+
+/// The account whose username and password these are.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    username: &str,
+    password: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    let found = user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await?;
+    let hash = found.as_ref().map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
+    let ok = tokio::task::spawn_blocking({
+        let password = password.to_owned();
+        move || PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false);
+    Ok(found.filter(|_| ok))
+}
+
+fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Issue a token for `user_id` valid for `ttl` seconds; returns the token in clear (shown once).
+pub async fn issue_token(db: &impl ConnectionTrait, user_id: Uuid, now: i64, ttl: i64) -> Result<String, DbErr> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| DbErr::Custom(format!("no randomness: {e}")))?;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    api_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        token_hash: Set(token_hash(&token)),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// The caller a token belongs to, if it is valid at `now`.
+pub async fn caller_for_token(db: &impl ConnectionTrait, token: &str, now: i64) -> Result<Option<Caller>, DbErr> {
+    let Some(t) = api_token::Entity::find().filter(api_token::Column::TokenHash.eq(token_hash(token))).one(db).await?
+    else {
+        return Ok(None);
+    };
+    if t.revoked_at.is_some() || t.expires_at <= now {
+        return Ok(None);
+    }
+    let Some(u) = user::Entity::find_by_id(t.user_id).one(db).await? else {
+        return Ok(None);
+    };
+    let Ok(role) = u.role.parse::<Role>() else {
+        return Ok(None);
+    };
+    Ok(Some(Caller { id: u.id, username: u.username, role, agency: u.agency_key }))
+}
+
+/// Revoke one token.
+pub async fn revoke_token(db: &impl ConnectionTrait, token: &str, now: i64) -> Result<bool, DbErr> {
+    let result = api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(api_token::Column::TokenHash.eq(token_hash(token)))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}

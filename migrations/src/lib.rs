@@ -1,0 +1,25 @@
+//! The database schema as migrations, applied in order on start (`itsm migrate` alone).
+//!
+//! Instants are stored as whole UTC epoch seconds (BIGINT): the engine's own
+//! unit, identical on SQLite and PostgreSQL, and cheap to index and compare.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_catalog;
+mod m20261128_000002_accounts;
+mod m20261128_000003_tickets;
+
+/// Every migration, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_catalog::Migration),
+            Box::new(m20261128_000002_accounts::Migration),
+            Box::new(m20261128_000003_tickets::Migration),
+        ]
+    }
+}

@@ -1,0 +1,214 @@
+//! The harness: the real app on a random port with its own fresh database
+//! (a SQLite file, or a new PostgreSQL database), a manual clock, and one
+//! method per endpoint.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use api::settings::Settings;
+use api::time::ManualClock;
+use chrono::TimeZone;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use sla_engine::Timestamp;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+pub const USER_PASSWORD: &str = "a long enough password";
+
+/// Local wall-clock time in Shanghai as a UTC timestamp.
+pub fn sh(text: &str) -> Timestamp {
+    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
+        .expect("test time");
+    Timestamp::from(chrono_tz::Asia::Shanghai.from_local_datetime(&naive).single().expect("unambiguous").to_utc())
+}
+
+/// The RFC 3339 UTC text the API writes for a Shanghai wall-clock time.
+pub fn utc(text: &str) -> String {
+    sh(text).to_datetime().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub admin_token: String,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn config_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config")
+}
+
+/// The PostgreSQL server tests create their databases on.
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("itsm.db").display()),
+        Backend::Postgres => {
+            let admin = postgres_admin_url();
+            let name = format!("itsm_test_{}", Uuid::new_v4().simple());
+            let db = Database::connect(&admin).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL at {admin} is needed for the postgres tests (start it, or set TEST_POSTGRES_URL): {e}")
+            });
+            db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            let _ = db.close().await;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+            format!("{base}/{name}")
+        }
+    }
+}
+
+impl TestApp {
+    /// Start the app, its clock showing Monday 2026-06-01 10:00 in Shanghai.
+    pub async fn spawn(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = fresh_database(backend, &dir).await;
+        let mut settings = Settings::for_database(&url, &config_dir()).expect("settings");
+        settings.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
+        settings.database_max_connections = 5;
+        // Tests move the clock by days; tokens outlive that (expiry has its own test).
+        settings.token_ttl_seconds = 400 * 86_400;
+        if std::env::var_os("TEST_LOG").is_some() {
+            api::telemetry::init(api::settings::LogFormat::Human);
+        }
+        let clock = ManualClock::new(sh("2026-06-01 10:00"));
+        let built = api::startup::build(settings, Arc::new(clock.clone())).await.expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("addr"));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(api::startup::serve(built.state, listener, shutdown.clone()));
+        let client = reqwest::Client::new();
+        let mut app =
+            Self { address, client, clock, admin_token: String::new(), shutdown, _dir: dir };
+        app.admin_token = app.token("admin", ADMIN_PASSWORD).await;
+        app
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Send a request; `body` as JSON when given.
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> reqwest::Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// Send and read a JSON answer, asserting the status.
+    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<&Value>, expect: StatusCode) -> Value {
+        let response = self.send(method.clone(), path, Some(token), body).await;
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert_eq!(status, expect, "{method} {path} answered {status}: {text}");
+        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") }
+    }
+
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let r = self
+            .send(Method::POST, "/v1/auth/token", None, Some(&json!({"username": username, "password": password})))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "sign in as {username}");
+        let v: Value = r.json().await.expect("token JSON");
+        v["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Create a user with a fresh name and sign in; returns (id, token).
+    pub async fn user(&self, role: &str, agency: Option<&str>) -> (String, String) {
+        let username = format!("{role}-{}", &Uuid::new_v4().simple().to_string()[..8]);
+        let mut body = json!({"username": username, "role": role, "password": USER_PASSWORD});
+        if let Some(a) = agency {
+            body["agency"] = json!(a);
+        }
+        let created = self.call(Method::POST, "/v1/users", &self.admin_token.clone(), Some(&body), StatusCode::CREATED).await;
+        let token = self.token(&username, USER_PASSWORD).await;
+        (created["id"].as_str().expect("id").to_owned(), token)
+    }
+
+    /// The id of line item `seq`.
+    pub async fn item_id(&self, seq: u64) -> String {
+        let items = self.call(Method::GET, "/v1/line-items", &self.admin_token.clone(), None, StatusCode::OK).await;
+        items
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|i| i["seq"] == seq)
+            .and_then(|i| i["id"].as_str())
+            .expect("item exists")
+            .to_owned()
+    }
+
+    /// File a ticket; expects 201.
+    pub async fn file(&self, token: &str, body: Value) -> Value {
+        self.call(Method::POST, "/v1/tickets", token, Some(&body), StatusCode::CREATED).await
+    }
+
+    /// Take an action; expects `expect`.
+    pub async fn act(&self, token: &str, id: &str, action: &str, body: Value, expect: StatusCode) -> Value {
+        self.call(Method::POST, &format!("/v1/tickets/{id}/{action}"), token, Some(&body), expect).await
+    }
+
+    pub async fn ticket(&self, token: &str, id: &str) -> Value {
+        self.call(Method::GET, &format!("/v1/tickets/{id}"), token, None, StatusCode::OK).await
+    }
+}
+
+/// The clock of `metric` in a ticket, or Null.
+pub fn clock<'a>(ticket: &'a Value, metric: &str) -> &'a Value {
+    ticket["clocks"].as_array().and_then(|cs| cs.iter().find(|c| c["metric"] == metric)).unwrap_or(&Value::Null)
+}
+
+/// Run each test on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                    $body
+                }
+            )*
+        }
+    };
+}

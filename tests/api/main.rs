@@ -1,0 +1,8 @@
+//! End-to-end tests: the real app on a random port, its own fresh database,
+//! talking HTTP; every test runs on SQLite and on PostgreSQL.
+
+#![allow(unreachable_pub)]
+
+mod helpers;
+
+mod flows;

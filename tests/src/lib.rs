@@ -1,0 +1,1 @@
+//! End-to-end tests live under `api/`; this library is empty on purpose.
