@@ -34,7 +34,9 @@ impl MigrationTrait for Migration {
                     .col(text(LineItems::Definition))
                     .col(big_integer(LineItems::UpdatedAt))
                     .foreign_key(
-                        ForeignKey::create().from(LineItems::Table, LineItems::AgencyKey).to(Agencies::Table, Agencies::Key),
+                        ForeignKey::create()
+                            .from(LineItems::Table, LineItems::AgencyKey)
+                            .to(Agencies::Table, Agencies::Key),
                     )
                     .to_owned(),
             )
@@ -52,7 +54,11 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("line_items_agency").table(LineItems::Table).col(LineItems::AgencyKey).to_owned(),
+                Index::create()
+                    .name("line_items_agency")
+                    .table(LineItems::Table)
+                    .col(LineItems::AgencyKey)
+                    .to_owned(),
             )
             .await
     }

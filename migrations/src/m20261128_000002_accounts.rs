@@ -33,12 +33,22 @@ impl MigrationTrait for Migration {
                     .col(big_integer(ApiTokens::CreatedAt))
                     .col(big_integer(ApiTokens::ExpiresAt))
                     .col(big_integer_null(ApiTokens::RevokedAt))
-                    .foreign_key(ForeignKey::create().from(ApiTokens::Table, ApiTokens::UserId).to(Users::Table, Users::Id))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ApiTokens::Table, ApiTokens::UserId)
+                            .to(Users::Table, Users::Id),
+                    )
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(Index::create().name("api_tokens_user").table(ApiTokens::Table).col(ApiTokens::UserId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("api_tokens_user")
+                    .table(ApiTokens::Table)
+                    .col(ApiTokens::UserId)
+                    .to_owned(),
+            )
             .await
     }
 

@@ -70,7 +70,9 @@ impl MigrationTrait for Migration {
                     .col(string(TicketEvents::ToState))
                     .col(text(TicketEvents::Data))
                     .foreign_key(
-                        ForeignKey::create().from(TicketEvents::Table, TicketEvents::TicketId).to(Tickets::Table, Tickets::Id),
+                        ForeignKey::create()
+                            .from(TicketEvents::Table, TicketEvents::TicketId)
+                            .to(Tickets::Table, Tickets::Id),
                     )
                     .to_owned(),
             )
@@ -103,12 +105,18 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null(Clocks::MetAt))
                     .col(big_integer(Clocks::UpdatedAt))
                     .primary_key(Index::create().col(Clocks::TicketId).col(Clocks::Metric))
-                    .foreign_key(ForeignKey::create().from(Clocks::Table, Clocks::TicketId).to(Tickets::Table, Tickets::Id))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Clocks::Table, Clocks::TicketId)
+                            .to(Tickets::Table, Tickets::Id),
+                    )
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(Index::create().name("clocks_next_at").table(Clocks::Table).col(Clocks::NextAt).to_owned())
+            .create_index(
+                Index::create().name("clocks_next_at").table(Clocks::Table).col(Clocks::NextAt).to_owned(),
+            )
             .await?;
         manager
             .create_table(

@@ -30,7 +30,9 @@ pub fn sh(text: &str) -> Timestamp {
     let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
         .expect("test time");
-    Timestamp::from(chrono_tz::Asia::Shanghai.from_local_datetime(&naive).single().expect("unambiguous").to_utc())
+    Timestamp::from(
+        chrono_tz::Asia::Shanghai.from_local_datetime(&naive).single().expect("unambiguous").to_utc(),
+    )
 }
 
 /// The RFC 3339 UTC text the API writes for a Shanghai wall-clock time.
@@ -40,6 +42,7 @@ pub fn utc(text: &str) -> String {
 
 pub struct TestApp {
     pub address: String,
+    pub database_url: String,
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub admin_token: String,
@@ -53,13 +56,14 @@ impl Drop for TestApp {
     }
 }
 
-fn config_dir() -> PathBuf {
+pub fn config_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config")
 }
 
 /// The PostgreSQL server tests create their databases on.
 fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
@@ -84,7 +88,17 @@ impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = fresh_database(backend, &dir).await;
-        let mut settings = Settings::for_database(&url, &config_dir()).expect("settings");
+        Self::start(url, &config_dir(), dir).await
+    }
+
+    /// Start another instance on this app's database, with configuration from `config`
+    /// (a restart, or a second instance sharing the database).
+    pub async fn restart_with(&self, config: &std::path::Path) -> Self {
+        Self::start(self.database_url.clone(), config, tempfile::tempdir().expect("tempdir")).await
+    }
+
+    async fn start(url: String, config: &std::path::Path, dir: tempfile::TempDir) -> Self {
+        let mut settings = Settings::for_database(&url, config).expect("settings");
         settings.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
         settings.database_max_connections = 5;
         // Tests move the clock by days; tokens outlive that (expiry has its own test).
@@ -99,8 +113,15 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         tokio::spawn(api::startup::serve(built.state, listener, shutdown.clone()));
         let client = reqwest::Client::new();
-        let mut app =
-            Self { address, client, clock, admin_token: String::new(), shutdown, _dir: dir };
+        let mut app = Self {
+            address,
+            database_url: url,
+            client,
+            clock,
+            admin_token: String::new(),
+            shutdown,
+            _dir: dir,
+        };
         app.admin_token = app.token("admin", ADMIN_PASSWORD).await;
         app
     }
@@ -110,7 +131,13 @@ impl TestApp {
     }
 
     /// Send a request; `body` as JSON when given.
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> reqwest::Response {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -122,7 +149,14 @@ impl TestApp {
     }
 
     /// Send and read a JSON answer, asserting the status.
-    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<&Value>, expect: StatusCode) -> Value {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+        expect: StatusCode,
+    ) -> Value {
         let response = self.send(method.clone(), path, Some(token), body).await;
         let status = response.status();
         let text = response.text().await.expect("body");
@@ -132,7 +166,12 @@ impl TestApp {
 
     pub async fn token(&self, username: &str, password: &str) -> String {
         let r = self
-            .send(Method::POST, "/v1/auth/token", None, Some(&json!({"username": username, "password": password})))
+            .send(
+                Method::POST,
+                "/v1/auth/token",
+                None,
+                Some(&json!({"username": username, "password": password})),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::OK, "sign in as {username}");
         let v: Value = r.json().await.expect("token JSON");
@@ -146,14 +185,17 @@ impl TestApp {
         if let Some(a) = agency {
             body["agency"] = json!(a);
         }
-        let created = self.call(Method::POST, "/v1/users", &self.admin_token.clone(), Some(&body), StatusCode::CREATED).await;
+        let created = self
+            .call(Method::POST, "/v1/users", &self.admin_token.clone(), Some(&body), StatusCode::CREATED)
+            .await;
         let token = self.token(&username, USER_PASSWORD).await;
         (created["id"].as_str().expect("id").to_owned(), token)
     }
 
     /// The id of line item `seq`.
     pub async fn item_id(&self, seq: u64) -> String {
-        let items = self.call(Method::GET, "/v1/line-items", &self.admin_token.clone(), None, StatusCode::OK).await;
+        let items =
+            self.call(Method::GET, "/v1/line-items", &self.admin_token.clone(), None, StatusCode::OK).await;
         items
             .as_array()
             .expect("items")
@@ -181,7 +223,10 @@ impl TestApp {
 
 /// The clock of `metric` in a ticket, or Null.
 pub fn clock<'a>(ticket: &'a Value, metric: &str) -> &'a Value {
-    ticket["clocks"].as_array().and_then(|cs| cs.iter().find(|c| c["metric"] == metric)).unwrap_or(&Value::Null)
+    ticket["clocks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["metric"] == metric))
+        .unwrap_or(&Value::Null)
 }
 
 /// Run each test on SQLite and on PostgreSQL.

@@ -5,4 +5,8 @@
 
 mod helpers;
 
+mod auth;
+mod catalog;
 mod flows;
+mod http;
+mod tickets;

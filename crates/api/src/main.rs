@@ -147,7 +147,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "\nFirst start: created user \"admin\" with password\n\n    {password}\n\nKeep it; it is not shown again.\n"
         );
     }
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening; API docs at /docs");
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
@@ -186,7 +187,8 @@ async fn add_user(
     password_stdin: bool,
 ) -> anyhow::Result<()> {
     let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    let catalog = catalog::Catalog::load(&settings.config_dir).map_err(|e| anyhow::anyhow!("the catalog is invalid:\n{e}"))?;
+    let catalog = catalog::Catalog::load(&settings.config_dir)
+        .map_err(|e| anyhow::anyhow!("the catalog is invalid:\n{e}"))?;
     let agency = match agency {
         None => None,
         Some(a) => Some(

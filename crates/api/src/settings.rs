@@ -87,25 +87,27 @@ const DEFAULTS: Defaults = Defaults {
 impl Settings {
     /// Built-in defaults, then `<config_dir>/default.toml`, then `ITSM_*`
     /// variables (`ITSM_DATABASE_URL`, `ITSM_LISTEN`, `ITSM_CONFIG_DIR`, …).
-    pub fn load() -> Result<Self, figment::Error> {
+    pub fn load() -> Result<Self, Box<figment::Error>> {
         let dir = std::env::var_os("ITSM_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from);
         Self::load_from(&dir)
     }
 
     /// As [`Settings::load`], reading `default.toml` from `config_dir`.
-    pub fn load_from(config_dir: &Path) -> Result<Self, figment::Error> {
+    pub fn load_from(config_dir: &Path) -> Result<Self, Box<figment::Error>> {
         Figment::from(Serialized::defaults(DEFAULTS))
             .merge(Serialized::default("config_dir", config_dir))
             .merge(Toml::file(config_dir.join("default.toml")))
             .merge(Env::prefixed("ITSM_"))
             .extract()
+            .map_err(Box::new)
     }
 
     /// Settings for tests and tools: defaults with the given database and config folder.
-    pub fn for_database(database_url: &str, config_dir: &Path) -> Result<Self, figment::Error> {
+    pub fn for_database(database_url: &str, config_dir: &Path) -> Result<Self, Box<figment::Error>> {
         Figment::from(Serialized::defaults(DEFAULTS))
             .merge(Serialized::default("config_dir", config_dir))
             .merge(Serialized::default("database_url", database_url))
             .extract()
+            .map_err(Box::new)
     }
 }

@@ -32,7 +32,10 @@ fn metrics_handle() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
-                .map_or_else(|_| PrometheusBuilder::new().build_recorder(), PrometheusBuilder::build_recorder);
+                .map_or_else(
+                    |_| PrometheusBuilder::new().build_recorder(),
+                    PrometheusBuilder::build_recorder,
+                );
             let handle = recorder.handle();
             // Several apps in one test process share the first recorder.
             let _ = metrics::set_global_recorder(recorder);
@@ -52,13 +55,15 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// Load configuration, connect, migrate, load the catalog, and create the first admin if there are no users.
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
-    let catalog = Catalog::load(&settings.config_dir).map_err(|e| anyhow::anyhow!("the catalog is invalid:\n{e}"))?;
+    let catalog =
+        Catalog::load(&settings.config_dir).map_err(|e| anyhow::anyhow!("the catalog is invalid:\n{e}"))?;
     let db = store::connect(settings.database_url.expose_secret(), settings.database_max_connections)
         .await
         .context("cannot connect to the database")?;
     store::migrate(&db).await.context("migrations failed")?;
     let now = clock.now().unix();
-    let report = catalog_sync::sync(&db, &catalog, now).await.context("cannot load the catalog into the database")?;
+    let report =
+        catalog_sync::sync(&db, &catalog, now).await.context("cannot load the catalog into the database")?;
     tracing::info!(agencies = report.agencies, items = report.items, "catalog loaded");
     let generated_admin_password = bootstrap_admin(&db, &settings, now).await?;
 
@@ -88,7 +93,8 @@ async fn bootstrap_admin(
             (base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes), true)
         }
     };
-    let new = users::NewUser { username: "admin".into(), role: Role::Admin, agency: None, email: None, password };
+    let new =
+        users::NewUser { username: "admin".into(), role: Role::Admin, agency: None, email: None, password };
     users::validate(&new, |_| false).map_err(|e| anyhow::anyhow!("ITSM_ADMIN_PASSWORD: {e}"))?;
     let password = new.password.clone();
     match users::create(db, new, now).await {
@@ -102,7 +108,11 @@ async fn bootstrap_admin(
 }
 
 /// Serve until `shutdown` is cancelled, finishing requests in flight.
-pub async fn serve(state: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let app = crate::http::router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }

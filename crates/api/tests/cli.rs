@@ -77,3 +77,50 @@ fn a_broken_catalog_fails_with_clear_messages() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the folder"));
 }
+
+#[test]
+fn user_add_creates_accounts_and_explains_refusals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("itsm.db").display());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_itsm"))
+            .args(args)
+            .env("ITSM_CONFIG_DIR", config_dir())
+            .env("ITSM_DATABASE_URL", &url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("itsm runs");
+        if let Some(text) = stdin {
+            use std::io::Write;
+            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("itsm finishes")
+    };
+    let ok = run(&["user", "add", "--username", "edu.li", "--role", "agency_user", "--agency", "洛阳市教育局"], None);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(out.contains("created edu.li (agency_user)") && out.contains("password: "), "{out}");
+    let piped = run(&["user", "add", "--username", "zhang", "--role", "engineer", "--password-stdin"], Some("a good long password\n"));
+    assert!(piped.status.success(), "{}", String::from_utf8_lossy(&piped.stderr));
+    assert!(!String::from_utf8_lossy(&piped.stdout).contains("password:"), "a given password is not echoed");
+    for (args, message) in [
+        (&["user", "add", "--username", "edu.li", "--role", "engineer"][..], "is taken"),
+        (&["user", "add", "--username", "x", "--role", "boss"][..], "is not a role"),
+        (&["user", "add", "--username", "x", "--role", "agency_user", "--agency", "nowhere"][..], "no agency"),
+    ] {
+        let out = run(args, None);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(message), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn openapi_prints_the_checked_in_spec() {
+    let out = itsm(&["openapi"], &config_dir());
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let file = std::fs::read_to_string(config_dir().join("../openapi/openapi.json")).expect("checked in");
+    assert_eq!(printed, serde_json::from_str::<serde_json::Value>(&file).expect("JSON"));
+}

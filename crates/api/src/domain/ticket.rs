@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sla_engine::{
-    Calendars, Clock, ClockError, ClockEvent, ClockEventKind, ClockStatus, Metric, Policy, PolicyError, Severity,
-    TargetRule, TicketFacts, Timestamp,
+    Calendars, Clock, ClockError, ClockEvent, ClockEventKind, ClockStatus, Metric, Policy, PolicyError,
+    Severity, TargetRule, TicketFacts, Timestamp,
 };
 use utoipa::ToSchema;
 
@@ -285,8 +285,9 @@ pub fn evaluate(
     thresholds: &[u32],
     now: Timestamp,
 ) -> Result<ClockStatus, ClocksError> {
-    let calendar =
-        calendars.calendar(&rule.calendar).ok_or_else(|| ClocksError::UnknownCalendar(rule.calendar.clone()))?;
+    let calendar = calendars
+        .calendar(&rule.calendar)
+        .ok_or_else(|| ClocksError::UnknownCalendar(rule.calendar.clone()))?;
     Ok(Clock::with_thresholds(calendar, rule.target, thresholds).evaluate(events, now)?)
 }
 
@@ -333,7 +334,9 @@ mod tests {
             TrailEntry { action: Action::Reopen, at: t(60) },
         ];
         let pausing = [Metric::OnSite, Metric::Recovery];
-        let kinds = |m: Metric| clock_events(&m, &trail, &pausing).iter().map(|e| (e.kind, e.at.unix())).collect::<Vec<_>>();
+        let kinds = |m: Metric| {
+            clock_events(&m, &trail, &pausing).iter().map(|e| (e.kind, e.at.unix())).collect::<Vec<_>>()
+        };
         use ClockEventKind as K;
         assert_eq!(kinds(Metric::Response), vec![(K::Start, 0), (K::Met, 10)]);
         assert_eq!(kinds(Metric::OnSite), vec![(K::Start, 0), (K::Pause, 20), (K::Resume, 30), (K::Met, 40)]);

@@ -60,7 +60,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("from POST /v1/auth/token")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("from POST /v1/auth/token"))
+                    .build(),
+            ),
         );
     }
 }
@@ -110,25 +115,23 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if status.is_client_error() || status.is_server_error() {
-        if !is_problem {
-            let code = match status {
-                StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
-                StatusCode::REQUEST_TIMEOUT => Code::RequestTimeout,
-                StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
-                StatusCode::NOT_FOUND => Code::NotFound,
-                StatusCode::UNAUTHORIZED => Code::Unauthorized,
-                StatusCode::TOO_MANY_REQUESTS => Code::TooManyRequests,
-                StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
-                s if s.is_client_error() => Code::BadRequest,
-                _ => Code::Internal,
-            };
-            let allow = response.headers().get(header::ALLOW).cloned();
-            response = problem_response(code, status.canonical_reason().unwrap_or("error").to_lowercase(), None);
-            if let Some(allow) = allow {
-                response.headers_mut().insert(header::ALLOW, allow);
-            }
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let code = match status {
+            StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+            StatusCode::REQUEST_TIMEOUT => Code::RequestTimeout,
+            StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+            StatusCode::NOT_FOUND => Code::NotFound,
+            StatusCode::UNAUTHORIZED => Code::Unauthorized,
+            StatusCode::TOO_MANY_REQUESTS => Code::TooManyRequests,
+            StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+            s if s.is_client_error() => Code::BadRequest,
+            _ => Code::Internal,
+        };
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = problem_response(code, status.canonical_reason().unwrap_or("error").to_lowercase(), None);
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
         }
     }
     let headers = response.headers_mut();
@@ -140,11 +143,15 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
 
 async fn record_metrics(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().to_string();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
     response
 }

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::TAG_AUTH;
 use super::error::{ApiError, ApiResult, Code, Problem};
 use super::extract::{AppJson, bearer};
-use super::TAG_AUTH;
 use crate::domain::access::Caller;
 use crate::state::AppState;
 use crate::store::users;
@@ -48,7 +48,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         (status = 401, body = Problem, content_type = "application/problem+json", description = "wrong username or password"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn issue(State(state): State<AppState>, AppJson(req): AppJson<TokenRequest>) -> ApiResult<axum::Json<TokenResponse>> {
+async fn issue(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<TokenRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
     if req.username.len() > 256 || req.password.len() > 1024 {
         return Err(ApiError::new(Code::InvalidCredentials, "wrong username or password"));
     }

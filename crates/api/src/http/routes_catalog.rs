@@ -104,7 +104,12 @@ async fn line_items(State(state): State<AppState>, caller: Caller) -> Json<Vec<L
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn line_item(State(state): State<AppState>, caller: Caller, AppPath(id): AppPath<Uuid>) -> ApiResult<Json<LineItemView>> {
-    let item = state.item(id).filter(|i| caller.sees(&i.agency)).ok_or_else(|| ApiError::not_found("line item"))?;
+async fn line_item(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<LineItemView>> {
+    let item =
+        state.item(id).filter(|i| caller.sees(&i.agency)).ok_or_else(|| ApiError::not_found("line item"))?;
     Ok(Json(view(&state, item)))
 }

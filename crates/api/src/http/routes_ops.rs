@@ -26,15 +26,10 @@ async fn healthz() -> &'static str {
     (status = 503, body = Problem, content_type = "application/problem+json"),
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state
-        .db
-        .execute_unprepared("SELECT 1")
-        .await
-        .map(|_| "ready")
-        .map_err(|e| {
-            tracing::warn!(error = %e, "not ready");
-            ApiError::new(Code::Unavailable, "the database does not answer")
-        })
+    state.db.execute_unprepared("SELECT 1").await.map(|_| "ready").map_err(|e| {
+        tracing::warn!(error = %e, "not ready");
+        ApiError::new(Code::Unavailable, "the database does not answer")
+    })
 }
 
 /// Prometheus metrics: requests, latencies, tickets by state, clocks by state.
@@ -56,7 +51,10 @@ async fn refresh_gauges(state: &AppState) -> Result<(), sea_orm::DbErr> {
     let now = state.clock.now().unix();
     let tickets = state
         .db
-        .query_all_raw(Statement::from_string(backend, "SELECT state, COUNT(*) AS n FROM tickets GROUP BY state"))
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT state, COUNT(*) AS n FROM tickets GROUP BY state",
+        ))
         .await?;
     for s in crate::domain::ticket::TicketState::ALL {
         let n = tickets

@@ -19,7 +19,9 @@ use super::error::{ApiError, ApiResult, Code, Problem};
 use super::extract::{AppPath, AppQuery};
 use crate::domain::access::Caller;
 use crate::domain::ticket::{Action, TicketState};
-use crate::service::tickets::{self, ActionInput, ClockRead, Filed, NewTicket, TicketFilter, TicketRead, rfc3339};
+use crate::service::tickets::{
+    self, ActionInput, ClockRead, Filed, NewTicket, TicketFilter, TicketRead, rfc3339,
+};
 use crate::state::AppState;
 use crate::store::entities::ticket_event;
 
@@ -302,9 +304,14 @@ fn with_etag(status: StatusCode, t: &TicketRead) -> Response {
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn create(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid JSON: {e}")))?;
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid JSON: {e}")))?;
     let req: CreateTicket = serde_json::from_value(value.clone())
         .map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid ticket: {e}")))?;
     let idempotency = match headers.get("idempotency-key") {
@@ -358,7 +365,11 @@ fn encode_cursor((created, id): (i64, Uuid)) -> String {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn list(State(state): State<AppState>, caller: Caller, AppQuery(q): AppQuery<ListQuery>) -> ApiResult<Json<TicketPage>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppQuery(q): AppQuery<ListQuery>,
+) -> ApiResult<Json<TicketPage>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=PAGE_MAX).contains(&limit) {
         return Err(ApiError::new(Code::BadRequest, format!("limit must be 1 to {PAGE_MAX}")));
@@ -390,7 +401,11 @@ async fn list(State(state): State<AppState>, caller: Caller, AppQuery(q): AppQue
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn get_one(State(state): State<AppState>, caller: Caller, AppPath(id): AppPath<Uuid>) -> ApiResult<Response> {
+async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Response> {
     Ok(with_etag(StatusCode::OK, &tickets::read(&state, &caller, id).await?))
 }
 
@@ -401,9 +416,9 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i32>> {
         return Ok(None);
     }
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse()
-        .map(Some)
-        .map_err(|_| ApiError::new(Code::PreconditionFailed, "If-Match does not name a version this service gave out"))
+    text.parse().map(Some).map_err(|_| {
+        ApiError::new(Code::PreconditionFailed, "If-Match does not name a version this service gave out")
+    })
 }
 
 /// The actions `POST /v1/tickets/{id}/{action}` takes.
@@ -477,7 +492,8 @@ async fn act(
     let req: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid action body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid action body: {e}")))?
     };
     let input = ActionInput {
         at: req.at.map(Timestamp::from),
@@ -498,7 +514,11 @@ async fn act(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn events(State(state): State<AppState>, caller: Caller, AppPath(id): AppPath<Uuid>) -> ApiResult<Json<Vec<EventView>>> {
+async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<Vec<EventView>>> {
     let rows: Vec<ticket_event::Model> = tickets::events(&state, &caller, id).await?;
     Ok(Json(
         rows.into_iter()

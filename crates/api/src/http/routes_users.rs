@@ -88,7 +88,13 @@ async fn create(
     AppJson(req): AppJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     admin_only(&caller)?;
-    let new = NewUser { username: req.username, role: req.role, agency: req.agency, email: req.email, password: req.password };
+    let new = NewUser {
+        username: req.username,
+        role: req.role,
+        agency: req.agency,
+        email: req.email,
+        password: req.password,
+    };
     users::validate(&new, |a| state.catalog.agency(a).is_some()).map_err(user_error)?;
     let created = users::create(&state.db, new, state.clock.now().unix()).await.map_err(user_error)?;
     tracing::info!(username = %created.username, role = %created.role, by = %caller.username, "account created");

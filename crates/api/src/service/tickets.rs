@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use serde_json::json;
 use sla_engine::{ClockEvent, ClockState, ClockStatus, Metric, Severity, TargetRule, TicketFacts, Timestamp};
@@ -105,7 +105,8 @@ fn check_tags(tags: &[String]) -> ApiResult<()> {
         return Err(ApiError::invalid("at most 8 tags"));
     }
     for t in tags {
-        let ok = (1..=40).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit());
+        let ok = (1..=40).contains(&t.len())
+            && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit());
         if !ok {
             return Err(ApiError::invalid(format!("tag \"{t}\" must be 1 to 40 of a-z, 0-9, _")));
         }
@@ -140,7 +141,11 @@ async fn next_number(txn: &DatabaseTransaction, year: i32) -> ApiResult<String> 
 }
 
 /// Stored clocks and the ticket's earliest next instant of interest.
-fn clock_rows(ticket_id: Uuid, clocks: &[ticket::TicketClock], now: Timestamp) -> ApiResult<(Vec<clock::ActiveModel>, Option<i64>)> {
+fn clock_rows(
+    ticket_id: Uuid,
+    clocks: &[ticket::TicketClock],
+    now: Timestamp,
+) -> ApiResult<(Vec<clock::ActiveModel>, Option<i64>)> {
     let mut next_due: Option<i64> = None;
     let mut rows = Vec::with_capacity(clocks.len());
     for c in clocks {
@@ -194,7 +199,9 @@ fn compute_clocks(
     trail: &[TrailEntry],
     now: Timestamp,
 ) -> ApiResult<Vec<ticket::TicketClock>> {
-    let item = state.item(item_id).ok_or_else(|| ApiError::internal(format!("line item {item_id} is not in the catalog")))?;
+    let item = state
+        .item(item_id)
+        .ok_or_else(|| ApiError::internal(format!("line item {item_id} is not in the catalog")))?;
     let opened_at = trail.first().map_or(now, |e| e.at);
     let facts = TicketFacts { severity, opened_at, tags };
     ticket::ticket_clocks(
@@ -217,7 +224,10 @@ pub async fn file(
     idempotency: Option<(String, String)>,
 ) -> ApiResult<Filed> {
     let now = state.clock.now();
-    let item = state.item(new.line_item_id).filter(|i| caller.sees(&i.agency)).ok_or_else(|| ApiError::not_found("line item"))?;
+    let item = state
+        .item(new.line_item_id)
+        .filter(|i| caller.sees(&i.agency))
+        .ok_or_else(|| ApiError::not_found("line item"))?;
     check_text("title", &new.title, 1, TITLE_MAX)?;
     check_text("description", &new.description, 0, TEXT_MAX)?;
     check_tags(&new.tags)?;
@@ -245,7 +255,9 @@ pub async fn file(
     for attempt in 0..3 {
         let txn = state.db.begin().await?;
         if let Some((key, hash)) = &idempotency {
-            if let Some(existing) = idempotency_key::Entity::find_by_id((caller.id, key.clone())).one(&txn).await? {
+            if let Some(existing) =
+                idempotency_key::Entity::find_by_id((caller.id, key.clone())).one(&txn).await?
+            {
                 txn.rollback().await?;
                 if &existing.request_hash != hash {
                     return Err(ApiError::new(
@@ -279,12 +291,14 @@ pub async fn file(
             next_due_at: Set(next_due),
         };
         let row = row.insert(&txn).await?;
-        let mut data = json!({ "title": new.title, "severity": new.severity.as_str(), "line_item_seq": item_seq });
+        let mut data =
+            json!({ "title": new.title, "severity": new.severity.as_str(), "line_item_seq": item_seq });
         if new.reported_at.is_some() {
             data["reported_at"] = json!(reported_at.to_string());
             data["backdated_by_seconds"] = json!(now.unix() - reported_at.unix());
         }
-        insert_event(&txn, id, 1, Action::File, caller.id, reported_at, now, None, TicketState::Open, data).await?;
+        insert_event(&txn, id, 1, Action::File, caller.id, reported_at, now, None, TicketState::Open, data)
+            .await?;
         for c in clock_models {
             c.insert(&txn).await?;
         }
@@ -309,7 +323,11 @@ pub async fn file(
         }
         txn.commit().await?;
         let clocks = read_clocks(state, std::slice::from_ref(&row), now).await?;
-        return Ok(Filed::Created(TicketRead { clocks: clocks.into_values().next().unwrap_or_default(), row, item_seq }));
+        return Ok(Filed::Created(TicketRead {
+            clocks: clocks.into_values().next().unwrap_or_default(),
+            row,
+            item_seq,
+        }));
     }
     Err(ApiError::new(Code::Unavailable, "could not file the ticket; try again"))
 }
@@ -365,8 +383,13 @@ async fn read_clocks(
             calendar: c.calendar.clone(),
         };
         let events: Vec<ClockEvent> = serde_json::from_str(&c.events).map_err(ApiError::internal)?;
-        let status = ticket::evaluate(&rule, &events, &state.catalog.calendars, &THRESHOLDS, now).map_err(ApiError::internal)?;
-        out.entry(c.ticket_id).or_default().push(ClockRead { metric: c.metric, calendar: c.calendar, status });
+        let status = ticket::evaluate(&rule, &events, &state.catalog.calendars, &THRESHOLDS, now)
+            .map_err(ApiError::internal)?;
+        out.entry(c.ticket_id).or_default().push(ClockRead {
+            metric: c.metric,
+            calendar: c.calendar,
+            status,
+        });
     }
     // A stable order: the policy's metrics as the contract lists them.
     let rank = |m: &str| match m {
@@ -382,10 +405,14 @@ async fn read_clocks(
 }
 
 async fn read_unscoped(state: &AppState, id: Uuid) -> ApiResult<TicketRead> {
-    let row = ticket_row::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::not_found("ticket"))?;
+    let row = ticket_row::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket"))?;
     let item_seq = state.item(row.line_item_id).map_or(0, |i| i.seq);
     let now = state.clock.now();
-    let clocks = read_clocks(state, std::slice::from_ref(&row), now).await?.remove(&row.id).unwrap_or_default();
+    let clocks =
+        read_clocks(state, std::slice::from_ref(&row), now).await?.remove(&row.id).unwrap_or_default();
     Ok(TicketRead { row, clocks, item_seq })
 }
 
@@ -473,20 +500,27 @@ pub async fn list(
             })
             .collect();
         let pattern = format!("%{escaped}%");
-        let like = |col: T| Expr::expr(Func::lower(Expr::col((ticket_row::Entity, col)))).like(LikeExpr::new(pattern.clone()).escape('\\'));
+        let like = |col: T| {
+            Expr::expr(Func::lower(Expr::col((ticket_row::Entity, col))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
         cond = cond.add(Condition::any().add(like(T::Title)).add(like(T::Description)).add(like(T::Number)));
     }
     if let Some(breached) = filter.breached {
         let mut sub = Query::select();
         sub.expr(Expr::val(1))
             .from(clock::Entity)
-            .and_where(Expr::col((clock::Entity, clock::Column::TicketId)).equals((ticket_row::Entity, T::Id)))
+            .and_where(
+                Expr::col((clock::Entity, clock::Column::TicketId)).equals((ticket_row::Entity, T::Id)),
+            )
             .cond_where(
-                Condition::any().add(Expr::col((clock::Entity, clock::Column::BreachedAt)).is_not_null()).add(
-                    Condition::all()
-                        .add(Expr::col((clock::Entity, clock::Column::MetAt)).is_null())
-                        .add(Expr::col((clock::Entity, clock::Column::Deadline)).lte(now.unix())),
-                ),
+                Condition::any()
+                    .add(Expr::col((clock::Entity, clock::Column::BreachedAt)).is_not_null())
+                    .add(
+                        Condition::all()
+                            .add(Expr::col((clock::Entity, clock::Column::MetAt)).is_null())
+                            .add(Expr::col((clock::Entity, clock::Column::Deadline)).lte(now.unix())),
+                    ),
             );
         let exists = Expr::exists(sub);
         cond = cond.add(if breached { exists } else { exists.not() });
@@ -537,7 +571,9 @@ pub async fn act(
     for attempt in 0..5 {
         match try_act(state, caller, id, action, &input, if_match).await {
             Err(Retry::Again) if attempt < 4 => continue,
-            Err(Retry::Again) => return Err(ApiError::new(Code::Unavailable, "the ticket is busy; try again")),
+            Err(Retry::Again) => {
+                return Err(ApiError::new(Code::Unavailable, "the ticket is busy; try again"));
+            }
             Err(Retry::Fail(e)) => return Err(e),
             Ok(()) => return read(state, caller, id).await,
         }
@@ -572,7 +608,9 @@ async fn try_act(
         .filter(|t| caller.sees(&t.agency_key))
         .ok_or_else(|| ApiError::not_found("ticket"))?;
     if !caller.may(action) {
-        return Err(ApiError::forbidden(format!("a {} may not {} tickets", caller.role, action.as_str())).into());
+        return Err(
+            ApiError::forbidden(format!("a {} may not {} tickets", caller.role, action.as_str())).into()
+        );
     }
     if let Some(v) = if_match {
         if v != t.version {
@@ -585,7 +623,8 @@ async fn try_act(
     }
     let from: TicketState = t.state.parse().map_err(ApiError::internal)?;
     let paused_from = t.paused_from.as_deref().and_then(|s| s.parse().ok());
-    let to = ticket::next_state(from, paused_from, action).map_err(|e| ApiError::transition(e.action.as_str(), e.from.as_str()))?;
+    let to = ticket::next_state(from, paused_from, action)
+        .map_err(|e| ApiError::transition(e.action.as_str(), e.from.as_str()))?;
 
     let trail_rows = ticket_event::Entity::find()
         .filter(ticket_event::Column::TicketId.eq(id))
@@ -617,7 +656,9 @@ async fn try_act(
         data.insert(if action == Action::Comment { "body".into() } else { "note".into() }, json!(body));
     }
     match action {
-        Action::Comment if input.body.is_none() => return Err(ApiError::invalid("a comment needs a body").into()),
+        Action::Comment if input.body.is_none() => {
+            return Err(ApiError::invalid("a comment needs a body").into());
+        }
         Action::Assign => {
             let who = input.assignee_id.ok_or_else(|| ApiError::invalid("assign needs assignee_id"))?;
             let u = user::Entity::find_by_id(who).one(&txn).await?;
@@ -647,7 +688,9 @@ async fn try_act(
 
     let mut trail: Vec<TrailEntry> = trail_rows
         .iter()
-        .filter_map(|e| e.kind.parse::<Action>().ok().map(|action| TrailEntry { action, at: Timestamp::from_unix(e.at) }))
+        .filter_map(|e| {
+            e.kind.parse::<Action>().ok().map(|action| TrailEntry { action, at: Timestamp::from_unix(e.at) })
+        })
         .collect();
     trail.push(TrailEntry { action, at });
     let clocks = compute_clocks(state, t.line_item_id, severity, &tags, &trail, now)?;
@@ -662,7 +705,10 @@ async fn try_act(
         .col_expr(ticket_row::Column::State, Expr::value(to.as_str()))
         .col_expr(ticket_row::Column::PausedFrom, Expr::value(new_paused_from))
         .col_expr(ticket_row::Column::Severity, Expr::value(severity.as_str()))
-        .col_expr(ticket_row::Column::Tags, Expr::value(serde_json::to_string(&tags).map_err(ApiError::internal)?))
+        .col_expr(
+            ticket_row::Column::Tags,
+            Expr::value(serde_json::to_string(&tags).map_err(ApiError::internal)?),
+        )
         .col_expr(ticket_row::Column::AssigneeId, Expr::value(assignee))
         .col_expr(ticket_row::Column::UpdatedAt, Expr::value(now.unix()))
         .col_expr(ticket_row::Column::Version, Expr::value(t.version + 1))
@@ -681,7 +727,20 @@ async fn try_act(
         };
     }
     let seq = trail_rows.last().map_or(1, |e| e.seq) + 1;
-    if let Err(e) = insert_event(&txn, id, seq, action, caller.id, at, now, Some(from), to, serde_json::Value::Object(data)).await {
+    if let Err(e) = insert_event(
+        &txn,
+        id,
+        seq,
+        action,
+        caller.id,
+        at,
+        now,
+        Some(from),
+        to,
+        serde_json::Value::Object(data),
+    )
+    .await
+    {
         txn.rollback().await?;
         return Err(Retry::Fail(e));
     }

@@ -67,7 +67,8 @@ pub async fn sync(db: &impl TransactionTrait, catalog: &Catalog, now: i64) -> Re
 }
 
 async fn upsert_agency(db: &impl ConnectionTrait, a: &catalog::Agency, now: i64) -> Result<(), DbErr> {
-    let model = agency::ActiveModel { key: Set(a.key.clone()), name: Set(a.name.clone()), updated_at: Set(now) };
+    let model =
+        agency::ActiveModel { key: Set(a.key.clone()), name: Set(a.name.clone()), updated_at: Set(now) };
     agency::Entity::insert(model)
         .on_conflict(
             OnConflict::column(agency::Column::Key)

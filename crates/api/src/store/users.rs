@@ -1,12 +1,12 @@
 //! Accounts and bearer tokens. Passwords are hashed with argon2; tokens are
 //! random and stored only as their SHA-256, so a database leak yields none.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -48,23 +48,26 @@ pub fn validate(new: &NewUser, agency_exists: impl Fn(&str) -> bool) -> Result<(
     let name_ok = (1..=64).contains(&new.username.chars().count())
         && new.username.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if !name_ok {
-        return Err(UserError::Invalid(
-            "username must be 1 to 64 letters, digits or . _ - @".into(),
-        ));
+        return Err(UserError::Invalid("username must be 1 to 64 letters, digits or . _ - @".into()));
     }
     if new.password.chars().count() < 12 || new.password.len() > 1024 {
         return Err(UserError::Invalid("password must be 12 to 1024 characters".into()));
     }
     match (new.role, &new.agency) {
-        (Role::AgencyUser, None) => return Err(UserError::Invalid("an agency_user must be bound to an agency".into())),
+        (Role::AgencyUser, None) => {
+            return Err(UserError::Invalid("an agency_user must be bound to an agency".into()));
+        }
         (Role::Engineer | Role::Admin, Some(_)) => {
             return Err(UserError::Invalid(format!("a {} is supplier staff and has no agency", new.role)));
         }
-        (_, Some(a)) if !agency_exists(a) => return Err(UserError::Invalid(format!("agency \"{a}\" does not exist"))),
+        (_, Some(a)) if !agency_exists(a) => {
+            return Err(UserError::Invalid(format!("agency \"{a}\" does not exist")));
+        }
         _ => {}
     }
     if let Some(email) = &new.email {
-        let ok = email.len() <= 254 && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+        let ok = email.len() <= 254
+            && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
         if !ok {
             return Err(UserError::Invalid(format!("\"{email}\" is not an email address")));
         }
@@ -96,7 +99,10 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser, now: i64) -> Result
         created_at: Set(now),
         updated_at: Set(now),
     };
-    model.insert(db).await.map_err(|e| if super::is_unique_violation(&e) { UserError::Taken(new.username) } else { e.into() })
+    model
+        .insert(db)
+        .await
+        .map_err(|e| if super::is_unique_violation(&e) { UserError::Taken(new.username) } else { e.into() })
 }
 
 /// Number of accounts (zero on first start).
@@ -131,7 +137,10 @@ pub async fn authenticate(
     let hash = found.as_ref().map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
     let ok = tokio::task::spawn_blocking({
         let password = password.to_owned();
-        move || PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        move || {
+            PasswordHash::new(&hash)
+                .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        }
     })
     .await
     .unwrap_or(false);
@@ -144,7 +153,12 @@ fn token_hash(token: &str) -> String {
 }
 
 /// Issue a token for `user_id` valid for `ttl` seconds; returns the token in clear (shown once).
-pub async fn issue_token(db: &impl ConnectionTrait, user_id: Uuid, now: i64, ttl: i64) -> Result<String, DbErr> {
+pub async fn issue_token(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: i64,
+    ttl: i64,
+) -> Result<String, DbErr> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| DbErr::Custom(format!("no randomness: {e}")))?;
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -162,8 +176,13 @@ pub async fn issue_token(db: &impl ConnectionTrait, user_id: Uuid, now: i64, ttl
 }
 
 /// The caller a token belongs to, if it is valid at `now`.
-pub async fn caller_for_token(db: &impl ConnectionTrait, token: &str, now: i64) -> Result<Option<Caller>, DbErr> {
-    let Some(t) = api_token::Entity::find().filter(api_token::Column::TokenHash.eq(token_hash(token))).one(db).await?
+pub async fn caller_for_token(
+    db: &impl ConnectionTrait,
+    token: &str,
+    now: i64,
+) -> Result<Option<Caller>, DbErr> {
+    let Some(t) =
+        api_token::Entity::find().filter(api_token::Column::TokenHash.eq(token_hash(token))).one(db).await?
     else {
         return Ok(None);
     };
