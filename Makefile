@@ -9,7 +9,7 @@ run:
 
 ## test: every test of the workspace on SQLite and PostgreSQL (starts PostgreSQL if it is down)
 test: postgres
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --all-targets --locked
 
 ## postgres: make sure the local PostgreSQL answers on 127.0.0.1:5432
 postgres:
