@@ -98,21 +98,34 @@ fn user_add_creates_accounts_and_explains_refusals() {
         }
         child.wait_with_output().expect("itsm finishes")
     };
-    let ok = run(&["user", "add", "--username", "edu.li", "--role", "agency_user", "--agency", "洛阳市教育局"], None);
+    let ok = run(
+        &["user", "add", "--username", "edu.li", "--role", "agency_user", "--agency", "洛阳市教育局"],
+        None,
+    );
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(out.contains("created edu.li (agency_user)") && out.contains("password: "), "{out}");
-    let piped = run(&["user", "add", "--username", "zhang", "--role", "engineer", "--password-stdin"], Some("a good long password\n"));
+    let piped = run(
+        &["user", "add", "--username", "zhang", "--role", "engineer", "--password-stdin"],
+        Some("a good long password\n"),
+    );
     assert!(piped.status.success(), "{}", String::from_utf8_lossy(&piped.stderr));
     assert!(!String::from_utf8_lossy(&piped.stdout).contains("password:"), "a given password is not echoed");
     for (args, message) in [
         (&["user", "add", "--username", "edu.li", "--role", "engineer"][..], "is taken"),
         (&["user", "add", "--username", "x", "--role", "boss"][..], "is not a role"),
-        (&["user", "add", "--username", "x", "--role", "agency_user", "--agency", "nowhere"][..], "no agency"),
+        (
+            &["user", "add", "--username", "x", "--role", "agency_user", "--agency", "nowhere"][..],
+            "no agency",
+        ),
     ] {
         let out = run(args, None);
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains(message), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

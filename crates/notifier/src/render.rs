@@ -1,0 +1,219 @@
+//! Alert emails rendered from templates (minijinja), Chinese by default, English on request.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use minijinja::{Environment, context};
+use serde::Serialize;
+
+use crate::NotifyError;
+
+/// The language of a message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Locale {
+    /// 简体中文 (the default).
+    #[default]
+    ZhCn,
+    /// English.
+    En,
+}
+
+impl Locale {
+    /// `zh-CN` or `en`.
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "zh-CN",
+            Locale::En => "en",
+        }
+    }
+
+    /// Parse `zh-CN`/`zh` or `en`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "zh-cn" | "zh" | "zh_cn" => Some(Locale::ZhCn),
+            "en" | "en-us" | "en-gb" => Some(Locale::En),
+            _ => None,
+        }
+    }
+}
+
+/// What an alert says about a clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A warning threshold below 100 % was crossed (预警).
+    Warning,
+    /// The target was missed (已超时).
+    Breach,
+    /// An escalation level past the breach (升级), e.g. 150 %.
+    Escalation,
+}
+
+/// One clock's alert, with everything a reader needs to act on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    /// Warning, breach or escalation.
+    pub kind: AlertKind,
+    /// The threshold, in percent of the target.
+    pub percent: u32,
+    /// E.g. `INC-2026-000123`.
+    pub ticket_number: String,
+    /// The ticket's title.
+    pub ticket_title: String,
+    /// The agency's name.
+    pub agency: String,
+    /// The line item's name.
+    pub line_item: String,
+    /// `response`, `on_site`, `recovery` or another metric.
+    pub metric: String,
+    /// The target, in business seconds.
+    pub target_seconds: u64,
+    /// The calendar the target counts in (e.g. `5x8`).
+    pub calendar: String,
+    /// When the target is (or was) reached.
+    pub deadline: DateTime<Utc>,
+    /// The timezone the deadline is shown in: the line item's.
+    pub timezone: Tz,
+    /// Business seconds left (zero once breached).
+    pub remaining_seconds: u64,
+    /// Business seconds past the target (zero before).
+    pub overdue_seconds: u64,
+    /// A link to the ticket, when a public base URL is configured.
+    pub link: Option<String>,
+}
+
+/// A rendered message body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+}
+
+#[derive(Serialize)]
+struct View {
+    kind: AlertKind,
+    label: &'static str,
+    percent: u32,
+    ticket_number: String,
+    ticket_title: String,
+    agency: String,
+    line_item: String,
+    metric_name: String,
+    target: String,
+    calendar: String,
+    deadline_local: String,
+    timezone: String,
+    remaining: String,
+    overdue: Option<String>,
+    link: Option<String>,
+}
+
+fn metric_name(metric: &str, locale: Locale) -> String {
+    match (locale, metric) {
+        (Locale::ZhCn, "response") => "响应".into(),
+        (Locale::ZhCn, "on_site") => "到场".into(),
+        (Locale::ZhCn, "recovery") => "故障恢复".into(),
+        (Locale::ZhCn, "containment") => "遏制".into(),
+        (Locale::En, "response") => "response".into(),
+        (Locale::En, "on_site") => "on-site arrival".into(),
+        (Locale::En, "recovery") => "recovery".into(),
+        (_, other) => other.replace('_', " "),
+    }
+}
+
+/// A business duration for people: `1 小时 30 分` or `1 h 30 min`.
+pub fn duration(seconds: u64, locale: Locale) -> String {
+    let (d, h, m) = (seconds / 86_400, seconds / 3600 % 24, (seconds / 60) % 60);
+    let s = seconds % 60;
+    let mut parts = Vec::new();
+    let units = match locale {
+        Locale::ZhCn => ["天", "小时", "分", "秒"],
+        Locale::En => ["d", "h", "min", "s"],
+    };
+    for (value, unit) in [(d, units[0]), (h, units[1]), (m, units[2])] {
+        if value > 0 {
+            parts.push(format!("{value} {unit}"));
+        }
+    }
+    if parts.is_empty() || (s > 0 && seconds < 3600) {
+        parts.push(format!("{s} {}", units[3]));
+    }
+    parts.join(" ")
+}
+
+fn view(a: &Alert, locale: Locale) -> View {
+    let label = match (locale, a.kind) {
+        (Locale::ZhCn, AlertKind::Warning) => "SLA 预警",
+        (Locale::ZhCn, AlertKind::Breach) => "SLA 已超时",
+        (Locale::ZhCn, AlertKind::Escalation) => "SLA 升级",
+        (Locale::En, AlertKind::Warning) => "SLA warning",
+        (Locale::En, AlertKind::Breach) => "SLA breached",
+        (Locale::En, AlertKind::Escalation) => "SLA escalation",
+    };
+    View {
+        kind: a.kind,
+        label,
+        percent: a.percent,
+        ticket_number: a.ticket_number.clone(),
+        ticket_title: a.ticket_title.clone(),
+        agency: a.agency.clone(),
+        line_item: a.line_item.clone(),
+        metric_name: metric_name(&a.metric, locale),
+        target: duration(a.target_seconds, locale),
+        calendar: a.calendar.clone(),
+        deadline_local: a.deadline.with_timezone(&a.timezone).format("%Y-%m-%d %H:%M:%S").to_string(),
+        timezone: a.timezone.name().to_owned(),
+        remaining: duration(a.remaining_seconds, locale),
+        overdue: (a.overdue_seconds > 0 || a.kind != AlertKind::Warning)
+            .then(|| duration(a.overdue_seconds, locale)),
+        link: a.link.clone(),
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // `.html` templates auto-escape: a ticket title cannot inject markup.
+    for (name, source) in [
+        ("subject.zh-CN.txt", include_str!("../templates/subject.zh-CN.txt")),
+        ("subject.en.txt", include_str!("../templates/subject.en.txt")),
+        ("alert.zh-CN.txt", include_str!("../templates/alert.zh-CN.txt")),
+        ("alert.en.txt", include_str!("../templates/alert.en.txt")),
+        ("alert.zh-CN.html", include_str!("../templates/alert.zh-CN.html")),
+        ("alert.en.html", include_str!("../templates/alert.en.html")),
+    ] {
+        // The templates are part of the crate; a syntax error fails the tests, not production.
+        if let Err(e) = env.add_template(name, source) {
+            panic!("template {name} is invalid: {e}");
+        }
+    }
+    env
+}
+
+/// Render one message for several alerts (of one ticket, for one recipient),
+/// the most severe first.
+pub fn render(alerts: &[Alert], locale: Locale) -> Result<Rendered, NotifyError> {
+    if alerts.is_empty() {
+        return Err(NotifyError::Empty);
+    }
+    let mut sorted: Vec<&Alert> = alerts.iter().collect();
+    sorted.sort_by(|a, b| b.kind.cmp(&a.kind).then(b.percent.cmp(&a.percent)));
+    let views: Vec<View> = sorted.into_iter().map(|a| view(a, locale)).collect();
+    let env = environment();
+    let tag = locale.tag();
+    let get = |name: String| env.get_template(&name).map_err(|e| NotifyError::Template(e.to_string()));
+    let subject = get(format!("subject.{tag}.txt"))?
+        .render(context! { alerts => &views })
+        .map_err(|e| NotifyError::Template(e.to_string()))?
+        .trim()
+        .to_owned();
+    let text = get(format!("alert.{tag}.txt"))?
+        .render(context! { alerts => &views, subject => &subject })
+        .map_err(|e| NotifyError::Template(e.to_string()))?;
+    let html = get(format!("alert.{tag}.html"))?
+        .render(context! { alerts => &views, subject => &subject })
+        .map_err(|e| NotifyError::Template(e.to_string()))?;
+    Ok(Rendered { subject, text, html })
+}

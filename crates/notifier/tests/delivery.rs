@@ -1,0 +1,105 @@
+//! Rendering and delivery against a real SMTP server in the test process.
+
+use chrono::{TimeZone, Utc};
+use notifier::sink::SmtpSink;
+use notifier::{Alert, AlertKind, Email, FileMailer, Locale, Mailer, SmtpMailer, message_id, render};
+
+fn alert(kind: AlertKind, percent: u32) -> Alert {
+    Alert {
+        kind,
+        percent,
+        ticket_number: "INC-2026-000123".into(),
+        ticket_title: "平台无法登录 <script>alert(1)</script>".into(),
+        agency: "洛阳市教育局".into(),
+        line_item: "“雪亮工程”及双重预防体系建设维护及服务".into(),
+        metric: "response".into(),
+        target_seconds: 1800,
+        calendar: "7x24".into(),
+        deadline: Utc.with_ymd_and_hms(2026, 6, 1, 2, 30, 0).single().expect("valid"),
+        timezone: chrono_tz::Asia::Shanghai,
+        remaining_seconds: if kind == AlertKind::Warning { 900 } else { 0 },
+        overdue_seconds: if kind == AlertKind::Warning { 0 } else { 300 },
+        link: Some("https://itsm.example.org/tickets/1".into()),
+    }
+}
+
+#[test]
+fn chinese_by_default_with_local_deadline_and_escaped_html() {
+    let r = render(&[alert(AlertKind::Warning, 80)], Locale::ZhCn).expect("renders");
+    assert_eq!(r.subject, "【SLA 预警】INC-2026-000123 洛阳市教育局 响应已用 80%");
+    assert!(r.text.contains("截止时间：2026-06-01 10:30:00（Asia/Shanghai）"), "{}", r.text);
+    assert!(r.text.contains("剩余时间：15 分"), "{}", r.text);
+    assert!(r.text.contains("https://itsm.example.org/tickets/1"));
+    assert!(r.html.contains("&lt;script&gt;") && !r.html.contains("<script>"), "the title is escaped");
+    let b = render(&[alert(AlertKind::Breach, 100), alert(AlertKind::Warning, 80)], Locale::ZhCn)
+        .expect("renders");
+    assert_eq!(b.subject, "【SLA 已超时】INC-2026-000123 洛阳市教育局 响应已超时 等 2 项");
+    assert!(b.text.contains("已超时：5 分"), "{}", b.text);
+}
+
+#[test]
+fn english_on_request() {
+    let r = render(&[alert(AlertKind::Breach, 100)], Locale::En).expect("renders");
+    assert_eq!(r.subject, "[SLA breached] INC-2026-000123 洛阳市教育局 response breached");
+    assert!(r.text.contains("Deadline:  2026-06-01 10:30:00 (Asia/Shanghai)"), "{}", r.text);
+    assert!(render(&[], Locale::En).is_err());
+}
+
+fn email(key: &str) -> Email {
+    let r = render(&[alert(AlertKind::Breach, 100)], Locale::ZhCn).expect("renders");
+    let from = "ITSM <itsm@luoyang.example.org>".to_owned();
+    Email {
+        message_id: message_id(key, &from),
+        from,
+        to: vec!["manager@example.org".into()],
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+    }
+}
+
+#[tokio::test]
+async fn smtp_delivers_multipart_with_a_stable_message_id() {
+    let sink = SmtpSink::start().expect("sink");
+    let mailer = SmtpMailer::from_url(&sink.url()).expect("url");
+    let e = email("clock-1/100");
+    mailer.send(&e).await.expect("sent");
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, vec!["manager@example.org".to_owned()]);
+    assert_eq!(got[0].header("Message-ID").as_deref(), Some(e.message_id.as_str()));
+    assert!(got[0].header("Content-Type").is_some_and(|c| c.starts_with("multipart/alternative")));
+    assert!(
+        got[0].header("Subject").is_some_and(|s| s.contains("=?utf-8?")),
+        "the Chinese subject is encoded"
+    );
+    assert_eq!(message_id("clock-1/100", &e.from), e.message_id, "same key, same id");
+    assert_ne!(message_id("clock-1/80", &e.from), e.message_id);
+}
+
+#[tokio::test]
+async fn an_outage_is_a_transient_error() {
+    let sink = SmtpSink::start().expect("sink");
+    let mailer = SmtpMailer::from_url(&sink.url()).expect("url");
+    sink.set_down(true);
+    let err = mailer.send(&email("k")).await.expect_err("server down");
+    assert!(!err.permanent, "{err}");
+    sink.set_down(false);
+    mailer.send(&email("k")).await.expect("server up again");
+    assert_eq!(sink.messages().len(), 1);
+    assert!(SmtpMailer::from_url("ftp://nowhere").is_err());
+}
+
+#[tokio::test]
+async fn files_are_written_once_per_message_id() {
+    let dir = std::env::temp_dir().join(format!("itsm-outbox-test-{}", std::process::id()));
+    let mailer = FileMailer::new(&dir);
+    let e = email("clock-2/50");
+    mailer.send(&e).await.expect("written");
+    mailer.send(&e).await.expect("written again");
+    let files: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+    assert_eq!(files.len(), 1, "a resend overwrites the same file");
+    let text = std::fs::read_to_string(mailer.path_for(&e)).expect("eml");
+    assert!(text.contains(&e.message_id));
+    let _ = std::fs::remove_dir_all(dir);
+}
