@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_catalog;
 mod m20261128_000002_accounts;
 mod m20261128_000003_tickets;
+mod m20261128_000004_alerts;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_catalog::Migration),
             Box::new(m20261128_000002_accounts::Migration),
             Box::new(m20261128_000003_tickets::Migration),
+            Box::new(m20261128_000004_alerts::Migration),
         ]
     }
 }

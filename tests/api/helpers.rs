@@ -41,6 +41,8 @@ pub fn utc(text: &str) -> String {
 }
 
 pub struct TestApp {
+    pub state: api::state::AppState,
+    pub smtp: notifier::sink::SmtpSink,
     pub address: String,
     pub database_url: String,
     pub client: reqwest::Client,
@@ -84,21 +86,62 @@ async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
 }
 
 impl TestApp {
-    /// Start the app, its clock showing Monday 2026-06-01 10:00 in Shanghai.
+    /// Start the app, its clock showing Monday 2026-06-01 10:00 in Shanghai,
+    /// with its own SMTP server; the timer runs only when a test calls `tick`.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// As `spawn`, with settings adjusted by `tune`.
+    pub async fn spawn_with(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = fresh_database(backend, &dir).await;
-        Self::start(url, &config_dir(), dir).await
+        let smtp = notifier::sink::SmtpSink::start().expect("SMTP sink");
+        Self::start(url, &config_dir(), dir, smtp, tune).await
     }
 
     /// Start another instance on this app's database, with configuration from `config`
     /// (a restart, or a second instance sharing the database).
     pub async fn restart_with(&self, config: &std::path::Path) -> Self {
-        Self::start(self.database_url.clone(), config, tempfile::tempdir().expect("tempdir")).await
+        Self::start(
+            self.database_url.clone(),
+            config,
+            tempfile::tempdir().expect("tempdir"),
+            self.smtp.clone(),
+            |_| {},
+        )
+        .await
     }
 
-    async fn start(url: String, config: &std::path::Path, dir: tempfile::TempDir) -> Self {
+    /// Start another instance on this app's database with settings adjusted by `tune`.
+    pub async fn another(&self, tune: impl FnOnce(&mut Settings)) -> Self {
+        Self::start(
+            self.database_url.clone(),
+            &config_dir(),
+            tempfile::tempdir().expect("tempdir"),
+            self.smtp.clone(),
+            tune,
+        )
+        .await
+    }
+
+    /// Process due clocks and deliver due messages, as the timer does.
+    pub async fn tick(&self) -> api::timer::TickReport {
+        api::timer::tick(&self.state).await.expect("tick")
+    }
+
+    async fn start(
+        url: String,
+        config: &std::path::Path,
+        dir: tempfile::TempDir,
+        smtp: notifier::sink::SmtpSink,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = Settings::for_database(&url, config).expect("settings");
+        settings.smtp_url = Some(smtp.url().into());
+        settings.outbox_dir = dir.path().join("outbox");
+        settings.timer_enabled = false;
+        settings.mail_from = "ITSM <itsm@luoyang.example.org>".into();
         settings.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
         settings.database_max_connections = 5;
         // Tests move the clock by days; tokens outlive that (expiry has its own test).
@@ -107,13 +150,17 @@ impl TestApp {
             api::telemetry::init(api::settings::LogFormat::Human);
         }
         let clock = ManualClock::new(sh("2026-06-01 10:00"));
+        tune(&mut settings);
         let built = api::startup::build(settings, Arc::new(clock.clone())).await.expect("app builds");
+        let state = built.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
         tokio::spawn(api::startup::serve(built.state, listener, shutdown.clone()));
         let client = reqwest::Client::new();
         let mut app = Self {
+            state,
+            smtp,
             address,
             database_url: url,
             client,
@@ -180,10 +227,23 @@ impl TestApp {
 
     /// Create a user with a fresh name and sign in; returns (id, token).
     pub async fn user(&self, role: &str, agency: Option<&str>) -> (String, String) {
+        self.user_with_email(role, agency, None).await
+    }
+
+    /// As `user`, with an email address for alerts.
+    pub async fn user_with_email(
+        &self,
+        role: &str,
+        agency: Option<&str>,
+        email: Option<&str>,
+    ) -> (String, String) {
         let username = format!("{role}-{}", &Uuid::new_v4().simple().to_string()[..8]);
         let mut body = json!({"username": username, "role": role, "password": USER_PASSWORD});
         if let Some(a) = agency {
             body["agency"] = json!(a);
+        }
+        if let Some(e) = email {
+            body["email"] = json!(e);
         }
         let created = self
             .call(Method::POST, "/v1/users", &self.admin_token.clone(), Some(&body), StatusCode::CREATED)

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod alerts;
 mod auth;
 mod catalog;
 mod flows;

@@ -42,6 +42,26 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// Pool size for the database.
     pub database_max_connections: u32,
+    /// `smtp://host:port`, `smtps://user:pass@host`, or `smtp://host?tls=required` (STARTTLS).
+    /// Without it, messages are written as `.eml` files under `outbox_dir`.
+    #[serde(default)]
+    pub smtp_url: Option<SecretString>,
+    /// The sender of alert emails.
+    pub mail_from: String,
+    /// `zh-CN` (default) or `en`.
+    pub mail_locale: String,
+    /// Where `.eml` files go when no SMTP server is configured.
+    pub outbox_dir: PathBuf,
+    /// Failed sends are retried this many times, then dead-lettered.
+    pub mail_max_attempts: u32,
+    /// Links in emails point here, e.g. `https://itsm.example.org`.
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    /// Run the SLA timer and the mail sender inside `serve`.
+    pub timer_enabled: bool,
+    /// Fault injection for the crash test: abort after claiming a message, before sending it.
+    #[serde(default)]
+    pub fault_abort_before_send: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -57,6 +77,9 @@ impl std::fmt::Debug for Settings {
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("request_timeout_seconds", &self.request_timeout_seconds)
             .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("smtp", &self.smtp_url.as_ref().map(|_| "[configured]"))
+            .field("mail_from", &self.mail_from)
+            .field("timer_enabled", &self.timer_enabled)
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +94,11 @@ struct Defaults {
     request_timeout_seconds: u64,
     body_limit_bytes: usize,
     database_max_connections: u32,
+    mail_from: &'static str,
+    mail_locale: &'static str,
+    outbox_dir: &'static str,
+    mail_max_attempts: u32,
+    timer_enabled: bool,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -82,6 +110,11 @@ const DEFAULTS: Defaults = Defaults {
     request_timeout_seconds: 30,
     body_limit_bytes: 64 * 1024,
     database_max_connections: 10,
+    mail_from: "ITSM <itsm@localhost>",
+    mail_locale: "zh-CN",
+    outbox_dir: "data/outbox",
+    mail_max_attempts: 10,
+    timer_enabled: true,
 };
 
 impl Settings {

@@ -73,7 +73,31 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
         .enumerate()
         .map(|(i, item)| (catalog_sync::line_item_id(&catalog.contract.registration_number, item.seq), i))
         .collect::<HashMap<_, _>>();
-    let state = AppState::new(Inner { db, catalog, items, clock, settings, metrics: metrics_handle() });
+    let mailer: Arc<dyn notifier::Mailer> = match &settings.smtp_url {
+        Some(url) => Arc::new(
+            notifier::SmtpMailer::from_url(url.expose_secret())
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?,
+        ),
+        None => {
+            tracing::info!(dir = %settings.outbox_dir.display(), "no ITSM_SMTP_URL: alert emails are written as .eml files");
+            Arc::new(notifier::FileMailer::new(settings.outbox_dir.clone()))
+        }
+    };
+    let state = AppState::new(Inner {
+        db,
+        catalog,
+        items,
+        clock,
+        settings,
+        metrics: metrics_handle(),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        mailer,
+    });
+    // Holidays or windows may have changed since the last start: move the
+    // deadlines of clocks already running.
+    let recomputed =
+        crate::timer::recompute_running(&state).await.context("cannot recompute running clocks")?;
+    tracing::info!(clocks = recomputed, "running clocks recomputed");
     Ok(Built { state, generated_admin_password })
 }
 
@@ -107,12 +131,22 @@ async fn bootstrap_admin(
     Ok(generated.then_some(password))
 }
 
-/// Serve until `shutdown` is cancelled, finishing requests in flight.
+/// Serve until `shutdown` is cancelled, finishing requests in flight; the
+/// SLA timer runs beside the server when enabled.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let timer = state
+        .settings
+        .timer_enabled
+        .then(|| tokio::spawn(crate::timer::run(state.clone(), shutdown.clone())));
     let app = crate::http::router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+    shutdown.cancel();
+    if let Some(t) = timer {
+        let _ = t.await;
+    }
+    served
 }

@@ -30,6 +30,10 @@ pub struct Inner {
     pub settings: Settings,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Wakes the SLA timer when a clock is created or changed.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// Delivers alert emails.
+    pub mailer: Arc<dyn notifier::Mailer>,
 }
 
 impl AppState {
@@ -41,6 +45,11 @@ impl AppState {
     /// A line item by id.
     pub fn item(&self, id: Uuid) -> Option<&LineItem> {
         self.0.items.get(&id).and_then(|&i| self.0.catalog.items.get(i))
+    }
+
+    /// The thresholds a clock of this severity watches.
+    pub fn thresholds(&self, severity: sla_engine::Severity) -> Vec<u32> {
+        self.catalog.settings.alerts.thresholds(severity)
     }
 
     /// The id of a catalog item.

@@ -5,11 +5,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use sla_engine::Timestamp;
+use tokio::sync::Notify;
 
 /// Tells the time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current instant, in whole UTC seconds.
     fn now(&self) -> Timestamp;
+
+    /// Signalled when the time jumps (a test moving a manual clock), so that
+    /// a timer asleep until some instant wakes and looks again.
+    fn jumps(&self) -> Option<Arc<Notify>> {
+        None
+    }
 }
 
 /// The wall clock.
@@ -24,27 +31,36 @@ impl Clock for SystemClock {
 
 /// A clock that only moves when told to: for tests.
 #[derive(Debug, Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
+pub struct ManualClock {
+    now: Arc<AtomicI64>,
+    jumped: Arc<Notify>,
+}
 
 impl ManualClock {
     /// A clock showing `at`.
     pub fn new(at: Timestamp) -> Self {
-        Self(Arc::new(AtomicI64::new(at.unix())))
+        Self { now: Arc::new(AtomicI64::new(at.unix())), jumped: Arc::new(Notify::new()) }
     }
 
     /// Show `at` from now on.
     pub fn set(&self, at: Timestamp) {
-        self.0.store(at.unix(), Ordering::SeqCst);
+        self.now.store(at.unix(), Ordering::SeqCst);
+        self.jumped.notify_one();
     }
 
     /// Move forward by `seconds`.
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.now.fetch_add(seconds, Ordering::SeqCst);
+        self.jumped.notify_one();
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        Timestamp::from_unix(self.0.load(Ordering::SeqCst))
+        Timestamp::from_unix(self.now.load(Ordering::SeqCst))
+    }
+
+    fn jumps(&self) -> Option<Arc<Notify>> {
+        Some(self.jumped.clone())
     }
 }

@@ -32,6 +32,84 @@ pub struct Settings {
     pub timezone: sla_engine::Tz,
     /// The metrics whose clocks stop while a ticket waits on the agency.
     pub paused_while_waiting: Vec<sla_engine::Metric>,
+    /// When managers hear about a clock, and who.
+    pub alerts: AlertPolicy,
+}
+
+/// Who an alert goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipients {
+    /// The engineer assigned to the ticket.
+    Assignee,
+    /// Managers bound to the ticket's agency.
+    AgencyManagers,
+    /// Managers bound to no agency (the supplier's).
+    SupplierManagers,
+    /// Administrators.
+    Admins,
+}
+
+impl std::str::FromStr for Recipients {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "assignee" => Ok(Recipients::Assignee),
+            "agency_managers" => Ok(Recipients::AgencyManagers),
+            "supplier_managers" => Ok(Recipients::SupplierManagers),
+            "admins" => Ok(Recipients::Admins),
+            other => Err(format!(
+                "\"{other}\" is not a recipient group (assignee, agency_managers, supplier_managers, admins)"
+            )),
+        }
+    }
+}
+
+/// One escalation level past the breach.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Escalation {
+    /// Percent of the target, above 100.
+    pub percent: u32,
+    /// Who hears of it.
+    pub notify: Vec<Recipients>,
+}
+
+/// Alert thresholds: warnings before the breach (预警), the breach, escalations after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AlertPolicy {
+    /// Warning thresholds in percent of the target.
+    pub warn: Vec<u32>,
+    /// Warning thresholds for particular severities, instead of `warn`.
+    pub warn_by_severity: std::collections::BTreeMap<sla_engine::Severity, Vec<u32>>,
+    /// Escalation levels.
+    pub escalate: Vec<Escalation>,
+}
+
+impl Default for AlertPolicy {
+    /// Warn at 50 % and 80 %; no escalations.
+    fn default() -> Self {
+        Self { warn: vec![50, 80], warn_by_severity: Default::default(), escalate: Vec::new() }
+    }
+}
+
+impl AlertPolicy {
+    /// Every threshold a clock of this severity watches (warnings and escalations; the breach is implied).
+    pub fn thresholds(&self, severity: sla_engine::Severity) -> Vec<u32> {
+        let warn = self.warn_by_severity.get(&severity).unwrap_or(&self.warn);
+        warn.iter().copied().chain(self.escalate.iter().map(|e| e.percent)).collect()
+    }
+
+    /// Who hears that a clock reached `percent`.
+    pub fn recipients(&self, percent: u32) -> Vec<Recipients> {
+        match percent {
+            p if p < 100 => vec![Recipients::Assignee, Recipients::SupplierManagers],
+            100 => vec![Recipients::AgencyManagers, Recipients::SupplierManagers],
+            p => self.escalate.iter().find(|e| e.percent == p).map_or_else(
+                || vec![Recipients::AgencyManagers, Recipients::SupplierManagers],
+                |e| e.notify.clone(),
+            ),
+        }
+    }
 }
 
 fn tz_name<S: serde::Serializer>(tz: &sla_engine::Tz, s: S) -> Result<S::Ok, S::Error> {

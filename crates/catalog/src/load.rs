@@ -17,7 +17,7 @@ use crate::model::{
     ServicePeriod, Target,
 };
 use crate::money::Money;
-use crate::{Catalog, LoadErrors, Settings};
+use crate::{AlertPolicy, Catalog, Escalation, LoadErrors, Recipients, Settings};
 
 // --- the files as written -------------------------------------------------
 
@@ -32,6 +32,30 @@ struct ContractFile {
     settings: RawSettings,
     #[serde(default)]
     filing_period: Vec<RawFilingPeriod>,
+    #[serde(default)]
+    alerts: Option<RawAlerts>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    #[serde(default = "default_warn")]
+    warn: Vec<u32>,
+    #[serde(default)]
+    warn_by_severity: BTreeMap<String, Vec<u32>>,
+    #[serde(default)]
+    escalate: Vec<RawEscalation>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEscalation {
+    percent: u32,
+    notify: Vec<String>,
+}
+
+fn default_warn() -> Vec<u32> {
+    vec![50, 80]
 }
 
 #[derive(Deserialize)]
@@ -395,12 +419,59 @@ fn resolve_contract(cf: ContractFile, p: &mut Problems) -> Option<ContractParts>
             Err(e) => p.add(SRC, "settings", format!("paused_while_waiting: {e}")),
         }
     }
+    let alerts = resolve_alerts(cf.alerts, p);
     let settings = Settings {
         real_time: BusinessSeconds::from_minutes(cf.settings.real_time_minutes),
         timezone: timezone?,
         paused_while_waiting,
+        alerts,
     };
     Some((contract, payments, penalties, settings, filing_periods))
+}
+
+fn resolve_alerts(raw: Option<RawAlerts>, p: &mut Problems) -> AlertPolicy {
+    const SRC: &str = "catalog/contract.toml";
+    let Some(raw) = raw else { return AlertPolicy::default() };
+    fn check_warn(p: &mut Problems, entry: &str, list: &[u32]) {
+        if let Some(bad) = list.iter().find(|&&x| x == 0 || x >= 100) {
+            p.add(
+                SRC,
+                entry,
+                format!("warning threshold {bad} must be between 1 and 99 (percent of the target)"),
+            );
+        }
+    }
+    check_warn(p, "alerts.warn", &raw.warn);
+    let mut warn_by_severity = BTreeMap::new();
+    for (name, list) in raw.warn_by_severity {
+        check_warn(p, &format!("alerts.warn_by_severity.{name}"), &list);
+        match name.parse::<sla_engine::Severity>() {
+            Ok(sev) => {
+                warn_by_severity.insert(sev, list);
+            }
+            Err(e) => p.add(SRC, "alerts.warn_by_severity", e),
+        }
+    }
+    let mut escalate = Vec::new();
+    for (i, e) in raw.escalate.into_iter().enumerate() {
+        let entry = format!("alerts.escalate[{i}]");
+        if e.percent <= 100 {
+            p.add(
+                SRC,
+                &entry,
+                format!("percent {} must be above 100 (escalations come after the breach)", e.percent),
+            );
+        }
+        let mut notify = Vec::new();
+        for g in &e.notify {
+            match g.parse::<Recipients>() {
+                Ok(r) => notify.push(r),
+                Err(msg) => p.add(SRC, &entry, msg),
+            }
+        }
+        escalate.push(Escalation { percent: e.percent, notify });
+    }
+    AlertPolicy { warn: raw.warn, warn_by_severity, escalate }
 }
 
 fn c_tz(name: &str) -> Option<sla_engine::Tz> {

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod routes_admin;
 pub mod routes_auth;
 pub mod routes_catalog;
 pub mod routes_ops;
@@ -34,6 +35,7 @@ pub(crate) const TAG_CATALOG: &str = "catalog";
 pub(crate) const TAG_TICKETS: &str = "tickets";
 pub(crate) const TAG_USERS: &str = "users";
 pub(crate) const TAG_OPS: &str = "operations";
+pub(crate) const TAG_ADMIN: &str = "admin";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,6 +51,7 @@ pub(crate) const TAG_OPS: &str = "operations";
         (name = TAG_TICKETS, description = "Faults and their SLA clocks"),
         (name = TAG_USERS, description = "Accounts (admins)"),
         (name = TAG_OPS, description = "Health and metrics"),
+        (name = TAG_ADMIN, description = "The mail queue and dead letters (admins)"),
     )
 )]
 struct ApiDoc;
@@ -77,6 +80,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes_tickets::router())
         .merge(routes_users::router())
         .merge(routes_ops::router())
+        .merge(routes_admin::router())
 }
 
 /// The OpenAPI document, as `itsm openapi` prints and `/openapi.json` serves it.

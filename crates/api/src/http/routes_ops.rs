@@ -32,7 +32,7 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     })
 }
 
-/// Prometheus metrics: requests, latencies, tickets by state, clocks by state.
+/// Prometheus metrics: requests, latencies, tickets by state, clocks by state, the mail queue by status.
 #[utoipa::path(get, path = "/metrics", tag = TAG_OPS, responses((status = 200, body = String, content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     if let Err(e) = refresh_gauges(&state).await {
@@ -85,6 +85,22 @@ async fn refresh_gauges(state: &AppState) -> Result<(), sea_orm::DbErr> {
             .and_then(|r| r.try_get::<i64>("", "n").ok())
             .unwrap_or(0);
         metrics::gauge!("itsm_clocks", "state" => s).set(n as f64);
+    }
+    let mail = state
+        .db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status",
+        ))
+        .await?;
+    for s in ["pending", "sent", "dead"] {
+        let n = mail
+            .iter()
+            .find(|r| r.try_get::<String>("", "status").is_ok_and(|x| x == s))
+            .and_then(|r| r.try_get::<i64>("", "n").ok())
+            .unwrap_or(0);
+        // Dead letters need an admin: alert on itsm_outbox{status="dead"} > 0.
+        metrics::gauge!("itsm_outbox", "status" => s).set(n as f64);
     }
     Ok(())
 }

@@ -18,9 +18,6 @@ use crate::http::error::{ApiError, ApiResult, Code};
 use crate::state::AppState;
 use crate::store::entities::{clock, idempotency_key, ticket as ticket_row, ticket_event, user};
 
-/// Warning thresholds applied to every clock until policies name their own.
-pub const THRESHOLDS: [u32; 2] = sla_engine::DEFAULT_THRESHOLDS;
-
 /// Longest title, in characters.
 pub const TITLE_MAX: usize = 200;
 /// Longest description or comment, in characters.
@@ -141,7 +138,7 @@ async fn next_number(txn: &DatabaseTransaction, year: i32) -> ApiResult<String> 
 }
 
 /// Stored clocks and the ticket's earliest next instant of interest.
-fn clock_rows(
+pub(crate) fn clock_rows(
     ticket_id: Uuid,
     clocks: &[ticket::TicketClock],
     now: Timestamp,
@@ -150,7 +147,15 @@ fn clock_rows(
     let mut rows = Vec::with_capacity(clocks.len());
     for c in clocks {
         let s = &c.status;
-        let next = s.next.map(|n| n.at.unix());
+        // A running clock past a threshold is due now: the timer decides
+        // whether that threshold was already announced.
+        let next = if s.stopped {
+            None
+        } else if !s.crossed.is_empty() {
+            Some(now.unix())
+        } else {
+            s.next.map(|n| n.at.unix())
+        };
         next_due = match (next_due, next) {
             (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
             (a, b) => a.or(b),
@@ -173,7 +178,7 @@ fn clock_rows(
     Ok((rows, next_due))
 }
 
-fn state_name(s: ClockState) -> &'static str {
+pub(crate) fn state_name(s: ClockState) -> &'static str {
     match s {
         ClockState::Running => "running",
         ClockState::Paused => "paused",
@@ -210,7 +215,7 @@ fn compute_clocks(
         trail,
         &state.catalog.settings.paused_while_waiting,
         &state.catalog.calendars,
-        &THRESHOLDS,
+        &state.thresholds(severity),
         now,
     )
     .map_err(ApiError::internal)
@@ -297,8 +302,19 @@ pub async fn file(
             data["reported_at"] = json!(reported_at.to_string());
             data["backdated_by_seconds"] = json!(now.unix() - reported_at.unix());
         }
-        insert_event(&txn, id, 1, Action::File, caller.id, reported_at, now, None, TicketState::Open, data)
-            .await?;
+        insert_event(
+            &txn,
+            id,
+            1,
+            Action::File.as_str(),
+            Some(caller.id),
+            reported_at,
+            now,
+            None,
+            TicketState::Open,
+            data,
+        )
+        .await?;
         for c in clock_models {
             c.insert(&txn).await?;
         }
@@ -322,6 +338,7 @@ pub async fn file(
             }
         }
         txn.commit().await?;
+        state.wake.notify_one();
         let clocks = read_clocks(state, std::slice::from_ref(&row), now).await?;
         return Ok(Filed::Created(TicketRead {
             clocks: clocks.into_values().next().unwrap_or_default(),
@@ -333,12 +350,12 @@ pub async fn file(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert_event(
+pub(crate) async fn insert_event(
     txn: &DatabaseTransaction,
     ticket_id: Uuid,
     seq: i32,
-    action: Action,
-    actor: Uuid,
+    kind: &str,
+    actor: Option<Uuid>,
     at: Timestamp,
     now: Timestamp,
     from: Option<TicketState>,
@@ -349,8 +366,8 @@ async fn insert_event(
         id: Set(Uuid::now_v7()),
         ticket_id: Set(ticket_id),
         seq: Set(seq),
-        kind: Set(action.as_str().to_owned()),
-        actor_id: Set(Some(actor)),
+        kind: Set(kind.to_owned()),
+        actor_id: Set(actor),
         at: Set(at.unix()),
         recorded_at: Set(now.unix()),
         from_state: Set(from.map(|s| s.as_str().to_owned())),
@@ -358,7 +375,14 @@ async fn insert_event(
         data: Set(data.to_string()),
     }
     .insert(txn)
-    .await?;
+    .await
+    .map_err(|e| {
+        if crate::store::is_unique_violation(&e) {
+            ApiError::new(Code::Conflict, "the trail changed meanwhile")
+        } else {
+            e.into()
+        }
+    })?;
     Ok(())
 }
 
@@ -383,7 +407,7 @@ async fn read_clocks(
             calendar: c.calendar.clone(),
         };
         let events: Vec<ClockEvent> = serde_json::from_str(&c.events).map_err(ApiError::internal)?;
-        let status = ticket::evaluate(&rule, &events, &state.catalog.calendars, &THRESHOLDS, now)
+        let status = ticket::evaluate(&rule, &events, &state.catalog.calendars, &[], now)
             .map_err(ApiError::internal)?;
         out.entry(c.ticket_id).or_default().push(ClockRead {
             metric: c.metric,
@@ -602,7 +626,13 @@ async fn try_act(
 ) -> Result<(), Retry> {
     let now = state.clock.now();
     let txn = state.db.begin().await?;
-    let t = ticket_row::Entity::find_by_id(id)
+    let mut find = ticket_row::Entity::find_by_id(id);
+    if crate::store::is_postgres(&state.db) {
+        // Concurrent actions on one ticket queue here instead of failing their
+        // version check (SQLite's single connection serialises them anyway).
+        find = find.lock_exclusive();
+    }
+    let t = find
         .one(&txn)
         .await?
         .filter(|t| caller.sees(&t.agency_key))
@@ -731,8 +761,8 @@ async fn try_act(
         &txn,
         id,
         seq,
-        action,
-        caller.id,
+        action.as_str(),
+        Some(caller.id),
         at,
         now,
         Some(from),
@@ -742,13 +772,15 @@ async fn try_act(
     .await
     {
         txn.rollback().await?;
-        return Err(Retry::Fail(e));
+        // The timer appended to the trail meanwhile: read again and retry.
+        return Err(if e.code() == Code::Conflict { Retry::Again } else { Retry::Fail(e) });
     }
     clock::Entity::delete_many().filter(clock::Column::TicketId.eq(id)).exec(&txn).await?;
     for c in clock_models {
         c.insert(&txn).await?;
     }
     txn.commit().await?;
+    state.wake.notify_one();
     Ok(())
 }
 

@@ -180,3 +180,52 @@ pub mod idempotency_key {
     }
     no_relations!();
 }
+
+pub mod clock_alert {
+    //! A threshold a clock crossed: recorded once, ever.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clock_alerts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ticket_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub metric: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub percent: i32,
+        pub at: i64,
+        pub recorded_at: i64,
+        pub notified: bool,
+    }
+    no_relations!();
+}
+
+pub mod outbox {
+    //! A message waiting to be delivered (or delivered, or dead-lettered).
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub dedupe_key: String,
+        pub ticket_id: Option<Uuid>,
+        pub kind: String,
+        pub recipients: String,
+        pub message_id: String,
+        pub subject: String,
+        pub body_text: String,
+        pub body_html: String,
+        pub status: String,
+        pub attempts: i32,
+        pub next_attempt_at: i64,
+        pub lease_until: Option<i64>,
+        pub last_error: Option<String>,
+        pub created_at: i64,
+        pub sent_at: Option<i64>,
+    }
+    no_relations!();
+}

@@ -1,0 +1,155 @@
+//! `GET /v1/admin/outbox` and `POST /v1/admin/outbox/{id}/retry`: the mail queue and its dead letters, for admins.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::TAG_ADMIN;
+use super::error::{ApiError, ApiResult, Code, Problem};
+use super::extract::{AppPath, AppQuery};
+use crate::domain::access::{Caller, Role};
+use crate::service::tickets::rfc3339;
+use crate::state::AppState;
+use crate::store::entities::outbox;
+
+/// A queued, sent or dead-lettered message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxView {
+    /// Id.
+    pub id: Uuid,
+    /// The ticket it is about.
+    pub ticket_id: Option<Uuid>,
+    /// `warning`, `breach` or `escalation`.
+    pub kind: String,
+    /// Recipients' addresses.
+    pub recipients: Vec<String>,
+    /// Subject.
+    pub subject: String,
+    /// `pending`, `sent` or `dead`.
+    pub status: String,
+    /// Send attempts so far.
+    pub attempts: i32,
+    /// When the next attempt is due (pending messages).
+    pub next_attempt_at: DateTime<Utc>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When it was sent.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<outbox::Model> for OutboxView {
+    fn from(m: outbox::Model) -> Self {
+        Self {
+            id: m.id,
+            ticket_id: m.ticket_id,
+            kind: m.kind,
+            recipients: serde_json::from_str(&m.recipients).unwrap_or_default(),
+            subject: m.subject,
+            status: m.status,
+            attempts: m.attempts,
+            next_attempt_at: rfc3339(m.next_attempt_at),
+            last_error: m.last_error,
+            created_at: rfc3339(m.created_at),
+            sent_at: m.sent_at.map(rfc3339),
+        }
+    }
+}
+
+/// Which messages to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxQuery {
+    /// `pending`, `sent` or `dead` (default: all).
+    pub status: Option<String>,
+    /// At most this many, newest first (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(retry))
+}
+
+fn admin_only(caller: &Caller) -> ApiResult<()> {
+    if caller.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only admins see the mail queue"))
+    }
+}
+
+/// The mail queue, newest first; `status=dead` lists the dead letters.
+#[utoipa::path(get, path = "/v1/admin/outbox", tag = TAG_ADMIN, security(("bearer" = [])), params(OutboxQuery),
+    responses(
+        (status = 200, body = Vec<OutboxView>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppQuery(q): AppQuery<OutboxQuery>,
+) -> ApiResult<Json<Vec<OutboxView>>> {
+    admin_only(&caller)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::new(Code::BadRequest, "limit must be 1 to 200"));
+    }
+    let mut query = outbox::Entity::find()
+        .order_by_desc(outbox::Column::CreatedAt)
+        .order_by_desc(outbox::Column::Id)
+        .limit(limit);
+    if let Some(status) = q.status {
+        if !matches!(status.as_str(), "pending" | "sent" | "dead") {
+            return Err(ApiError::new(Code::BadRequest, "status must be pending, sent or dead"));
+        }
+        query = query.filter(outbox::Column::Status.eq(status));
+    }
+    Ok(Json(query.all(&state.db).await?.into_iter().map(Into::into).collect()))
+}
+
+/// Send a dead-lettered message again, from its first attempt.
+#[utoipa::path(post, path = "/v1/admin/outbox/{id}/retry", tag = TAG_ADMIN, security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "message id")),
+    responses(
+        (status = 200, body = OutboxView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "the message is not dead"),
+    ))]
+async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<OutboxView>> {
+    admin_only(&caller)?;
+    let now = state.clock.now().unix();
+    let updated = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value("pending"))
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq("dead"))
+        .exec(&state.db)
+        .await?;
+    let row =
+        outbox::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::not_found("message"))?;
+    if updated.rows_affected == 0 {
+        return Err(ApiError::new(Code::Conflict, format!("the message is {}, not dead", row.status)));
+    }
+    tracing::info!(%id, by = %caller.username, "dead letter queued again");
+    state.wake.notify_one();
+    Ok(Json(row.into()))
+}
