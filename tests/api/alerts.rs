@@ -223,6 +223,46 @@ crate::both_backends! {
         app.call(Method::GET, "/v1/admin/outbox", &engineer, None, StatusCode::FORBIDDEN).await;
     }
 
+    async fn changed_holidays_move_running_clocks_and_item_thresholds_apply(app) {
+        // Item 3 (5x8, response 30 min), filed Monday 2026-06-01 17:45: due
+        // Tuesday 09:15. A new holiday on Tuesday, loaded at restart, moves it
+        // to Wednesday 09:15, and the timer fires then, not before.
+        let p = people(&app).await;
+        app.clock.set(sh("2026-06-01 17:45"));
+        let id = file_assigned(&app, &p, 3, json!({})).await;
+        app.clock.set(sh("2026-06-01 18:00"));
+        app.tick().await;
+        let sent_before = app.smtp.messages().len();
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::helpers::copy_dir(&crate::helpers::config_dir(), dir.path());
+        let holidays = dir.path().join("calendars/cn-2026.toml");
+        let text = std::fs::read_to_string(&holidays).expect("read");
+        std::fs::write(&holidays, text + "\n[[holiday]]\nname = \"test\"\nfrom = \"2026-06-02\"\nto = \"2026-06-02\"\n").expect("write");
+        // Item 1 warns only at 90 % in this configuration.
+        let items = dir.path().join("catalog/items.toml");
+        let text = std::fs::read_to_string(&items).expect("read");
+        std::fs::write(&items, text.replacen("seq = 1\n", "seq = 1\nalert_warn = [90]\n", 1)).expect("write");
+
+        let renewed = app.restart_with(dir.path()).await;
+        let t = renewed.ticket(&renewed.admin_token, &id).await;
+        assert_eq!(crate::helpers::clock(&t, "response")["deadline"], crate::helpers::utc("2026-06-03 09:15"));
+        renewed.clock.set(sh("2026-06-02 09:15"));
+        assert_eq!(renewed.tick().await.sent, 0, "Tuesday is now a holiday");
+        renewed.clock.set(sh("2026-06-03 09:15"));
+        assert_eq!(renewed.tick().await.sent, 2, "the breach, to the supplier's and the justice bureau's managers");
+
+        renewed.act(&p.engineer, &id, "resolve", json!({}), StatusCode::OK).await;
+        renewed.clock.set(sh("2026-06-03 10:00"));
+        let item1 = renewed.item_id(1).await;
+        renewed.file(&p.engineer, json!({"line_item_id": item1, "title": "90 %"})).await;
+        renewed.clock.set(sh("2026-06-03 10:15"));
+        assert_eq!(renewed.tick().await.sent, 0, "no 50 % warning for item 1 here");
+        renewed.clock.set(sh("2026-06-03 10:27"));
+        assert_eq!(renewed.tick().await.sent, 1, "the 90 % warning (no assignee: the supplier manager only)");
+        assert_eq!(app.smtp.messages().len(), sent_before + 3);
+    }
+
     async fn the_timer_fires_by_itself_when_time_comes(app) {
         let app = app.another(|s| s.timer_enabled = true).await;
         let p = people(&app).await;

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::config_dir;
+use crate::helpers::{config_dir, copy_dir};
 
 crate::both_backends! {
     async fn line_items_carry_their_requirements(app) {
@@ -52,18 +52,5 @@ crate::both_backends! {
         let still = renewed.ticket(&renewed.admin_token, t["id"].as_str().expect("id")).await;
         assert_eq!(still["title"], "before");
         assert_eq!(still["line_item_id"], item.as_str());
-    }
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
     }
 }

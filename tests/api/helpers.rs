@@ -97,7 +97,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = fresh_database(backend, &dir).await;
         let smtp = notifier::sink::SmtpSink::start().expect("SMTP sink");
-        Self::start(url, &config_dir(), dir, smtp, tune).await
+        Self::start(url, &config_dir(), dir, smtp, sh("2026-06-01 10:00"), tune).await
     }
 
     /// Start another instance on this app's database, with configuration from `config`
@@ -108,6 +108,7 @@ impl TestApp {
             config,
             tempfile::tempdir().expect("tempdir"),
             self.smtp.clone(),
+            api::time::Clock::now(&self.clock),
             |_| {},
         )
         .await
@@ -120,6 +121,7 @@ impl TestApp {
             &config_dir(),
             tempfile::tempdir().expect("tempdir"),
             self.smtp.clone(),
+            api::time::Clock::now(&self.clock),
             tune,
         )
         .await
@@ -135,6 +137,7 @@ impl TestApp {
         config: &std::path::Path,
         dir: tempfile::TempDir,
         smtp: notifier::sink::SmtpSink,
+        at: Timestamp,
         tune: impl FnOnce(&mut Settings),
     ) -> Self {
         let mut settings = Settings::for_database(&url, config).expect("settings");
@@ -149,7 +152,8 @@ impl TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
             api::telemetry::init(api::settings::LogFormat::Human);
         }
-        let clock = ManualClock::new(sh("2026-06-01 10:00"));
+        // A restart or a second instance starts at the first one's time.
+        let clock = ManualClock::new(at);
         tune(&mut settings);
         let built = api::startup::build(settings, Arc::new(clock.clone())).await.expect("app builds");
         let state = built.state.clone();
@@ -316,4 +320,18 @@ macro_rules! both_backends {
             )*
         }
     };
+}
+
+/// Copy a configuration folder, to change it for one test.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
 }

@@ -54,6 +54,9 @@ pub struct Settings {
     pub outbox_dir: PathBuf,
     /// Failed sends are retried this many times, then dead-lettered.
     pub mail_max_attempts: u32,
+    /// How long a sender holds a message it is sending; a sender that dies
+    /// mid-send releases it when this runs out.
+    pub mail_lease_seconds: u64,
     /// Links in emails point here, e.g. `https://itsm.example.org`.
     #[serde(default)]
     pub public_base_url: Option<String>,
@@ -98,6 +101,7 @@ struct Defaults {
     mail_locale: &'static str,
     outbox_dir: &'static str,
     mail_max_attempts: u32,
+    mail_lease_seconds: u64,
     timer_enabled: bool,
 }
 
@@ -114,6 +118,7 @@ const DEFAULTS: Defaults = Defaults {
     mail_locale: "zh-CN",
     outbox_dir: "data/outbox",
     mail_max_attempts: 10,
+    mail_lease_seconds: 120,
     timer_enabled: true,
 };
 

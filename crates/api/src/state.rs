@@ -47,9 +47,10 @@ impl AppState {
         self.0.items.get(&id).and_then(|&i| self.0.catalog.items.get(i))
     }
 
-    /// The thresholds a clock of this severity watches.
-    pub fn thresholds(&self, severity: sla_engine::Severity) -> Vec<u32> {
-        self.catalog.settings.alerts.thresholds(severity)
+    /// The thresholds a clock of this line item and severity watches.
+    pub fn thresholds(&self, item: Uuid, severity: sla_engine::Severity) -> Vec<u32> {
+        let item_warn = self.item(item).and_then(|i| i.alert_warn.as_deref());
+        self.catalog.settings.alerts.thresholds(item_warn, severity)
     }
 
     /// The id of a catalog item.

@@ -39,8 +39,6 @@ use crate::store::is_postgres;
 const CLOCK_BATCH: u64 = 100;
 /// Messages claimed per round.
 const SEND_BATCH: u64 = 20;
-/// How long a claimed message is reserved for its sender.
-const LEASE_SECONDS: i64 = 120;
 /// The longest the timer sleeps without looking again.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
@@ -128,10 +126,24 @@ pub async fn next_wake(state: &AppState) -> Result<Option<Timestamp>, DbErr> {
         .select_only()
         .column_as(outbox::Column::NextAttemptAt.min(), "m")
         .filter(outbox::Column::Status.eq("pending"))
+        .filter(outbox::Column::LeaseUntil.is_null())
         .into_tuple()
         .one(&state.db)
         .await?;
-    Ok([clock_next.flatten(), mail_next.flatten()].into_iter().flatten().min().map(Timestamp::from_unix))
+    // A message leased by a sender that died becomes due when its lease ends.
+    let lease_end: Option<Option<i64>> = outbox::Entity::find()
+        .select_only()
+        .column_as(outbox::Column::LeaseUntil.min(), "m")
+        .filter(outbox::Column::Status.eq("pending"))
+        .filter(outbox::Column::LeaseUntil.is_not_null())
+        .into_tuple()
+        .one(&state.db)
+        .await?;
+    Ok([clock_next.flatten(), mail_next.flatten(), lease_end.flatten()]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(Timestamp::from_unix))
 }
 
 fn rule_of(c: &clock::Model) -> Result<TargetRule, DbErr> {
@@ -215,7 +227,7 @@ async fn process_batch(state: &AppState, report: &mut TickReport) -> Result<usiz
     for (ticket_id, clocks) in by_ticket {
         let Some(t) = ticket_row::Entity::find_by_id(ticket_id).one(&txn).await? else { continue };
         let severity: Severity = t.severity.parse().unwrap_or_default();
-        let thresholds = state.thresholds(severity);
+        let thresholds = state.thresholds(t.line_item_id, severity);
         let known: Vec<(String, i32)> = clock_alert::Entity::find()
             .filter(clock_alert::Column::TicketId.eq(ticket_id))
             .all(&txn)
@@ -476,7 +488,10 @@ async fn deliver(state: &AppState, report: &mut TickReport) -> Result<(), DbErr>
             return Ok(());
         }
         outbox::Entity::update_many()
-            .col_expr(outbox::Column::LeaseUntil, Expr::value(now.unix() + LEASE_SECONDS))
+            .col_expr(
+                outbox::Column::LeaseUntil,
+                Expr::value(now.unix() + state.settings.mail_lease_seconds as i64),
+            )
             .filter(outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
             .exec(&txn)
             .await?;
@@ -502,6 +517,7 @@ async fn deliver(state: &AppState, report: &mut TickReport) -> Result<(), DbErr>
             match state.mailer.send(&email).await {
                 Ok(()) => {
                     report.sent += 1;
+                    tracing::info!(id = %row.id, message_id = %row.message_id, to = ?email.to, "alert sent");
                     update
                         .col_expr(outbox::Column::Status, Expr::value("sent"))
                         .col_expr(outbox::Column::SentAt, Expr::value(now.unix()))
@@ -557,7 +573,7 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
     let mut n = 0;
     for c in &running {
         let Some(t) = ticket_row::Entity::find_by_id(c.ticket_id).one(&txn).await? else { continue };
-        let thresholds = state.thresholds(t.severity.parse().unwrap_or_default());
+        let thresholds = state.thresholds(t.line_item_id, t.severity.parse().unwrap_or_default());
         let status = evaluate(state, c, &thresholds, now)?;
         store_status(&txn, c, &status, now).await?;
         n += 1;

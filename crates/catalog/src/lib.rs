@@ -93,9 +93,11 @@ impl Default for AlertPolicy {
 }
 
 impl AlertPolicy {
-    /// Every threshold a clock of this severity watches (warnings and escalations; the breach is implied).
-    pub fn thresholds(&self, severity: sla_engine::Severity) -> Vec<u32> {
-        let warn = self.warn_by_severity.get(&severity).unwrap_or(&self.warn);
+    /// Every threshold a clock of this severity watches (warnings and
+    /// escalations; the breach is implied). An item's own warnings come
+    /// first, then the severity's, then the contract's.
+    pub fn thresholds(&self, item_warn: Option<&[u32]>, severity: sla_engine::Severity) -> Vec<u32> {
+        let warn = item_warn.unwrap_or_else(|| self.warn_by_severity.get(&severity).unwrap_or(&self.warn));
         warn.iter().copied().chain(self.escalate.iter().map(|e| e.percent)).collect()
     }
 

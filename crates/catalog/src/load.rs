@@ -156,6 +156,8 @@ struct RawItem {
     resident_engineers: Option<u32>,
     service_mode: Option<ServiceMode>,
     note: Option<String>,
+    /// Warning thresholds for this item's clocks, instead of the contract's.
+    alert_warn: Option<Vec<u32>>,
     #[serde(default)]
     source_text: BTreeMap<String, String>,
     #[serde(default)]
@@ -671,6 +673,9 @@ fn resolve_items(
             });
         }
 
+        if let Some(bad) = r.alert_warn.iter().flatten().find(|&&x| x == 0 || x >= 100) {
+            p.add(SRC, &entry, format!("alert_warn threshold {bad} must be between 1 and 99"));
+        }
         let mut source_text = r.source_text;
         source_text.insert("period".into(), r.period_source);
         source_text.insert("amount".into(), r.amount_source);
@@ -687,6 +692,7 @@ fn resolve_items(
             service_mode: r.service_mode,
             targets,
             inspections,
+            alert_warn: r.alert_warn,
             note: r.note,
             source_text,
         });

@@ -231,6 +231,9 @@ pub struct LineItem {
     /// Inspection cycles.
     #[serde(rename = "inspection")]
     pub inspections: Vec<Inspection>,
+    /// Warning thresholds for this item's clocks, overriding the contract-wide ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_warn: Option<Vec<u32>>,
     /// The reading chosen where the annex is ambiguous.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

@@ -215,7 +215,7 @@ fn compute_clocks(
         trail,
         &state.catalog.settings.paused_while_waiting,
         &state.catalog.calendars,
-        &state.thresholds(severity),
+        &state.thresholds(item_id, severity),
         now,
     )
     .map_err(ApiError::internal)
