@@ -57,15 +57,34 @@ async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: 
 }
 
 #[tokio::test]
-async fn an_alert_queued_before_a_crash_is_sent_once_after_restart() {
+async fn on_sqlite_an_alert_queued_before_a_crash_is_sent_once_after_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("itsm.db").display());
+    crash_and_restart(&db, dir.path()).await;
+}
+
+#[tokio::test]
+async fn on_postgres_an_alert_queued_before_a_crash_is_sent_once_after_restart() {
+    use sea_orm::ConnectionTrait;
+    let admin = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("itsm_crash_{}", std::process::id());
+    let conn = sea_orm::Database::connect(&admin).await.expect("PostgreSQL for the postgres tests");
+    let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await;
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let dir = tempfile::tempdir().expect("tempdir");
+    crash_and_restart(&format!("{base}/{name}"), dir.path()).await;
+}
+
+async fn crash_and_restart(db: &str, dir: &Path) {
+    let db = db.to_owned();
     let smtp = SmtpSink::start().expect("SMTP sink");
     let client = reqwest::Client::new();
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut crashing = start(&db, port, &smtp, &dir.path().join("outbox"), true);
+    let mut crashing = start(&db, port, &smtp, &dir.join("outbox"), true);
     wait_healthy(&client, &base).await;
     let token = post(
         &client,
@@ -117,7 +136,7 @@ async fn an_alert_queued_before_a_crash_is_sent_once_after_restart() {
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut restarted = start(&db, port, &smtp, &dir.path().join("outbox"), false);
+    let mut restarted = start(&db, port, &smtp, &dir.join("outbox"), false);
     wait_healthy(&client, &base).await;
     let started = Instant::now();
     while smtp.messages().is_empty() && started.elapsed() < Duration::from_secs(30) {
