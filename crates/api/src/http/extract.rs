@@ -63,3 +63,12 @@ impl OptionalFromRequestParts<AppState> for Caller {
         <Caller as FromRequestParts<AppState>>::from_request_parts(parts, state).await.map(Some)
     }
 }
+
+/// Refuse anyone but an admin, saying what they tried.
+pub(crate) fn admin_only(caller: &Caller, what: &str) -> Result<(), ApiError> {
+    if caller.role == crate::domain::access::Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("only admins {what}")))
+    }
+}

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::TAG_ADMIN;
 use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::{AppPath, AppQuery};
-use crate::domain::access::{Caller, Role};
+use super::extract::{AppPath, AppQuery, admin_only};
+use crate::domain::access::Caller;
 use crate::service::tickets::rfc3339;
 use crate::state::AppState;
 use crate::store::entities::outbox;
@@ -79,13 +79,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(retry))
 }
 
-fn admin_only(caller: &Caller) -> ApiResult<()> {
-    if caller.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only admins see the mail queue"))
-    }
-}
 
 /// The mail queue, newest first; `status=dead` lists the dead letters.
 #[utoipa::path(get, path = "/v1/admin/outbox", tag = TAG_ADMIN, security(("bearer" = [])), params(OutboxQuery),
@@ -100,7 +93,7 @@ async fn list(
     caller: Caller,
     AppQuery(q): AppQuery<OutboxQuery>,
 ) -> ApiResult<Json<Vec<OutboxView>>> {
-    admin_only(&caller)?;
+    admin_only(&caller, "see the mail queue")?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::new(Code::BadRequest, "limit must be 1 to 200"));
@@ -133,7 +126,7 @@ async fn retry(
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<Json<OutboxView>> {
-    admin_only(&caller)?;
+    admin_only(&caller, "see the mail queue")?;
     let now = state.clock.now().unix();
     let updated = outbox::Entity::update_many()
         .col_expr(outbox::Column::Status, Expr::value("pending"))

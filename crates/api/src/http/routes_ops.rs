@@ -79,12 +79,7 @@ async fn refresh_gauges(state: &AppState) -> Result<(), sea_orm::DbErr> {
     };
     let clocks = state.db.query_all_raw(Statement::from_sql_and_values(backend, sql, [now.into()])).await?;
     for s in ["running", "paused", "met", "breached"] {
-        let n = clocks
-            .iter()
-            .find(|r| r.try_get::<String>("", "state").is_ok_and(|x| x == s))
-            .and_then(|r| r.try_get::<i64>("", "n").ok())
-            .unwrap_or(0);
-        metrics::gauge!("itsm_clocks", "state" => s).set(n as f64);
+        metrics::gauge!("itsm_clocks", "state" => s).set(count_of(&clocks, "state", s));
     }
     let mail = state
         .db
@@ -94,13 +89,16 @@ async fn refresh_gauges(state: &AppState) -> Result<(), sea_orm::DbErr> {
         ))
         .await?;
     for s in ["pending", "sent", "dead"] {
-        let n = mail
-            .iter()
-            .find(|r| r.try_get::<String>("", "status").is_ok_and(|x| x == s))
-            .and_then(|r| r.try_get::<i64>("", "n").ok())
-            .unwrap_or(0);
         // Dead letters need an admin: alert on itsm_outbox{status="dead"} > 0.
-        metrics::gauge!("itsm_outbox", "status" => s).set(n as f64);
+        metrics::gauge!("itsm_outbox", "status" => s).set(count_of(&mail, "status", s));
     }
     Ok(())
+}
+
+/// The `n` of the row whose `key` column is `value`, from a GROUP BY count.
+fn count_of(rows: &[sea_orm::QueryResult], key: &str, value: &str) -> f64 {
+    rows.iter()
+        .find(|r| r.try_get::<String>("", key).is_ok_and(|x| x == value))
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(0) as f64
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::TAG_USERS;
 use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::AppJson;
+use super::extract::{AppJson, admin_only};
 use crate::domain::access::{Caller, Role};
 use crate::state::AppState;
 use crate::store::entities::user;
@@ -60,9 +60,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create, list))
 }
 
-fn admin_only(caller: &Caller) -> ApiResult<()> {
-    if caller.role == Role::Admin { Ok(()) } else { Err(ApiError::forbidden("only admins manage accounts")) }
-}
 
 /// Map account errors to problems.
 pub(crate) fn user_error(e: UserError) -> ApiError {
@@ -87,7 +84,7 @@ async fn create(
     caller: Caller,
     AppJson(req): AppJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    admin_only(&caller)?;
+    admin_only(&caller, "manage accounts")?;
     let new = NewUser {
         username: req.username,
         role: req.role,
@@ -109,7 +106,7 @@ async fn create(
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<UserView>>> {
-    admin_only(&caller)?;
+    admin_only(&caller, "manage accounts")?;
     Ok(Json(users::list(&state.db).await?.into_iter().map(Into::into).collect()))
 }
 

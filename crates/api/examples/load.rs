@@ -1,0 +1,223 @@
+//! Load benchmark of the ticket service: tickets filed (POST then GET) per
+//! second and p50/p99 latencies at 1, 8 and 32 concurrent clients, on SQLite
+//! and PostgreSQL, beside the database's own single-row insert rate at the
+//! same concurrency, optionally with a large table already stored.
+//!
+//! `cargo run --release -p api --example load -- [--backend sqlite|postgres|both] [--requests R] [--preload N]`
+//!
+//! The app runs in this process on 127.0.0.1 with its real router and
+//! storage; only loopback traffic, bounded in count.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use api::settings::Settings;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const PASSWORD: &str = "load test admin password";
+
+struct Args {
+    backends: Vec<&'static str>,
+    requests: usize,
+    preload: u64,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let get = |name: &str| argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).cloned();
+    let backends = match get("--backend").as_deref().unwrap_or("both") {
+        "sqlite" => vec!["sqlite"],
+        "postgres" => vec!["postgres"],
+        "both" => vec!["sqlite", "postgres"],
+        other => anyhow::bail!("--backend {other}: sqlite, postgres or both"),
+    };
+    Ok(Args {
+        backends,
+        requests: get("--requests").map(|v| v.parse()).transpose()?.unwrap_or(2000),
+        preload: get("--preload").map(|v| v.parse()).transpose()?.unwrap_or(0),
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+/// A fresh database for `backend`, and how to drop it afterwards.
+async fn fresh(backend: &str, dir: &std::path::Path) -> anyhow::Result<(String, Option<(DatabaseConnection, String)>)> {
+    if backend == "sqlite" {
+        return Ok((format!("sqlite://{}?mode=rwc", dir.join("load.db").display()), None));
+    }
+    let admin = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("itsm_load_{}", std::process::id());
+    let conn = Database::connect(&admin).await.context("PostgreSQL at 127.0.0.1:5432")?;
+    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await?;
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+    Ok((format!("{base}/{name}"), Some((conn, name))))
+}
+
+/// Insert `n` tickets with their clocks and first events in bulk, as a year of use would leave them.
+async fn preload(db: &DatabaseConnection, n: u64, item: &str, agency: &str) -> anyhow::Result<()> {
+    let pg = db.get_database_backend() == DbBackend::Postgres;
+    let batch = 1000u64;
+    let started = Instant::now();
+    let mut done = 0u64;
+    while done < n {
+        let size = batch.min(n - done);
+        let mut tickets = Vec::new();
+        let mut clocks = Vec::new();
+        let mut events = Vec::new();
+        for i in done..done + size {
+            let id = uuid::Uuid::now_v7();
+            let at = 1_767_196_800 + (i as i64 % 31_000_000);
+            let uuid = |u: uuid::Uuid| if pg { format!("'{u}'") } else { format!("X'{}'", u.simple()) };
+            let item_id = uuid(item.parse().context("item id")?);
+            tickets.push(format!(
+                "({}, 'INC-2025-{i:07}', {item_id}, '{agency}', 'preloaded', '', 'general', 'closed', NULL, '[]', NULL, {}, {at}, {at}, {at}, 1, NULL)",
+                uuid(id),
+                uuid(uuid::Uuid::nil())
+            ));
+            clocks.push(format!("({}, 'response', 1800, '7x24', 'met', '[]', {at}, NULL, NULL, NULL, {}, {at})", uuid(id), at + 600));
+            events.push(format!("({}, {}, 1, 'file', NULL, {at}, {at}, NULL, 'open', '{{}}')", uuid(uuid::Uuid::now_v7()), uuid(id)));
+        }
+        let txn = sea_orm::TransactionTrait::begin(db).await?;
+        txn.execute_unprepared(&format!("INSERT INTO tickets (id, number, line_item_id, agency_key, title, description, severity, state, paused_from, tags, assignee_id, created_by, reported_at, created_at, updated_at, version, next_due_at) VALUES {}", tickets.join(","))).await?;
+        txn.execute_unprepared(&format!("INSERT INTO clocks (ticket_id, metric, target_seconds, calendar, state, events, started_at, deadline, next_at, breached_at, met_at, updated_at) VALUES {}", clocks.join(","))).await?;
+        txn.execute_unprepared(&format!("INSERT INTO ticket_events (id, ticket_id, seq, kind, actor_id, at, recorded_at, from_state, to_state, data) VALUES {}", events.join(","))).await?;
+        sea_orm::TransactionSession::commit(txn).await?;
+        let before = done * 10 / n.max(1);
+        done += size;
+        if done * 10 / n.max(1) > before {
+            eprintln!("  preloaded {done}/{n} tickets ({:.0} s)", started.elapsed().as_secs_f64());
+        }
+    }
+    if pg {
+        db.execute_unprepared("ANALYZE").await?;
+    }
+    Ok(())
+}
+
+/// The database's own single-row insert rate at `clients` concurrency.
+async fn raw_inserts(db: &DatabaseConnection, clients: usize, total: usize) -> anyhow::Result<f64> {
+    let backend = db.get_database_backend();
+    db.execute_unprepared("CREATE TABLE IF NOT EXISTS bench_rows (id TEXT PRIMARY KEY, payload TEXT NOT NULL, created_at BIGINT NOT NULL)").await?;
+    let sql = if backend == DbBackend::Postgres {
+        "INSERT INTO bench_rows (id, payload, created_at) VALUES ($1, $2, $3)"
+    } else {
+        "INSERT INTO bench_rows (id, payload, created_at) VALUES (?, ?, ?)"
+    };
+    let started = Instant::now();
+    let per = total / clients;
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per {
+                let stmt = Statement::from_sql_and_values(
+                    backend,
+                    sql,
+                    [uuid::Uuid::now_v7().to_string().into(), "payload".into(), 0i64.into()],
+                );
+                db.execute_raw(stmt).await?;
+            }
+            Ok::<_, sea_orm::DbErr>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok((per * clients) as f64 / started.elapsed().as_secs_f64())
+}
+
+#[allow(clippy::print_stdout)]
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    for backend in &args.backends {
+        let dir = tempfile::tempdir()?;
+        let (url, cleanup) = fresh(backend, dir.path()).await?;
+        let mut settings = Settings::for_database(&url, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        settings.admin_password = Some(PASSWORD.to_owned().into());
+        settings.database_max_connections = 32;
+        settings.outbox_dir = dir.path().join("outbox");
+        settings.timer_enabled = false;
+        let built = api::startup::build(settings, Arc::new(api::time::SystemClock)).await?;
+        let db = built.state.db.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let shutdown = CancellationToken::new();
+        tokio::spawn(api::startup::serve(built.state, listener, shutdown.clone()));
+
+        let client = reqwest::Client::new();
+        let token: Value = client.post(format!("{base}/v1/auth/token")).json(&json!({"username": "admin", "password": PASSWORD})).send().await?.json().await?;
+        let token = token["access_token"].as_str().context("token")?.to_owned();
+        let items: Value = client.get(format!("{base}/v1/line-items")).bearer_auth(&token).send().await?.json().await?;
+        let first = items.as_array().and_then(|a| a.first()).context("items")?;
+        let item = first["id"].as_str().context("item id")?.to_owned();
+        let agency = first["agency"].as_str().context("agency")?.to_owned();
+        if args.preload > 0 {
+            eprintln!("{backend}: preloading {} tickets", args.preload);
+            preload(&db, args.preload, &item, &agency).await?;
+        }
+        for clients in [1usize, 8, 32] {
+            let per = (args.requests / clients).max(1);
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..clients {
+                let (client, base, token, item) = (reqwest::Client::new(), base.clone(), token.clone(), item.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut posts = Vec::with_capacity(per);
+                    let mut gets = Vec::with_capacity(per);
+                    for _ in 0..per {
+                        let t0 = Instant::now();
+                        let r = client.post(format!("{base}/v1/tickets")).bearer_auth(&token)
+                            .json(&json!({"line_item_id": item, "title": "load test", "severity": "general"})).send().await?;
+                        anyhow::ensure!(r.status().as_u16() == 201, "filing answered {}", r.status());
+                        let t: Value = r.json().await?;
+                        posts.push(t0.elapsed());
+                        let t1 = Instant::now();
+                        let r = client.get(format!("{base}/v1/tickets/{}", t["id"].as_str().unwrap_or_default())).bearer_auth(&token).send().await?;
+                        anyhow::ensure!(r.status().is_success(), "reading answered {}", r.status());
+                        let _ = r.bytes().await?;
+                        gets.push(t1.elapsed());
+                    }
+                    Ok((posts, gets))
+                }));
+            }
+            let (mut posts, mut gets) = (Vec::new(), Vec::new());
+            for t in tasks {
+                let (p, g) = t.await??;
+                posts.extend(p);
+                gets.extend(g);
+            }
+            let rate = posts.len() as f64 / started.elapsed().as_secs_f64();
+            posts.sort();
+            gets.sort();
+            let raw = raw_inserts(&db, clients, args.requests).await?;
+            println!(
+                "{backend} preload={} clients={clients} tickets/s={rate:.1} post_p50_ms={:.2} post_p99_ms={:.2} get_p50_ms={:.2} get_p99_ms={:.2} raw_inserts/s={raw:.1} ratio={:.2}",
+                args.preload,
+                percentile(&posts, 0.50),
+                percentile(&posts, 0.99),
+                percentile(&gets, 0.50),
+                percentile(&gets, 0.99),
+                rate / raw,
+            );
+        }
+        shutdown.cancel();
+        db.close().await?;
+        if let Some((conn, name)) = cleanup {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+    Ok(())
+}
