@@ -10,4 +10,5 @@ mod auth;
 mod catalog;
 mod flows;
 mod http;
+mod reports;
 mod tickets;

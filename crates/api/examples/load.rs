@@ -50,11 +50,15 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 /// A fresh database for `backend`, and how to drop it afterwards.
-async fn fresh(backend: &str, dir: &std::path::Path) -> anyhow::Result<(String, Option<(DatabaseConnection, String)>)> {
+async fn fresh(
+    backend: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<(String, Option<(DatabaseConnection, String)>)> {
     if backend == "sqlite" {
         return Ok((format!("sqlite://{}?mode=rwc", dir.join("load.db").display()), None));
     }
-    let admin = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("itsm_load_{}", std::process::id());
     let conn = Database::connect(&admin).await.context("PostgreSQL at 127.0.0.1:5432")?;
     conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await?;
@@ -84,8 +88,16 @@ async fn preload(db: &DatabaseConnection, n: u64, item: &str, agency: &str) -> a
                 uuid(id),
                 uuid(uuid::Uuid::nil())
             ));
-            clocks.push(format!("({}, 'response', 1800, '7x24', 'met', '[]', {at}, NULL, NULL, NULL, {}, {at})", uuid(id), at + 600));
-            events.push(format!("({}, {}, 1, 'file', NULL, {at}, {at}, NULL, 'open', '{{}}')", uuid(uuid::Uuid::now_v7()), uuid(id)));
+            clocks.push(format!(
+                "({}, 'response', 1800, '7x24', 'met', '[]', {at}, NULL, NULL, NULL, {}, {at})",
+                uuid(id),
+                at + 600
+            ));
+            events.push(format!(
+                "({}, {}, 1, 'file', NULL, {at}, {at}, NULL, 'open', '{{}}')",
+                uuid(uuid::Uuid::now_v7()),
+                uuid(id)
+            ));
         }
         let txn = sea_orm::TransactionTrait::begin(db).await?;
         txn.execute_unprepared(&format!("INSERT INTO tickets (id, number, line_item_id, agency_key, title, description, severity, state, paused_from, tags, assignee_id, created_by, reported_at, created_at, updated_at, version, next_due_at) VALUES {}", tickets.join(","))).await?;
@@ -157,9 +169,16 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(api::startup::serve(built.state, listener, shutdown.clone()));
 
         let client = reqwest::Client::new();
-        let token: Value = client.post(format!("{base}/v1/auth/token")).json(&json!({"username": "admin", "password": PASSWORD})).send().await?.json().await?;
+        let token: Value = client
+            .post(format!("{base}/v1/auth/token"))
+            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await?
+            .json()
+            .await?;
         let token = token["access_token"].as_str().context("token")?.to_owned();
-        let items: Value = client.get(format!("{base}/v1/line-items")).bearer_auth(&token).send().await?.json().await?;
+        let items: Value =
+            client.get(format!("{base}/v1/line-items")).bearer_auth(&token).send().await?.json().await?;
         let first = items.as_array().and_then(|a| a.first()).context("items")?;
         let item = first["id"].as_str().context("item id")?.to_owned();
         let agency = first["agency"].as_str().context("agency")?.to_owned();
@@ -172,19 +191,28 @@ async fn main() -> anyhow::Result<()> {
             let started = Instant::now();
             let mut tasks = Vec::new();
             for _ in 0..clients {
-                let (client, base, token, item) = (reqwest::Client::new(), base.clone(), token.clone(), item.clone());
+                let (client, base, token, item) =
+                    (reqwest::Client::new(), base.clone(), token.clone(), item.clone());
                 tasks.push(tokio::spawn(async move {
                     let mut posts = Vec::with_capacity(per);
                     let mut gets = Vec::with_capacity(per);
                     for _ in 0..per {
                         let t0 = Instant::now();
-                        let r = client.post(format!("{base}/v1/tickets")).bearer_auth(&token)
-                            .json(&json!({"line_item_id": item, "title": "load test", "severity": "general"})).send().await?;
+                        let r = client
+                            .post(format!("{base}/v1/tickets"))
+                            .bearer_auth(&token)
+                            .json(&json!({"line_item_id": item, "title": "load test", "severity": "general"}))
+                            .send()
+                            .await?;
                         anyhow::ensure!(r.status().as_u16() == 201, "filing answered {}", r.status());
                         let t: Value = r.json().await?;
                         posts.push(t0.elapsed());
                         let t1 = Instant::now();
-                        let r = client.get(format!("{base}/v1/tickets/{}", t["id"].as_str().unwrap_or_default())).bearer_auth(&token).send().await?;
+                        let r = client
+                            .get(format!("{base}/v1/tickets/{}", t["id"].as_str().unwrap_or_default()))
+                            .bearer_auth(&token)
+                            .send()
+                            .await?;
                         anyhow::ensure!(r.status().is_success(), "reading answered {}", r.status());
                         let _ = r.bytes().await?;
                         gets.push(t1.elapsed());

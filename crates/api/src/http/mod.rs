@@ -6,6 +6,7 @@ pub mod routes_admin;
 pub mod routes_auth;
 pub mod routes_catalog;
 pub mod routes_ops;
+pub mod routes_reports;
 pub mod routes_tickets;
 pub mod routes_users;
 
@@ -36,6 +37,7 @@ pub(crate) const TAG_TICKETS: &str = "tickets";
 pub(crate) const TAG_USERS: &str = "users";
 pub(crate) const TAG_OPS: &str = "operations";
 pub(crate) const TAG_ADMIN: &str = "admin";
+pub(crate) const TAG_REPORTS: &str = "reports";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,6 +54,7 @@ pub(crate) const TAG_ADMIN: &str = "admin";
         (name = TAG_USERS, description = "Accounts (admins)"),
         (name = TAG_OPS, description = "Health and metrics"),
         (name = TAG_ADMIN, description = "The mail queue and dead letters (admins)"),
+        (name = TAG_REPORTS, description = "SLA compliance"),
     )
 )]
 struct ApiDoc;
@@ -81,6 +84,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes_users::router())
         .merge(routes_ops::router())
         .merge(routes_admin::router())
+        .merge(routes_reports::router())
 }
 
 /// The OpenAPI document, as `itsm openapi` prints and `/openapi.json` serves it.

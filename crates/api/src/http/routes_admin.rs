@@ -79,7 +79,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(retry))
 }
 
-
 /// The mail queue, newest first; `status=dead` lists the dead letters.
 #[utoipa::path(get, path = "/v1/admin/outbox", tag = TAG_ADMIN, security(("bearer" = [])), params(OutboxQuery),
     responses(

@@ -60,7 +60,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create, list))
 }
 
-
 /// Map account errors to problems.
 pub(crate) fn user_error(e: UserError) -> ApiError {
     match e {

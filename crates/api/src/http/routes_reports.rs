@@ -1,0 +1,96 @@
+//! `GET /v1/reports/sla`: monthly (or any range) SLA compliance, as JSON or CSV.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::TAG_REPORTS;
+use super::error::{ApiError, ApiResult, Code, Problem};
+use super::extract::AppQuery;
+use crate::domain::access::Caller;
+use crate::service::reports::{self, Period, SlaReport};
+use crate::state::AppState;
+
+/// Which period, scope and format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// A month, `YYYY-MM` (default: the current month). Or give `from` and `to`.
+    pub month: Option<String>,
+    /// First day of a custom range (inclusive).
+    pub from: Option<NaiveDate>,
+    /// Last day of a custom range (inclusive).
+    pub to: Option<NaiveDate>,
+    /// Only this agency (key).
+    pub agency: Option<String>,
+    /// Only this line item (id).
+    pub line_item: Option<Uuid>,
+    /// `json` (default) or `csv`; `Accept: text/csv` also selects CSV.
+    pub format: Option<String>,
+}
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sla))
+}
+
+/// SLA compliance per line item, per agency and for the contract: each metric's met, breached
+/// and still-running clocks, attainment, mean and p90 time to meet, and the tickets that missed.
+#[utoipa::path(get, path = "/v1/reports/sla", tag = TAG_REPORTS, security(("bearer" = [])), params(ReportQuery),
+    responses(
+        (status = 200, body = SlaReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn sla(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    AppQuery(q): AppQuery<ReportQuery>,
+) -> ApiResult<Response> {
+    let period = match (&q.month, q.from, q.to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(ApiError::new(Code::BadRequest, "give month, or from and to, not both"));
+        }
+        (None, Some(from), Some(to)) if from <= to && (to - from).num_days() <= 366 => {
+            Period { from, to: to.succ_opt().unwrap_or(to) }
+        }
+        (None, Some(_), Some(_)) => {
+            return Err(ApiError::new(
+                Code::BadRequest,
+                "from must not be after to, and a range spans at most a year",
+            ));
+        }
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            return Err(ApiError::new(Code::BadRequest, "give both from and to"));
+        }
+        (month, None, None) => {
+            let month = month.clone().unwrap_or_else(|| reports::current_month(&state));
+            Period::month(&month).map_err(|e| ApiError::new(Code::BadRequest, e))?
+        }
+    };
+    let wants_csv = match q.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(ApiError::new(Code::BadRequest, format!("format \"{other}\": json or csv")));
+        }
+        None => {
+            headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/csv"))
+        }
+    };
+    let report = reports::sla(&state, &caller, period, q.agency.as_deref(), q.line_item).await?;
+    if wants_csv {
+        let mut r = (StatusCode::OK, reports::to_csv(&report)).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+        Ok(r)
+    } else {
+        Ok(axum::Json(report).into_response())
+    }
+}

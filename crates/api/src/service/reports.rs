@@ -1,0 +1,300 @@
+//! Monthly SLA compliance: for a period, per line item, per agency and for
+//! the whole contract, how each metric's clocks stood at the period's end.
+//!
+//! A clock counts where it stood at the end of the period (or now, if
+//! sooner): met on time, breached (late or still open past its target), or
+//! still running, which is not met. Time to meet is the business time a met
+//! clock took.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate, TimeZone};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use sla_engine::{BusinessSeconds, ClockEvent, ClockState, Condition, Metric, TargetRule, Timestamp};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::access::{Caller, Role};
+use crate::domain::ticket;
+use crate::http::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::entities::{clock, ticket as ticket_row};
+
+/// The local dates a report covers, `[from, to)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period {
+    /// First day.
+    pub from: NaiveDate,
+    /// Day after the last.
+    pub to: NaiveDate,
+}
+
+impl Period {
+    /// A calendar month written `YYYY-MM`.
+    pub fn month(text: &str) -> Result<Self, String> {
+        let bad = || format!("month \"{text}\" is not like 2026-06");
+        let (y, m) = text.split_once('-').ok_or_else(bad)?;
+        let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        let from = NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(bad)?;
+        let to =
+            if m == 12 { NaiveDate::from_ymd_opt(y + 1, 1, 1) } else { NaiveDate::from_ymd_opt(y, m + 1, 1) }
+                .ok_or_else(bad)?;
+        Ok(Self { from, to })
+    }
+}
+
+/// How one metric fared in a group.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct MetricFigures {
+    /// Met within target.
+    pub met: u32,
+    /// Missed: met late, or past target and not met.
+    pub breached: u32,
+    /// Still counting (or paused) within target at the period's end.
+    pub running: u32,
+    /// `met / (met + breached)` in percent; absent when nothing was decided.
+    pub attainment_percent: Option<f64>,
+    /// Mean business seconds to meet, over met clocks (on time or late).
+    pub mean_seconds_to_meet: Option<f64>,
+    /// 90th percentile (nearest rank) of business seconds to meet.
+    pub p90_seconds_to_meet: Option<u64>,
+}
+
+/// One group's figures: an item, an agency, or the whole contract.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct GroupReport {
+    /// Tickets by severity.
+    pub tickets_by_severity: BTreeMap<String, u32>,
+    /// Tickets by current state.
+    pub tickets_by_state: BTreeMap<String, u32>,
+    /// Figures per metric.
+    pub metrics: BTreeMap<String, MetricFigures>,
+}
+
+/// A ticket that missed a target in the period.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct BreachedTicket {
+    /// Ticket id.
+    pub id: Uuid,
+    /// Its number.
+    pub number: String,
+    /// Line item 序号.
+    pub line_item_seq: u32,
+    /// Agency key.
+    pub agency: String,
+    /// The metrics it missed.
+    pub metrics: Vec<String>,
+    /// Link to the ticket.
+    pub link: String,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct SlaReport {
+    /// First day covered.
+    pub from: NaiveDate,
+    /// Last day covered.
+    pub to: NaiveDate,
+    /// The instant clocks were read at: the period's end, or now if sooner.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    /// The whole contract (within the caller's scope).
+    pub contract: GroupReport,
+    /// Per agency key.
+    pub agencies: BTreeMap<String, GroupReport>,
+    /// Per line item 序号.
+    pub line_items: BTreeMap<u32, GroupReport>,
+    /// Tickets that missed a target.
+    pub breached_tickets: Vec<BreachedTicket>,
+}
+
+#[derive(Default)]
+struct Acc {
+    by_severity: BTreeMap<String, u32>,
+    by_state: BTreeMap<String, u32>,
+    metrics: BTreeMap<String, (u32, u32, u32, Vec<u64>)>,
+}
+
+impl Acc {
+    fn finish(self) -> GroupReport {
+        let metrics = self
+            .metrics
+            .into_iter()
+            .map(|(m, (met, breached, running, mut times))| {
+                times.sort_unstable();
+                let decided = met + breached;
+                let figures = MetricFigures {
+                    met,
+                    breached,
+                    running,
+                    attainment_percent: (decided > 0).then(|| f64::from(met) * 100.0 / f64::from(decided)),
+                    mean_seconds_to_meet: (!times.is_empty())
+                        .then(|| times.iter().sum::<u64>() as f64 / times.len() as f64),
+                    p90_seconds_to_meet: (!times.is_empty()).then(|| {
+                        let rank = (times.len() * 9).div_ceil(10).max(1);
+                        times[rank - 1]
+                    }),
+                };
+                (m, figures)
+            })
+            .collect();
+        GroupReport { tickets_by_severity: self.by_severity, tickets_by_state: self.by_state, metrics }
+    }
+}
+
+/// Who may read reports: managers, engineers and admins; an agency manager sees only their agency.
+pub fn may_read(caller: &Caller) -> bool {
+    caller.role != Role::AgencyUser
+}
+
+/// The report for `period`, within the caller's scope, optionally narrowed to an agency or a line item.
+pub async fn sla(
+    state: &AppState,
+    caller: &Caller,
+    period: Period,
+    agency: Option<&str>,
+    line_item: Option<Uuid>,
+) -> ApiResult<SlaReport> {
+    if !may_read(caller) {
+        return Err(ApiError::forbidden("reports are for managers, engineers and admins"));
+    }
+    let tz = state.catalog.settings.timezone;
+    let instant = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map_or(0, |t| t.timestamp())
+    };
+    let (start, end) = (instant(period.from), instant(period.to));
+    let now = state.clock.now();
+    let as_of = Timestamp::from_unix(end.min(now.unix()));
+
+    let mut query = ticket_row::Entity::find()
+        .filter(ticket_row::Column::ReportedAt.gte(start))
+        .filter(ticket_row::Column::ReportedAt.lt(end))
+        .order_by_asc(ticket_row::Column::ReportedAt);
+    if let Some(scope) = caller.scope() {
+        query = query.filter(ticket_row::Column::AgencyKey.eq(scope));
+    }
+    if let Some(a) = agency {
+        query = query.filter(ticket_row::Column::AgencyKey.eq(a));
+    }
+    if let Some(li) = line_item {
+        query = query.filter(ticket_row::Column::LineItemId.eq(li));
+    }
+    let tickets = query.all(&state.db).await?;
+    let ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
+    let mut clocks: BTreeMap<Uuid, Vec<clock::Model>> = BTreeMap::new();
+    for chunk in ids.chunks(500) {
+        for c in
+            clock::Entity::find().filter(clock::Column::TicketId.is_in(chunk.to_vec())).all(&state.db).await?
+        {
+            clocks.entry(c.ticket_id).or_default().push(c);
+        }
+    }
+
+    let (mut contract, mut agencies, mut items) =
+        (Acc::default(), BTreeMap::<String, Acc>::new(), BTreeMap::<u32, Acc>::new());
+    let mut breached_tickets = Vec::new();
+    for t in &tickets {
+        let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
+        let mut missed = Vec::new();
+        let mut outcomes = Vec::new();
+        for c in clocks.get(&t.id).into_iter().flatten() {
+            let rule = TargetRule {
+                metric: c.metric.parse::<Metric>().map_err(ApiError::internal)?,
+                when: Condition::default(),
+                target: BusinessSeconds::new(u64::try_from(c.target_seconds).unwrap_or(0)),
+                calendar: c.calendar.clone(),
+            };
+            let events: Vec<ClockEvent> = serde_json::from_str(&c.events).map_err(ApiError::internal)?;
+            let s = ticket::evaluate(&rule, &events, &state.catalog.calendars, &[], as_of)
+                .map_err(ApiError::internal)?;
+            let outcome = match (s.state, s.breached_at) {
+                (ClockState::Met, None) => (1, 0, 0, Some(s.elapsed.get())),
+                (ClockState::Met, Some(_)) => (0, 1, 0, Some(s.elapsed.get())),
+                (ClockState::Breached, _) => (0, 1, 0, None),
+                (ClockState::Running | ClockState::Paused, _) => (0, 0, 1, None),
+            };
+            if outcome.1 == 1 {
+                missed.push(c.metric.clone());
+            }
+            outcomes.push((c.metric.clone(), outcome));
+        }
+        for acc in
+            [&mut contract, agencies.entry(t.agency_key.clone()).or_default(), items.entry(seq).or_default()]
+        {
+            *acc.by_severity.entry(t.severity.clone()).or_default() += 1;
+            *acc.by_state.entry(t.state.clone()).or_default() += 1;
+            for (metric, (met, breached, running, time)) in &outcomes {
+                let e = acc.metrics.entry(metric.clone()).or_default();
+                e.0 += met;
+                e.1 += breached;
+                e.2 += running;
+                e.3.extend(time);
+            }
+        }
+        if !missed.is_empty() {
+            let base = state.settings.public_base_url.as_deref().unwrap_or("").trim_end_matches('/');
+            breached_tickets.push(BreachedTicket {
+                id: t.id,
+                number: t.number.clone(),
+                line_item_seq: seq,
+                agency: t.agency_key.clone(),
+                metrics: missed,
+                link: format!("{base}/v1/tickets/{}", t.id),
+            });
+        }
+    }
+    let last_day = period.to.pred_opt().unwrap_or(period.to);
+    Ok(SlaReport {
+        from: period.from,
+        to: last_day,
+        as_of: as_of.to_datetime(),
+        contract: contract.finish(),
+        agencies: agencies.into_iter().map(|(k, v)| (k, v.finish())).collect(),
+        line_items: items.into_iter().map(|(k, v)| (k, v.finish())).collect(),
+        breached_tickets,
+    })
+}
+
+/// The report as CSV: one row per group and metric, Chinese headers.
+pub fn to_csv(report: &SlaReport) -> String {
+    let mut out = String::from("范围,对象,指标,按时达成,超时,进行中,达成率(%),平均用时(秒),P90用时(秒)\n");
+    let mut row = |scope: &str, name: &str, g: &GroupReport| {
+        for (metric, f) in &g.metrics {
+            let opt = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x:.1}"));
+            out.push_str(&format!(
+                "{scope},{},{metric},{},{},{},{},{},{}\n",
+                csv_field(name),
+                f.met,
+                f.breached,
+                f.running,
+                opt(f.attainment_percent),
+                opt(f.mean_seconds_to_meet),
+                f.p90_seconds_to_meet.map_or_else(String::new, |x| x.to_string())
+            ));
+        }
+    };
+    row("合同", "全部", &report.contract);
+    for (k, g) in &report.agencies {
+        row("服务单位", k, g);
+    }
+    for (k, g) in &report.line_items {
+        row("运维项目", &k.to_string(), g);
+    }
+    out
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Today's month in the contract's timezone, for defaults.
+pub fn current_month(state: &AppState) -> String {
+    let d = state.clock.now().to_datetime().with_timezone(&state.catalog.settings.timezone).date_naive();
+    format!("{:04}-{:02}", d.year(), d.month())
+}
