@@ -117,8 +117,13 @@ fn number_year(state: &AppState, now: Timestamp) -> i32 {
 }
 
 /// Take the next number of `year`, atomically, on both engines.
-async fn next_number(txn: &DatabaseTransaction, year: i32) -> ApiResult<String> {
-    let backend = txn.get_database_backend();
+///
+/// It runs in a statement of its own, not in the filing's transaction: the
+/// counter row is then locked for one statement instead of a whole filing,
+/// so concurrent filings do not queue behind each other. A filing that fails
+/// afterwards leaves a gap in the numbers, never a duplicate.
+async fn next_number(db: &impl ConnectionTrait, year: i32) -> ApiResult<String> {
+    let backend = db.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
             "INSERT INTO ticket_counters (year, last) VALUES ($1, 1) \
@@ -129,7 +134,7 @@ async fn next_number(txn: &DatabaseTransaction, year: i32) -> ApiResult<String> 
              ON CONFLICT (year) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last"
         }
     };
-    let row = txn
+    let row = db
         .query_one_raw(Statement::from_sql_and_values(backend, sql, [year.into()]))
         .await?
         .ok_or_else(|| ApiError::internal("ticket counter returned no row"))?;
@@ -258,12 +263,10 @@ pub async fn file(
     let clocks = compute_clocks(state, new.line_item_id, new.severity, &new.tags, &trail, now)?;
 
     for attempt in 0..3 {
-        let txn = state.db.begin().await?;
         if let Some((key, hash)) = &idempotency {
             if let Some(existing) =
-                idempotency_key::Entity::find_by_id((caller.id, key.clone())).one(&txn).await?
+                idempotency_key::Entity::find_by_id((caller.id, key.clone())).one(&state.db).await?
             {
-                txn.rollback().await?;
                 if &existing.request_hash != hash {
                     return Err(ApiError::new(
                         Code::IdempotencyKeyReused,
@@ -273,7 +276,8 @@ pub async fn file(
                 return Ok(Filed::Replayed(read_unscoped(state, existing.ticket_id).await?));
             }
         }
-        let number = next_number(&txn, number_year(state, now)).await?;
+        let number = next_number(&state.db, number_year(state, now)).await?;
+        let txn = state.db.begin().await?;
         let id = Uuid::now_v7();
         let (clock_models, next_due) = clock_rows(id, &clocks, now)?;
         let row = ticket_row::ActiveModel {
@@ -339,12 +343,16 @@ pub async fn file(
         }
         txn.commit().await?;
         state.wake.notify_one();
-        let clocks = read_clocks(state, std::slice::from_ref(&row), now).await?;
-        return Ok(Filed::Created(TicketRead {
-            clocks: clocks.into_values().next().unwrap_or_default(),
-            row,
-            item_seq,
-        }));
+        // The clocks were just computed at `now`: answer with them, no second read.
+        let clocks = clocks
+            .iter()
+            .map(|c| ClockRead {
+                metric: c.rule.metric.as_str().to_owned(),
+                calendar: c.rule.calendar.clone(),
+                status: c.status.clone(),
+            })
+            .collect();
+        return Ok(Filed::Created(TicketRead { clocks, row, item_seq }));
     }
     Err(ApiError::new(Code::Unavailable, "could not file the ticket; try again"))
 }
@@ -776,8 +784,8 @@ async fn try_act(
         return Err(if e.code() == Code::Conflict { Retry::Again } else { Retry::Fail(e) });
     }
     clock::Entity::delete_many().filter(clock::Column::TicketId.eq(id)).exec(&txn).await?;
-    for c in clock_models {
-        c.insert(&txn).await?;
+    if !clock_models.is_empty() {
+        clock::Entity::insert_many(clock_models).exec_without_returning(&txn).await?;
     }
     txn.commit().await?;
     state.wake.notify_one();
