@@ -20,9 +20,12 @@ openapi:
 	@mkdir -p openapi
 	$(CARGO) run --locked -q -p api --bin itsm -- openapi > openapi/openapi.json
 
-## bench: the business-time workload of shared/bench/WORKLOAD.md (release build)
-bench:
+## bench: the business-time workload (shared/bench/WORKLOAD.md), then filing and reading
+## tickets at 1, 8 and 32 clients on SQLite and PostgreSQL, empty and with 1,000,000 stored
+bench: postgres
 	$(CARGO) run --release --locked -p sla-engine --example workload -- --seed 20260101 --n 100000
+	$(CARGO) run --release --locked -p api --example load -- --backend both --requests 2000
+	$(CARGO) run --release --locked -p api --example load -- --backend both --requests 2000 --preload 1000000
 
 ## lint: clippy on everything, warnings as errors
 lint:

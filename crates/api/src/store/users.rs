@@ -175,27 +175,34 @@ pub async fn issue_token(
     Ok(token)
 }
 
-/// The caller a token belongs to, if it is valid at `now`.
+/// The caller a token belongs to, if it is valid at `now`: one query, as
+/// every request makes it.
 pub async fn caller_for_token(
     db: &impl ConnectionTrait,
     token: &str,
     now: i64,
 ) -> Result<Option<Caller>, DbErr> {
-    let Some(t) =
-        api_token::Entity::find().filter(api_token::Column::TokenHash.eq(token_hash(token))).one(db).await?
+    let backend = db.get_database_backend();
+    let (hash, expiry) = if backend == sea_orm::DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
+    let sql = format!(
+        "SELECT u.id, u.username, u.role, u.agency_key FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = {hash} AND t.revoked_at IS NULL AND t.expires_at > {expiry}"
+    );
+    let values = [token_hash(token).into(), now.into()];
+    let Some(row) = db.query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?
     else {
         return Ok(None);
     };
-    if t.revoked_at.is_some() || t.expires_at <= now {
-        return Ok(None);
-    }
-    let Some(u) = user::Entity::find_by_id(t.user_id).one(db).await? else {
+    let role: String = row.try_get("", "role")?;
+    let Ok(role) = role.parse::<Role>() else {
         return Ok(None);
     };
-    let Ok(role) = u.role.parse::<Role>() else {
-        return Ok(None);
-    };
-    Ok(Some(Caller { id: u.id, username: u.username, role, agency: u.agency_key }))
+    Ok(Some(Caller {
+        id: row.try_get("", "id")?,
+        username: row.try_get("", "username")?,
+        role,
+        agency: row.try_get("", "agency_key")?,
+    }))
 }
 
 /// Revoke one token.
