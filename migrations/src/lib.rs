@@ -9,6 +9,7 @@ mod m20261128_000001_catalog;
 mod m20261128_000002_accounts;
 mod m20261128_000003_tickets;
 mod m20261128_000004_alerts;
+mod m20261128_000005_inspections;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_accounts::Migration),
             Box::new(m20261128_000003_tickets::Migration),
             Box::new(m20261128_000004_alerts::Migration),
+            Box::new(m20261128_000005_inspections::Migration),
         ]
     }
 }

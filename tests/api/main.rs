@@ -10,5 +10,6 @@ mod auth;
 mod catalog;
 mod flows;
 mod http;
+mod inspections;
 mod reports;
 mod tickets;

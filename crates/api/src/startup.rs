@@ -98,6 +98,9 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     let recomputed =
         crate::timer::recompute_running(&state).await.context("cannot recompute running clocks")?;
     tracing::info!(clocks = recomputed, "running clocks recomputed");
+    let (added, removed) =
+        crate::service::inspections::sync(&state).await.context("cannot generate the inspection schedule")?;
+    tracing::info!(added, removed, "inspection schedule in step with the catalog");
     Ok(Built { state, generated_admin_password })
 }
 

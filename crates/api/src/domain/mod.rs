@@ -2,4 +2,5 @@
 //! allowed from each, and how its trail becomes SLA clocks.
 
 pub mod access;
+pub mod inspections;
 pub mod ticket;

@@ -5,6 +5,7 @@ pub mod extract;
 pub mod routes_admin;
 pub mod routes_auth;
 pub mod routes_catalog;
+pub mod routes_inspections;
 pub mod routes_ops;
 pub mod routes_reports;
 pub mod routes_tickets;
@@ -38,6 +39,7 @@ pub(crate) const TAG_USERS: &str = "users";
 pub(crate) const TAG_OPS: &str = "operations";
 pub(crate) const TAG_ADMIN: &str = "admin";
 pub(crate) const TAG_REPORTS: &str = "reports";
+pub(crate) const TAG_INSPECTIONS: &str = "inspections";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +57,7 @@ pub(crate) const TAG_REPORTS: &str = "reports";
         (name = TAG_OPS, description = "Health and metrics"),
         (name = TAG_ADMIN, description = "The mail queue and dead letters (admins)"),
         (name = TAG_REPORTS, description = "SLA compliance"),
+        (name = TAG_INSPECTIONS, description = "Inspection tasks (巡检)"),
     )
 )]
 struct ApiDoc;
@@ -85,6 +88,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes_ops::router())
         .merge(routes_admin::router())
         .merge(routes_reports::router())
+        .merge(routes_inspections::router())
 }
 
 /// The OpenAPI document, as `itsm openapi` prints and `/openapi.json` serves it.

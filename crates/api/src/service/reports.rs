@@ -19,7 +19,7 @@ use crate::domain::access::{Caller, Role};
 use crate::domain::ticket;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::entities::{clock, ticket as ticket_row};
+use crate::store::entities::{clock, inspection_task, ticket as ticket_row};
 
 /// The local dates a report covers, `[from, to)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,9 +61,24 @@ pub struct MetricFigures {
     pub p90_seconds_to_meet: Option<u64>,
 }
 
+/// Inspections whose window closed in the period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InspectionFigures {
+    /// Due in the period.
+    pub due: u32,
+    /// Done within their window.
+    pub on_time: u32,
+    /// Done after their window.
+    pub late: u32,
+    /// Not done by the period's end.
+    pub missed: u32,
+}
+
 /// One group's figures: an item, an agency, or the whole contract.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
 pub struct GroupReport {
+    /// Inspections due in the period and what became of them.
+    pub inspections: InspectionFigures,
     /// Tickets by severity.
     pub tickets_by_severity: BTreeMap<String, u32>,
     /// Tickets by current state.
@@ -110,6 +125,7 @@ pub struct SlaReport {
 
 #[derive(Default)]
 struct Acc {
+    inspections: InspectionFigures,
     by_severity: BTreeMap<String, u32>,
     by_state: BTreeMap<String, u32>,
     metrics: BTreeMap<String, (u32, u32, u32, Vec<u64>)>,
@@ -138,7 +154,12 @@ impl Acc {
                 (m, figures)
             })
             .collect();
-        GroupReport { tickets_by_severity: self.by_severity, tickets_by_state: self.by_state, metrics }
+        GroupReport {
+            inspections: self.inspections,
+            tickets_by_severity: self.by_severity,
+            tickets_by_state: self.by_state,
+            metrics,
+        }
     }
 }
 
@@ -243,6 +264,37 @@ pub async fn sla(
                 metrics: missed,
                 link: format!("{base}/v1/tickets/{}", t.id),
             });
+        }
+    }
+    // Inspections whose window closed within the period, as they stood at its end.
+    let mut tasks = inspection_task::Entity::find()
+        .filter(inspection_task::Column::DueTo.gt(start))
+        .filter(inspection_task::Column::DueTo.lte(end));
+    if let Some(scope) = caller.scope() {
+        tasks = tasks.filter(inspection_task::Column::AgencyKey.eq(scope));
+    }
+    if let Some(a) = agency {
+        tasks = tasks.filter(inspection_task::Column::AgencyKey.eq(a));
+    }
+    if let Some(li) = line_item {
+        tasks = tasks.filter(inspection_task::Column::LineItemId.eq(li));
+    }
+    for mut t in tasks.all(&state.db).await? {
+        if t.completed_at.is_some_and(|at| at > as_of.unix()) {
+            t.completed_at = None;
+        }
+        let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
+        let st = crate::service::inspections::status(&t, as_of);
+        for acc in
+            [&mut contract, agencies.entry(t.agency_key.clone()).or_default(), items.entry(seq).or_default()]
+        {
+            let f = &mut acc.inspections;
+            f.due += 1;
+            match st {
+                crate::service::inspections::InspectionStatus::Done => f.on_time += 1,
+                crate::service::inspections::InspectionStatus::Late => f.late += 1,
+                _ => f.missed += 1,
+            }
         }
     }
     let last_day = period.to.pred_opt().unwrap_or(period.to);

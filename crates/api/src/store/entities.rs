@@ -229,3 +229,32 @@ pub mod outbox {
     }
     no_relations!();
 }
+
+pub mod inspection_task {
+    //! An inspection due within a window (巡检任务).
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inspection_tasks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub schedule_key: String,
+        pub line_item_id: Uuid,
+        pub agency_key: String,
+        pub cycle: i32,
+        pub every: String,
+        pub device_class: Option<String>,
+        pub slot: Option<String>,
+        pub due_from: i64,
+        pub due_to: i64,
+        pub completed_at: Option<i64>,
+        pub completed_by: Option<Uuid>,
+        pub findings: Option<String>,
+        pub checklist: String,
+        pub attachments: String,
+        pub late_alerted: bool,
+    }
+    no_relations!();
+}

@@ -1,0 +1,190 @@
+//! Inspection schedules (巡检计划): the due windows an item's inspection
+//! cycles create over its service period, in the item's timezone.
+//!
+//! A cycle of `times` per period splits each period (day, ISO week, month,
+//! quarter, year) into that many equal windows; a task is due within its
+//! window. "Daily during filing periods" keeps only the days inside them.
+
+use catalog::{Every, FilingPeriod, Inspection, ServicePeriod};
+use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use sla_engine::Timestamp;
+
+/// One inspection task's window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Stable across restarts, so that regeneration finds existing tasks.
+    pub key: String,
+    /// Which cycle of the item it belongs to.
+    pub cycle: usize,
+    /// Named slot (e.g. morning), if the cycle names them.
+    pub slot: Option<String>,
+    /// Opens.
+    pub from: Timestamp,
+    /// Due by (exclusive).
+    pub to: Timestamp,
+}
+
+fn midnight(tz: Tz, d: NaiveDate) -> Timestamp {
+    let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    Timestamp::from_unix(tz.from_local_datetime(&local).earliest().map_or(0, |t| t.timestamp()))
+}
+
+/// The first day of the period of kind `every` containing `d`.
+fn period_start(every: Every, d: NaiveDate) -> NaiveDate {
+    let first_of = |m: u32| NaiveDate::from_ymd_opt(d.year(), m, 1).unwrap_or(d);
+    match every {
+        Every::Day => d,
+        Every::Week => d - Days::new(u64::from(d.weekday().num_days_from_monday())),
+        Every::Month => first_of(d.month()),
+        Every::Quarter => first_of((d.month() - 1) / 3 * 3 + 1),
+        Every::Year => first_of(1),
+    }
+}
+
+fn next_period(every: Every, start: NaiveDate) -> NaiveDate {
+    match every {
+        Every::Day => start + Days::new(1),
+        Every::Week => start + Days::new(7),
+        Every::Month => start + Months::new(1),
+        Every::Quarter => start + Months::new(3),
+        Every::Year => start + Months::new(12),
+    }
+}
+
+/// Every window of `cycle` (the item's `index`-th) within `period`.
+pub fn windows(
+    item_seq: u32,
+    index: usize,
+    cycle: &Inspection,
+    period: ServicePeriod,
+    filing: &[FilingPeriod],
+    tz: Tz,
+) -> Vec<Window> {
+    let times = cycle.times.max(1);
+    let end = period.to + Days::new(1);
+    let mut out = Vec::new();
+    let mut start = period_start(cycle.every, period.from);
+    while start < end {
+        let next = next_period(cycle.every, start);
+        // Clip to the service period: a weekly inspection in a week that
+        // starts before the contract is due in the part that is inside it.
+        let (from_day, to_day) = (start.max(period.from), next.min(end));
+        let in_filing = cycle.during.as_ref().is_none_or(|set| {
+            filing.iter().any(|f| &f.set == set && f.period.from <= from_day && from_day <= f.period.to)
+        });
+        if from_day < to_day && in_filing {
+            let (a, b) = (midnight(tz, from_day).unix(), midnight(tz, to_day).unix());
+            let step = (b - a) / i64::from(times);
+            for k in 0..times {
+                let from = a + step * i64::from(k);
+                let to = if k + 1 == times { b } else { from + step };
+                let slot = cycle.slots.get(k as usize).cloned();
+                let class = cycle.device_class.as_deref().unwrap_or("-");
+                out.push(Window {
+                    key: format!("{item_seq}/{index}/{class}/{from_day}/{k}"),
+                    cycle: index,
+                    slot,
+                    from: Timestamp::from_unix(from),
+                    to: Timestamp::from_unix(to),
+                });
+            }
+        }
+        start = next;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    fn cycle(every: Every, times: u32) -> Inspection {
+        Inspection {
+            every,
+            times,
+            slots: Vec::new(),
+            device_class: None,
+            during: None,
+            source: String::new(),
+        }
+    }
+
+    const SH: Tz = chrono_tz::Asia::Shanghai;
+
+    fn local(ts: Timestamp) -> String {
+        ts.to_datetime().with_timezone(&SH).format("%Y-%m-%d %H:%M").to_string()
+    }
+
+    #[test]
+    fn weekly_windows_are_iso_weeks_clipped_to_the_period() {
+        let period = ServicePeriod { from: d(2026, 5, 22), to: d(2026, 6, 7) };
+        let w = windows(1, 0, &cycle(Every::Week, 1), period, &[], SH);
+        let spans: Vec<(String, String)> = w.iter().map(|w| (local(w.from), local(w.to))).collect();
+        assert_eq!(
+            spans,
+            vec![
+                ("2026-05-22 00:00".into(), "2026-05-25 00:00".into()),
+                ("2026-05-25 00:00".into(), "2026-06-01 00:00".into()),
+                ("2026-06-01 00:00".into(), "2026-06-08 00:00".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn twice_daily_has_morning_and_evening_and_monthly_n_splits_the_month() {
+        let period = ServicePeriod { from: d(2026, 6, 1), to: d(2026, 6, 30) };
+        let mut c = cycle(Every::Day, 2);
+        c.slots = vec!["morning".into(), "evening".into()];
+        let w = windows(38, 0, &c, period, &[], SH);
+        assert_eq!(w.len(), 60);
+        assert_eq!(
+            (local(w[0].from), local(w[0].to), w[0].slot.as_deref()),
+            ("2026-06-01 00:00".into(), "2026-06-01 12:00".into(), Some("morning"))
+        );
+        assert_eq!(w[1].slot.as_deref(), Some("evening"));
+        let m = windows(39, 0, &cycle(Every::Month, 4), period, &[], SH);
+        assert_eq!(m.len(), 4);
+        assert_eq!(local(m[3].to), "2026-07-01 00:00");
+        assert!(m.windows(2).all(|p| p[0].to == p[1].from), "back to back");
+        let keys: std::collections::BTreeSet<_> = m.iter().map(|w| w.key.clone()).collect();
+        assert_eq!(keys.len(), 4);
+    }
+
+    #[test]
+    fn filing_period_days_only() {
+        let period = ServicePeriod { from: d(2026, 7, 1), to: d(2026, 8, 31) };
+        let filing = vec![FilingPeriod {
+            set: "budget".into(),
+            period: ServicePeriod { from: d(2026, 8, 10), to: d(2026, 8, 14) },
+            note: None,
+        }];
+        let mut c = cycle(Every::Day, 1);
+        c.during = Some("budget".into());
+        let w = windows(22, 1, &c, period, &filing, SH);
+        assert_eq!(w.len(), 5);
+        assert_eq!(local(w[0].from), "2026-08-10 00:00");
+        let q = windows(
+            30,
+            1,
+            &cycle(Every::Quarter, 1),
+            ServicePeriod { from: d(2026, 5, 22), to: d(2027, 5, 21) },
+            &[],
+            SH,
+        );
+        assert_eq!(
+            q.iter().map(|w| local(w.from)).collect::<Vec<_>>(),
+            [
+                "2026-05-22 00:00",
+                "2026-07-01 00:00",
+                "2026-10-01 00:00",
+                "2027-01-01 00:00",
+                "2027-04-01 00:00"
+            ]
+        );
+    }
+}

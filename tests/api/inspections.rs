@@ -1,0 +1,58 @@
+//! Inspection tasks from the catalog's cycles: listed in scope, completed by
+//! engineers, counted in the monthly report as on time, late or missed.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{sh, utc};
+
+crate::both_backends! {
+    async fn weekly_inspections_are_due_in_their_iso_week_and_counted(app) {
+        // Item 1 is inspected weekly (巡检周期：每周).
+        let (_, eng) = app.user("engineer", None).await;
+        let item1 = app.item_id(1).await;
+        let q = format!("/v1/inspections?line_item_id={item1}&due_from={}&due_to={}", enc(&utc("2026-06-01 00:00")), enc(&utc("2026-06-29 00:00")));
+        let list = app.call(Method::GET, &q, &eng, None, StatusCode::OK).await;
+        let list = list.as_array().expect("list").clone();
+        let windows: Vec<(String, String)> = list.iter().map(|t| (t["due_from"].as_str().unwrap_or("").to_owned(), t["due_to"].as_str().unwrap_or("").to_owned())).collect();
+        assert_eq!(windows, vec![
+            (utc("2026-06-01 00:00"), utc("2026-06-08 00:00")),
+            (utc("2026-06-08 00:00"), utc("2026-06-15 00:00")),
+            (utc("2026-06-15 00:00"), utc("2026-06-22 00:00")),
+            (utc("2026-06-22 00:00"), utc("2026-06-29 00:00")),
+        ]);
+        assert!(list.iter().all(|t| t["every"] == "week" && t["status"] == "open"));
+        let id = |i: usize| list[i]["id"].as_str().expect("id").to_owned();
+
+        // Week 1 done on time, week 2 done late, week 3 never done.
+        let body = json!({"findings": "机房温度正常", "checklist": [{"name": "服务器状态", "passed": true}, {"name": "UPS", "passed": false, "note": "电池老化"}], "attachments": ["https://files.example.org/1.jpg"]});
+        app.clock.set(sh("2026-06-03 15:00"));
+        let done = app.call(Method::POST, &format!("/v1/inspections/{}/complete", id(0)), &eng, Some(&body), StatusCode::OK).await;
+        assert_eq!(done["status"], "done");
+        assert_eq!(done["checklist"][1]["note"], "电池老化");
+        app.call(Method::POST, &format!("/v1/inspections/{}/complete", id(0)), &eng, Some(&body), StatusCode::CONFLICT).await;
+        app.clock.set(sh("2026-06-16 10:00"));
+        let late = app.call(Method::POST, &format!("/v1/inspections/{}/complete", id(1)), &eng, Some(&json!({})), StatusCode::OK).await;
+        assert_eq!(late["status"], "late");
+        // Bad completions.
+        app.call(Method::POST, &format!("/v1/inspections/{}/complete", id(3)), &eng, Some(&json!({"completed_at": utc("2026-06-21 00:00")})), StatusCode::UNPROCESSABLE_ENTITY).await;
+        app.call(Method::POST, &format!("/v1/inspections/{}/complete", id(2)), &eng, Some(&json!({"attachments": ["file:///etc/passwd"]})), StatusCode::UNPROCESSABLE_ENTITY).await;
+        let (_, agency_user) = app.user("agency_user", Some("education-bureau")).await;
+        app.call(Method::POST, &format!("/v1/inspections/{}/complete", id(2)), &agency_user, Some(&json!({})), StatusCode::FORBIDDEN).await;
+        let (_, foreign) = app.user("agency_user", Some("justice-bureau")).await;
+        app.call(Method::POST, &format!("/v1/inspections/{}/complete", id(2)), &foreign, Some(&json!({})), StatusCode::NOT_FOUND).await;
+        let seen: Value = app.call(Method::GET, &q, &foreign, None, StatusCode::OK).await;
+        assert_eq!(seen, json!([]), "another agency's inspections are not listed");
+
+        // June's report for item 1: the windows closing in June close on 06-08,
+        // 06-15, 06-22 and 06-29 (the week of 05-25 closes at June's first
+        // instant and belongs to May).
+        app.clock.set(sh("2026-07-02 09:00"));
+        let r = app.call(Method::GET, &format!("/v1/reports/sla?month=2026-06&line_item={item1}"), &eng, None, StatusCode::OK).await;
+        assert_eq!(r["contract"]["inspections"], json!({"due": 4, "on_time": 1, "late": 1, "missed": 2}));
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.replace(':', "%3A").replace('+', "%2B")
+}
