@@ -81,6 +81,18 @@ crate::both_backends! {
         let csv = csv.text().await.expect("text");
         assert!(csv.starts_with("范围,对象,指标,按时达成,超时,进行中,达成率(%),平均用时(秒),P90用时(秒)\n"), "{csv}");
         assert!(csv.contains("合同,全部,response,1,1,1,50.0,1950.0,2700\n"), "{csv}");
+        let xlsx = app
+            .client
+            .get(app.url("/v1/reports/sla?month=2026-06"))
+            .bearer_auth(&eng)
+            .header("accept", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(xlsx.headers()["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+        assert_eq!(xlsx.headers()["content-disposition"], "attachment; filename=\"sla-2026-06.xlsx\"");
+        let bytes = xlsx.bytes().await.expect("bytes");
+        assert!(bytes.starts_with(b"PK\x03\x04"), "a zip container");
     }
 
     async fn reports_are_scoped_and_checked(app) {

@@ -45,6 +45,27 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Write the SLA compliance report for a month (or a range) to a file.
+    Report {
+        /// The month, YYYY-MM.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        month: Option<String>,
+        /// First day of a range (YYYY-MM-DD).
+        #[arg(long, requires = "to")]
+        from: Option<chrono::NaiveDate>,
+        /// Last day of a range (YYYY-MM-DD).
+        #[arg(long, requires = "from")]
+        to: Option<chrono::NaiveDate>,
+        /// json, csv or xlsx.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only this agency (key).
+        #[arg(long)]
+        agency: Option<String>,
+    },
     /// The contract's catalog of line items.
     Catalog {
         #[command(subcommand)]
@@ -131,6 +152,9 @@ async fn run(config_dir: PathBuf, command: Command) -> anyhow::Result<()> {
         }
         Command::User { action: UserAction::Add { username, role, agency, email, password_stdin } } => {
             add_user(settings, username, role, agency, email, password_stdin).await
+        }
+        Command::Report { month, from, to, format, out, agency } => {
+            report(settings, month, from, to, &format, &out, agency).await
         }
         Command::Openapi | Command::Catalog { .. } => Ok(()),
     }
@@ -219,5 +243,46 @@ async fn add_user(
     if generated {
         writeln!(out, "password: {password}")?;
     }
+    Ok(())
+}
+
+async fn report(
+    mut settings: Settings,
+    month: Option<String>,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    format: &str,
+    out: &std::path::Path,
+    agency: Option<String>,
+) -> anyhow::Result<()> {
+    use api::service::reports::{self, Period};
+    if !matches!(format, "json" | "csv" | "xlsx") {
+        anyhow::bail!("--format {format}: json, csv or xlsx");
+    }
+    settings.timer_enabled = false;
+    let built = startup::build_for_tools(settings, Arc::new(SystemClock)).await?;
+    let period = match (month, from, to) {
+        (Some(m), _, _) => Period::month(&m).map_err(|e| anyhow::anyhow!(e))?,
+        (None, Some(from), Some(to)) if from <= to => Period { from, to: to.succ_opt().unwrap_or(to) },
+        (None, Some(_), Some(_)) => anyhow::bail!("--from must not be after --to"),
+        _ => Period::month(&reports::current_month(&built.state)).map_err(|e| anyhow::anyhow!(e))?,
+    };
+    // The command line speaks for the whole contract, as an admin would.
+    let caller = api::domain::access::Caller {
+        id: uuid::Uuid::nil(),
+        username: "itsm report".into(),
+        role: Role::Admin,
+        agency: None,
+    };
+    let report = reports::sla(&built.state, &caller, period, agency.as_deref(), None)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot compute the report: {e:?}"))?;
+    let bytes = match format {
+        "csv" => reports::to_csv(&report).into_bytes(),
+        "xlsx" => reports::to_xlsx(&report)?,
+        _ => serde_json::to_vec_pretty(&report)?,
+    };
+    std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    writeln!(std::io::stdout(), "wrote {} ({} to {})", out.display(), report.from, report.to)?;
     Ok(())
 }

@@ -55,6 +55,16 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// Load configuration, connect, migrate, load the catalog, and create the first admin if there are no users.
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
+    build_inner(settings, clock, true).await
+}
+
+/// As [`build`], for command-line tools: no first admin is created, so that
+/// its one-time password is never generated where nobody would see it.
+pub async fn build_for_tools(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
+    build_inner(settings, clock, false).await
+}
+
+async fn build_inner(settings: Settings, clock: Arc<dyn Clock>, first_admin: bool) -> anyhow::Result<Built> {
     let catalog =
         Catalog::load(&settings.config_dir).map_err(|e| anyhow::anyhow!("the catalog is invalid:\n{e}"))?;
     let db = store::connect(settings.database_url.expose_secret(), settings.database_max_connections)
@@ -65,7 +75,8 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     let report =
         catalog_sync::sync(&db, &catalog, now).await.context("cannot load the catalog into the database")?;
     tracing::info!(agencies = report.agencies, items = report.items, "catalog loaded");
-    let generated_admin_password = bootstrap_admin(&db, &settings, now).await?;
+    let generated_admin_password =
+        if first_admin { bootstrap_admin(&db, &settings, now).await? } else { None };
 
     let items = catalog
         .items

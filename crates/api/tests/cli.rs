@@ -137,3 +137,30 @@ fn openapi_prints_the_checked_in_spec() {
     let file = std::fs::read_to_string(config_dir().join("../openapi/openapi.json")).expect("checked in");
     assert_eq!(printed, serde_json::from_str::<serde_json::Value>(&file).expect("JSON"));
 }
+
+#[test]
+fn report_writes_csv_and_xlsx_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("itsm.db").display());
+    for (format, check) in [
+        ("csv", (|b: &[u8]| b.starts_with("范围,对象,指标".as_bytes())) as fn(&[u8]) -> bool),
+        ("xlsx", |b: &[u8]| b.starts_with(b"PK\x03\x04") && b.windows(15).any(|w| w == b"xl/workbook.xml")),
+        ("json", |b: &[u8]| {
+            serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["from"] == "2026-06-01")
+        }),
+    ] {
+        let out = dir.path().join(format!("june.{format}"));
+        let run = Command::new(env!("CARGO_BIN_EXE_itsm"))
+            .args(["report", "--month", "2026-06", "--format", format, "--out"])
+            .arg(&out)
+            .env("ITSM_CONFIG_DIR", config_dir())
+            .env("ITSM_DATABASE_URL", &url)
+            .output()
+            .expect("itsm runs");
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let bytes = std::fs::read(&out).expect("written");
+        assert!(check(&bytes), "{format} output is not what it should be");
+    }
+    let bad = itsm(&["report", "--month", "2026-13", "--out", "/dev/null"], &config_dir());
+    assert!(!bad.status.success());
+}

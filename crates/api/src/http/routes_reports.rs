@@ -31,9 +31,12 @@ pub struct ReportQuery {
     pub agency: Option<String>,
     /// Only this line item (id).
     pub line_item: Option<Uuid>,
-    /// `json` (default) or `csv`; `Accept: text/csv` also selects CSV.
+    /// `json` (default), `csv` or `xlsx`; `Accept: text/csv` or the XLSX media type also select.
     pub format: Option<String>,
 }
+
+/// The XLSX media type.
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(sla))
@@ -43,7 +46,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// and still-running clocks, attainment, mean and p90 time to meet, and the tickets that missed.
 #[utoipa::path(get, path = "/v1/reports/sla", tag = TAG_REPORTS, security(("bearer" = [])), params(ReportQuery),
     responses(
-        (status = 200, body = SlaReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 200, body = SlaReport, description = "JSON; CSV with `format=csv`, XLSX with `format=xlsx`"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -75,22 +78,27 @@ async fn sla(
             Period::month(&month).map_err(|e| ApiError::new(Code::BadRequest, e))?
         }
     };
-    let wants_csv = match q.format.as_deref() {
-        Some("csv") => true,
-        Some("json") => false,
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let format = match q.format.as_deref() {
+        Some(f @ ("json" | "csv" | "xlsx")) => f,
         Some(other) => {
-            return Err(ApiError::new(Code::BadRequest, format!("format \"{other}\": json or csv")));
+            return Err(ApiError::new(Code::BadRequest, format!("format \"{other}\": json, csv or xlsx")));
         }
-        None => {
-            headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/csv"))
-        }
+        None if accept.contains(XLSX) => "xlsx",
+        None if accept.contains("text/csv") => "csv",
+        None => "json",
     };
     let report = reports::sla(&state, &caller, period, q.agency.as_deref(), q.line_item).await?;
-    if wants_csv {
-        let mut r = (StatusCode::OK, reports::to_csv(&report)).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-        Ok(r)
-    } else {
-        Ok(axum::Json(report).into_response())
+    let (body, content_type) = match format {
+        "csv" => (reports::to_csv(&report).into_bytes(), "text/csv; charset=utf-8"),
+        "xlsx" => (reports::to_xlsx(&report).map_err(ApiError::internal)?, XLSX),
+        _ => return Ok(axum::Json(report).into_response()),
+    };
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let disposition = format!("attachment; filename=\"sla-{}.{format}\"", period.from.format("%Y-%m"));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
+    Ok(r)
 }

@@ -350,3 +350,80 @@ pub fn current_month(state: &AppState) -> String {
     let d = state.clock.now().to_datetime().with_timezone(&state.catalog.settings.timezone).date_naive();
     format!("{:04}-{:02}", d.year(), d.month())
 }
+
+/// The report as an XLSX workbook: one sheet per view, Chinese headers, the
+/// header row frozen and columns fitted to their contents.
+pub fn to_xlsx(report: &SlaReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let metric_headers =
+        ["对象", "指标", "按时达成", "超时", "进行中", "达成率(%)", "平均用时(分钟)", "P90用时(分钟)"];
+    let groups: [(&str, Vec<(String, &GroupReport)>); 3] = [
+        ("合同汇总", vec![("全部".to_owned(), &report.contract)]),
+        ("服务单位", report.agencies.iter().map(|(k, g)| (k.clone(), g)).collect()),
+        ("运维项目", report.line_items.iter().map(|(k, g)| (format!("{k}"), g)).collect()),
+    ];
+    for (name, rows) in groups {
+        let sheet = book.add_worksheet();
+        sheet.set_name(name)?;
+        for (c, h) in metric_headers.iter().enumerate() {
+            sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+        }
+        let mut r = 1u32;
+        for (who, g) in rows {
+            for (metric, f) in &g.metrics {
+                sheet.write_string(r, 0, &who)?;
+                sheet.write_string(r, 1, metric)?;
+                sheet.write_number(r, 2, f64::from(f.met))?;
+                sheet.write_number(r, 3, f64::from(f.breached))?;
+                sheet.write_number(r, 4, f64::from(f.running))?;
+                if let Some(a) = f.attainment_percent {
+                    sheet.write_number(r, 5, (a * 10.0).round() / 10.0)?;
+                }
+                if let Some(m) = f.mean_seconds_to_meet {
+                    sheet.write_number(r, 6, (m / 6.0).round() / 10.0)?;
+                }
+                if let Some(p) = f.p90_seconds_to_meet {
+                    sheet.write_number(r, 7, (p as f64 / 6.0).round() / 10.0)?;
+                }
+                r += 1;
+            }
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        sheet.autofit();
+    }
+    let sheet = book.add_worksheet();
+    sheet.set_name("超时工单")?;
+    for (c, h) in ["工单号", "运维项目序号", "服务单位", "超时指标", "链接"].iter().enumerate()
+    {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (i, t) in report.breached_tickets.iter().enumerate() {
+        let r = i as u32 + 1;
+        sheet.write_string(r, 0, &t.number)?;
+        sheet.write_number(r, 1, f64::from(t.line_item_seq))?;
+        sheet.write_string(r, 2, &t.agency)?;
+        sheet.write_string(r, 3, t.metrics.join("、"))?;
+        sheet.write_string(r, 4, &t.link)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofit();
+    let sheet = book.add_worksheet();
+    sheet.set_name("巡检")?;
+    for (c, h) in ["运维项目序号", "应巡检", "按时完成", "逾期完成", "未完成"].iter().enumerate()
+    {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (i, (seq, g)) in report.line_items.iter().enumerate() {
+        let r = i as u32 + 1;
+        let f = &g.inspections;
+        sheet.write_number(r, 0, f64::from(*seq))?;
+        for (c, v) in [f.due, f.on_time, f.late, f.missed].into_iter().enumerate() {
+            sheet.write_number(r, c as u16 + 1, f64::from(v))?;
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofit();
+    book.save_to_buffer()
+}
