@@ -10,6 +10,7 @@ mod m20261128_000002_accounts;
 mod m20261128_000003_tickets;
 mod m20261128_000004_alerts;
 mod m20261128_000005_inspections;
+mod m20261128_000006_outbox_attachments;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_tickets::Migration),
             Box::new(m20261128_000004_alerts::Migration),
             Box::new(m20261128_000005_inspections::Migration),
+            Box::new(m20261128_000006_outbox_attachments::Migration),
         ]
     }
 }

@@ -144,6 +144,9 @@ impl TestApp {
         settings.smtp_url = Some(smtp.url().into());
         settings.outbox_dir = dir.path().join("outbox");
         settings.timer_enabled = false;
+        // Each test turns on the notices it is about.
+        settings.inspection_alerts = false;
+        settings.monthly_reports = false;
         settings.mail_from = "ITSM <itsm@luoyang.example.org>".into();
         settings.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
         settings.database_max_connections = 5;

@@ -51,6 +51,49 @@ crate::both_backends! {
         let r = app.call(Method::GET, &format!("/v1/reports/sla?month=2026-06&line_item={item1}"), &eng, None, StatusCode::OK).await;
         assert_eq!(r["contract"]["inspections"], json!({"due": 4, "on_time": 1, "late": 1, "missed": 2}));
     }
+
+    async fn inspections_closed_undone_are_announced_once(app) {
+        let app = app.another(|s| s.inspection_alerts = true).await;
+        // Only the supplier's manager has an address: one notice per task.
+        app.user_with_email("manager", None, Some("supplier-manager@example.org")).await;
+        app.user("manager", Some("education-bureau")).await;
+        let (_, eng) = app.user("engineer", None).await;
+        app.clock.set(sh("2026-05-22 08:00"));
+        app.tick().await;
+        assert!(app.smtp.messages().is_empty(), "no window has closed yet");
+        // The first weekend's windows close by Monday 05-25 00:00.
+        app.clock.set(sh("2026-05-25 00:00"));
+        let tasks = app.call(Method::GET, "/v1/inspections?limit=500&due_to=2026-05-25T00%3A00%3A00%2B08%3A00", &eng, None, StatusCode::OK).await;
+        let missed = tasks.as_array().expect("list").iter().filter(|t| t["status"] == "missed").count();
+        assert!(missed > 0);
+        app.tick().await;
+        assert_eq!(app.smtp.messages().len(), missed, "one notice per inspection not done");
+        assert!(app.smtp.messages().iter().all(|m| m.to == ["supplier-manager@example.org"]));
+        app.tick().await;
+        assert_eq!(app.smtp.messages().len(), missed, "exactly once");
+    }
+
+    async fn monthly_summaries_go_out_on_the_first_working_day_once(app) {
+        let app = app.another(|s| s.monthly_reports = true).await;
+        app.user_with_email("manager", Some("education-bureau"), Some("edu-manager@example.org")).await;
+        app.user_with_email("manager", None, Some("supplier-manager@example.org")).await;
+        let count = || app.smtp.messages().iter().filter(|x| x.data.contains("sla-2026-09.xlsx")).count();
+        // October's first working day is the 8th (National Day, 10-01..07), opening at 09:00.
+        app.clock.set(sh("2026-10-07 18:00"));
+        app.tick().await;
+        assert_eq!(count(), 0, "not before the first working day");
+        app.clock.set(sh("2026-10-08 08:59"));
+        app.tick().await;
+        assert_eq!(count(), 0, "not before it opens");
+        app.clock.set(sh("2026-10-08 09:00"));
+        app.tick().await;
+        assert_eq!(count(), 2, "one for each manager with an address");
+        let one = app.smtp.messages().into_iter().find(|x| x.data.contains("sla-2026-09.xlsx")).expect("a summary");
+        assert!(one.header("Content-Type").is_some_and(|c| c.starts_with("multipart/mixed")), "with the workbook attached");
+        app.clock.set(sh("2026-10-09 09:00"));
+        app.tick().await;
+        assert_eq!(count(), 2, "exactly once");
+    }
 }
 
 fn enc(s: &str) -> String {

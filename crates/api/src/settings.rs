@@ -62,6 +62,10 @@ pub struct Settings {
     pub public_base_url: Option<String>,
     /// Run the SLA timer and the mail sender inside `serve`.
     pub timer_enabled: bool,
+    /// Tell managers about inspections not done within their window.
+    pub inspection_alerts: bool,
+    /// Send managers last month's summary on the first working day of each month.
+    pub monthly_reports: bool,
     /// Fault injection for the crash test: abort after claiming a message, before sending it.
     #[serde(default)]
     pub fault_abort_before_send: bool,
@@ -103,6 +107,8 @@ struct Defaults {
     mail_max_attempts: u32,
     mail_lease_seconds: u64,
     timer_enabled: bool,
+    inspection_alerts: bool,
+    monthly_reports: bool,
 }
 
 const DEFAULTS: Defaults = Defaults {
@@ -120,6 +126,8 @@ const DEFAULTS: Defaults = Defaults {
     mail_max_attempts: 10,
     mail_lease_seconds: 120,
     timer_enabled: true,
+    inspection_alerts: true,
+    monthly_reports: true,
 };
 
 impl Settings {

@@ -13,6 +13,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::{Datelike, NaiveDate, TimeZone};
+
 use catalog::Recipients;
 use notifier::{Alert, AlertKind, Email, Locale};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
@@ -32,8 +34,15 @@ use crate::domain::access::Role;
 use crate::domain::ticket;
 use crate::service::tickets::{insert_event, state_name};
 use crate::state::AppState;
-use crate::store::entities::{clock, clock_alert, outbox, ticket as ticket_row, ticket_event, user};
+use crate::store::entities::{
+    clock, clock_alert, inspection_task, outbox, ticket as ticket_row, ticket_event, user,
+};
 use crate::store::is_postgres;
+
+/// The XLSX media type, for the monthly report's attachment.
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+/// The calendar whose first opening in a month is "the first working day".
+const WORKING_CALENDAR: &str = "5x8";
 
 /// Clocks handled per transaction.
 const CLOCK_BATCH: u64 = 100;
@@ -63,6 +72,12 @@ pub struct TickReport {
 pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
     let mut report = TickReport::default();
     while process_batch(state, &mut report).await? == CLOCK_BATCH as usize {}
+    if state.settings.inspection_alerts {
+        report.queued += late_inspections(state).await?;
+    }
+    if state.settings.monthly_reports {
+        report.queued += monthly_summaries(state).await?;
+    }
     deliver(state, &mut report).await?;
     Ok(report)
 }
@@ -405,6 +420,8 @@ async fn enqueue(
             last_error: Set(None),
             created_at: Set(now.unix()),
             sent_at: Set(None),
+            attachment_name: Set(None),
+            attachment_base64: Set(None),
         })
         .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
         .exec_without_returning(txn)
@@ -414,23 +431,35 @@ async fn enqueue(
     Ok(queued)
 }
 
-/// The email addresses of a ticket's recipients in these groups; users without one are skipped.
+/// The email addresses of a ticket's recipients in these groups.
 async fn recipients(
     txn: &DatabaseTransaction,
     t: &ticket_row::Model,
+    groups: &[Recipients],
+) -> Result<Vec<String>, DbErr> {
+    recipients_for(txn, &t.agency_key, t.assignee_id, &t.number, groups).await
+}
+
+/// The email addresses of these groups for an agency (and an assignee, if
+/// any); users without one are skipped.
+async fn recipients_for(
+    txn: &DatabaseTransaction,
+    agency_key: &str,
+    assignee: Option<Uuid>,
+    about: &str,
     groups: &[Recipients],
 ) -> Result<Vec<String>, DbErr> {
     let mut cond = Condition::any();
     let mut any = false;
     for g in groups {
         let part = match g {
-            Recipients::Assignee => match t.assignee_id {
+            Recipients::Assignee => match assignee {
                 Some(id) => Condition::all().add(user::Column::Id.eq(id)),
                 None => continue,
             },
             Recipients::AgencyManagers => Condition::all()
                 .add(user::Column::Role.eq(Role::Manager.as_str()))
-                .add(user::Column::AgencyKey.eq(t.agency_key.clone())),
+                .add(user::Column::AgencyKey.eq(agency_key)),
             Recipients::SupplierManagers => Condition::all()
                 .add(user::Column::Role.eq(Role::Manager.as_str()))
                 .add(user::Column::AgencyKey.is_null()),
@@ -447,7 +476,7 @@ async fn recipients(
         match u.email {
             Some(e) => out.push(e),
             None => {
-                tracing::info!(username = %u.username, ticket = %t.number, "no email address; alert skipped for this user");
+                tracing::info!(username = %u.username, about, "no email address; alert skipped for this user");
             }
         }
     }
@@ -510,6 +539,15 @@ async fn deliver(state: &AppState, report: &mut TickReport) -> Result<(), DbErr>
                 subject: row.subject.clone(),
                 text: row.body_text.clone(),
                 html: row.body_html.clone(),
+                attachment: match (&row.attachment_name, &row.attachment_base64) {
+                    (Some(name), Some(data)) => Some(notifier::Attachment {
+                        filename: name.clone(),
+                        content_type: XLSX.to_owned(),
+                        bytes: base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data)
+                            .unwrap_or_default(),
+                    }),
+                    _ => None,
+                },
             };
             let attempts = row.attempts + 1;
             let now = state.clock.now();
@@ -580,4 +618,173 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
     }
     txn.commit().await?;
     Ok(n)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn queue_notice(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    dedupe_key: String,
+    kind: &str,
+    email: &str,
+    rendered: notifier::Rendered,
+    attachment: Option<(String, Vec<u8>)>,
+    now: Timestamp,
+) -> Result<usize, DbErr> {
+    let (name, data) = match attachment {
+        Some((n, bytes)) => {
+            (Some(n), Some(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)))
+        }
+        None => (None, None),
+    };
+    let inserted = outbox::Entity::insert(outbox::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        dedupe_key: Set(dedupe_key.clone()),
+        ticket_id: Set(None),
+        kind: Set(kind.to_owned()),
+        recipients: Set(serde_json::to_string(&[email]).unwrap_or_default()),
+        message_id: Set(notifier::message_id(&dedupe_key, &state.settings.mail_from)),
+        subject: Set(rendered.subject),
+        body_text: Set(rendered.text),
+        body_html: Set(rendered.html),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now.unix()),
+        lease_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now.unix()),
+        sent_at: Set(None),
+        attachment_name: Set(name),
+        attachment_base64: Set(data),
+    })
+    .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
+    .exec_without_returning(txn)
+    .await?;
+    Ok(inserted as usize)
+}
+
+/// Inspections whose window closed undone: one notice each, to the agency's and the supplier's managers.
+async fn late_inspections(state: &AppState) -> Result<usize, DbErr> {
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let mut query = inspection_task::Entity::find()
+        .filter(inspection_task::Column::CompletedAt.is_null())
+        .filter(inspection_task::Column::LateAlerted.eq(false))
+        .filter(inspection_task::Column::DueTo.lte(now.unix()))
+        .order_by_asc(inspection_task::Column::DueTo)
+        .limit(CLOCK_BATCH);
+    if is_postgres(&state.db) {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let tasks = query.all(&txn).await?;
+    let locale = Locale::parse(&state.settings.mail_locale).unwrap_or_default();
+    let mut queued = 0;
+    for t in &tasks {
+        let item = state.item(t.line_item_id);
+        let notice = notifier::Notice::InspectionLate {
+            agency: state
+                .catalog
+                .agency(&t.agency_key)
+                .map_or_else(|| t.agency_key.clone(), |a| a.name.clone()),
+            line_item: item.map_or_else(String::new, |i| i.name.clone()),
+            device_class: t.device_class.clone(),
+            window_from: Timestamp::from_unix(t.due_from).to_datetime(),
+            window_to: Timestamp::from_unix(t.due_to).to_datetime(),
+            timezone: state.catalog.settings.timezone,
+        };
+        let rendered = notifier::render_notice(&notice, locale).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let groups = [Recipients::AgencyManagers, Recipients::SupplierManagers];
+        for email in recipients_for(&txn, &t.agency_key, None, &t.schedule_key, &groups).await? {
+            let key = format!("inspection/{}/{email}", t.id);
+            queued += queue_notice(state, &txn, key, "inspection_late", &email, rendered.clone(), None, now)
+                .await?;
+        }
+        inspection_task::Entity::update_many()
+            .col_expr(inspection_task::Column::LateAlerted, Expr::value(true))
+            .filter(inspection_task::Column::Id.eq(t.id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(queued)
+}
+
+/// The first working-day opening of the month containing `now`, and the month before it.
+fn monthly_moment(state: &AppState, now: Timestamp) -> Option<(Timestamp, String, NaiveDate, NaiveDate)> {
+    let tz = state.catalog.settings.timezone;
+    let today = now.to_datetime().with_timezone(&tz).date_naive();
+    let first = today.with_day(1)?;
+    let midnight = tz.from_local_datetime(&first.and_hms_opt(0, 0, 0)?).earliest()?;
+    let calendar = state.catalog.calendars.get(WORKING_CALENDAR)?;
+    let opens = calendar.next_open(Timestamp::from(midnight.to_utc())).ok()?.value;
+    let prev_first = first.pred_opt()?.with_day(1)?;
+    Some((opens, format!("{:04}-{:02}", prev_first.year(), prev_first.month()), prev_first, first))
+}
+
+/// On the first working day of a month, last month's summary to every manager
+/// with an address, for their scope, with the workbook attached: once each.
+async fn monthly_summaries(state: &AppState) -> Result<usize, DbErr> {
+    let now = state.clock.now();
+    let Some((opens, month, from, to)) = monthly_moment(state, now) else { return Ok(0) };
+    if now < opens {
+        return Ok(0);
+    }
+    let managers = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Manager.as_str()))
+        .filter(user::Column::Email.is_not_null())
+        .all(&state.db)
+        .await?;
+    let locale = Locale::parse(&state.settings.mail_locale).unwrap_or_default();
+    let mut queued = 0;
+    for m in managers {
+        let Some(email) = m.email.clone() else { continue };
+        let key = format!("monthly/{month}/{email}");
+        if outbox::Entity::find()
+            .filter(outbox::Column::DedupeKey.eq(key.clone()))
+            .one(&state.db)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        let caller = crate::domain::access::Caller {
+            id: m.id,
+            username: m.username.clone(),
+            role: Role::Manager,
+            agency: m.agency_key.clone(),
+        };
+        let period = crate::service::reports::Period { from, to };
+        let report = crate::service::reports::sla(state, &caller, period, None, None)
+            .await
+            .map_err(|e| DbErr::Custom(format!("monthly report: {e:?}")))?;
+        let xlsx = crate::service::reports::to_xlsx(&report).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let scope = m
+            .agency_key
+            .as_deref()
+            .and_then(|a| state.catalog.agency(a))
+            .map_or_else(|| state.catalog.contract.name.clone(), |a| a.name.clone());
+        let mut lines = vec![format!("{scope} {month}")];
+        for (metric, f) in &report.contract.metrics {
+            let attainment = f.attainment_percent.map_or_else(|| "—".to_owned(), |a| format!("{a:.1}%"));
+            lines.push(format!("{metric}: {} / {} / {} ({attainment})", f.met, f.breached, f.running));
+        }
+        let i = &report.contract.inspections;
+        lines.push(format!("inspections: {} / {} / {} / {}", i.due, i.on_time, i.late, i.missed));
+        let notice = notifier::Notice::Monthly { month: month.clone(), scope, lines };
+        let rendered = notifier::render_notice(&notice, locale).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let txn = state.db.begin().await?;
+        queued += queue_notice(
+            state,
+            &txn,
+            key,
+            "monthly",
+            &email,
+            rendered,
+            Some((format!("sla-{month}.xlsx"), xlsx)),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+    }
+    Ok(queued)
 }

@@ -10,8 +10,8 @@ mod retry;
 #[cfg(feature = "smtp-sink")]
 pub mod sink;
 
-pub use mailer::{Email, FileMailer, Mailer, SendError, SmtpMailer, message_id};
-pub use render::{Alert, AlertKind, Locale, Rendered, duration, render};
+pub use mailer::{Attachment, Email, FileMailer, Mailer, SendError, SmtpMailer, message_id};
+pub use render::{Alert, AlertKind, Locale, Notice, Rendered, duration, render, render_notice};
 pub use retry::RetryPolicy;
 
 /// What can go wrong before sending.

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest, Sha256};
@@ -24,6 +25,19 @@ pub struct Email {
     pub text: String,
     /// HTML part.
     pub html: String,
+    /// An attached file, e.g. the monthly report's workbook.
+    pub attachment: Option<Attachment>,
+}
+
+/// A file attached to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file's name as the reader sees it.
+    pub filename: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
 }
 
 /// The `Message-ID` for a dedupe key, at the sender's domain.
@@ -63,9 +77,18 @@ fn build(email: &Email) -> Result<Message, SendError> {
         let mailbox: Mailbox = to.parse().map_err(|e| permanent(format!("recipient \"{to}\": {e}")))?;
         builder = builder.to(mailbox);
     }
-    builder
-        .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
-        .map_err(|e| permanent(format!("cannot build the message: {e}")))
+    let body = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
+    let body = match &email.attachment {
+        None => body,
+        Some(a) => {
+            let content_type = ContentType::parse(&a.content_type)
+                .map_err(|e| permanent(format!("attachment type \"{}\": {e}", a.content_type)))?;
+            MultiPart::mixed().multipart(body).singlepart(
+                lettre::message::Attachment::new(a.filename.clone()).body(a.bytes.clone(), content_type),
+            )
+        }
+    };
+    builder.multipart(body).map_err(|e| permanent(format!("cannot build the message: {e}")))
 }
 
 /// SMTP through a pooled connection.

@@ -183,6 +183,10 @@ fn environment() -> Environment<'static> {
         ("alert.en.txt", include_str!("../templates/alert.en.txt")),
         ("alert.zh-CN.html", include_str!("../templates/alert.zh-CN.html")),
         ("alert.en.html", include_str!("../templates/alert.en.html")),
+        ("notice.zh-CN.txt", include_str!("../templates/notice.zh-CN.txt")),
+        ("notice.en.txt", include_str!("../templates/notice.en.txt")),
+        ("notice.zh-CN.html", include_str!("../templates/notice.zh-CN.html")),
+        ("notice.en.html", include_str!("../templates/notice.en.html")),
     ] {
         // The templates are part of the crate; a syntax error fails the tests, not production.
         if let Err(e) = env.add_template(name, source) {
@@ -216,4 +220,84 @@ pub fn render(alerts: &[Alert], locale: Locale) -> Result<Rendered, NotifyError>
         .render(context! { alerts => &views, subject => &subject })
         .map_err(|e| NotifyError::Template(e.to_string()))?;
     Ok(Rendered { subject, text, html })
+}
+
+/// A message that is not about one clock: a late inspection, the monthly summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// An inspection was not done within its window (巡检逾期).
+    InspectionLate {
+        /// The agency's name.
+        agency: String,
+        /// The line item's name.
+        line_item: String,
+        /// The device class, for per-class cycles.
+        device_class: Option<String>,
+        /// The window, in the item's timezone.
+        window_from: DateTime<Utc>,
+        /// Its end.
+        window_to: DateTime<Utc>,
+        /// The timezone to show them in.
+        timezone: Tz,
+    },
+    /// Last month's SLA summary (月度服务报告), with the workbook attached.
+    Monthly {
+        /// `2026-06`.
+        month: String,
+        /// Whose tickets: an agency's name, or the whole contract.
+        scope: String,
+        /// Lines of figures, already worded.
+        lines: Vec<String>,
+    },
+}
+
+/// Render a notice.
+pub fn render_notice(notice: &Notice, locale: Locale) -> Result<Rendered, NotifyError> {
+    let zh = locale == Locale::ZhCn;
+    let (subject, lines): (String, Vec<String>) = match notice {
+        Notice::InspectionLate { agency, line_item, device_class, window_from, window_to, timezone } => {
+            let f = |t: &DateTime<Utc>| t.with_timezone(timezone).format("%Y-%m-%d %H:%M").to_string();
+            let class = device_class.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+            if zh {
+                (
+                    format!("【巡检逾期】{agency} {line_item}{class}"),
+                    vec![
+                        format!("服务单位：{agency}"),
+                        format!("运维项目：{line_item}{class}"),
+                        format!("巡检时段：{} 至 {}（{}）", f(window_from), f(window_to), timezone.name()),
+                        "该时段内未记录巡检。".to_owned(),
+                    ],
+                )
+            } else {
+                (
+                    format!("[Inspection overdue] {agency} {line_item}{class}"),
+                    vec![
+                        format!("Agency: {agency}"),
+                        format!("Line item: {line_item}{class}"),
+                        format!("Window: {} to {} ({})", f(window_from), f(window_to), timezone.name()),
+                        "No inspection was recorded in this window.".to_owned(),
+                    ],
+                )
+            }
+        }
+        Notice::Monthly { month, scope, lines } => {
+            let subject = if zh {
+                format!("【月度服务报告】{month} {scope}")
+            } else {
+                format!("[Monthly SLA report] {month} {scope}")
+            };
+            (subject, lines.clone())
+        }
+    };
+    let env = environment();
+    let tag = locale.tag();
+    let ctx = context! { subject => &subject, lines => &lines };
+    let render = |name: String| {
+        env.get_template(&name).and_then(|t| t.render(&ctx)).map_err(|e| NotifyError::Template(e.to_string()))
+    };
+    Ok(Rendered {
+        text: render(format!("notice.{tag}.txt"))?,
+        html: render(format!("notice.{tag}.html"))?,
+        subject,
+    })
 }

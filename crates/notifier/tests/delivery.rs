@@ -55,6 +55,7 @@ fn email(key: &str) -> Email {
         subject: r.subject,
         text: r.text,
         html: r.html,
+        attachment: None,
     }
 }
 
@@ -102,4 +103,40 @@ async fn files_are_written_once_per_message_id() {
     let text = std::fs::read_to_string(mailer.path_for(&e)).expect("eml");
     assert!(text.contains(&e.message_id));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn notices_and_attachments() {
+    let sink = SmtpSink::start().expect("sink");
+    let mailer = SmtpMailer::from_url(&sink.url()).expect("url");
+    let notice = notifier::Notice::Monthly {
+        month: "2026-06".into(),
+        scope: "洛阳市教育局".into(),
+        lines: vec!["response: 1 / 1 / 1 (50.0%)".into()],
+    };
+    let r = notifier::render_notice(&notice, Locale::ZhCn).expect("renders");
+    assert_eq!(r.subject, "【月度服务报告】2026-06 洛阳市教育局");
+    assert!(r.text.contains("response: 1 / 1 / 1 (50.0%)"));
+    let mut e = email("monthly/2026-06/boss");
+    e.subject = r.subject;
+    e.attachment = Some(notifier::Attachment {
+        filename: "sla-2026-06.xlsx".into(),
+        content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".into(),
+        bytes: b"PK\x03\x04".to_vec(),
+    });
+    mailer.send(&e).await.expect("sent");
+    let got = sink.messages();
+    assert!(got[0].header("Content-Type").is_some_and(|c| c.starts_with("multipart/mixed")));
+    assert!(got[0].data.contains("sla-2026-06.xlsx"));
+    let late = notifier::Notice::InspectionLate {
+        agency: "洛阳市教育局".into(),
+        line_item: "雪亮工程".into(),
+        device_class: None,
+        window_from: Utc.with_ymd_and_hms(2026, 5, 31, 16, 0, 0).single().expect("valid"),
+        window_to: Utc.with_ymd_and_hms(2026, 6, 7, 16, 0, 0).single().expect("valid"),
+        timezone: chrono_tz::Asia::Shanghai,
+    };
+    let r = notifier::render_notice(&late, Locale::En).expect("renders");
+    assert_eq!(r.subject, "[Inspection overdue] 洛阳市教育局 雪亮工程");
+    assert!(r.text.contains("Window: 2026-06-01 00:00 to 2026-06-08 00:00 (Asia/Shanghai)"), "{}", r.text);
 }

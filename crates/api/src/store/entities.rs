@@ -226,6 +226,8 @@ pub mod outbox {
         pub last_error: Option<String>,
         pub created_at: i64,
         pub sent_at: Option<i64>,
+        pub attachment_name: Option<String>,
+        pub attachment_base64: Option<String>,
     }
     no_relations!();
 }
