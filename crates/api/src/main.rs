@@ -259,13 +259,18 @@ async fn report(
     if !matches!(format, "json" | "csv" | "xlsx") {
         anyhow::bail!("--format {format}: json, csv or xlsx");
     }
+    // Check the arguments before touching the database.
+    let period = match (month, from, to) {
+        (Some(m), _, _) => Some(Period::month(&m).map_err(|e| anyhow::anyhow!(e))?),
+        (None, Some(from), Some(to)) if from <= to => Some(Period { from, to: to.succ_opt().unwrap_or(to) }),
+        (None, Some(_), Some(_)) => anyhow::bail!("--from must not be after --to"),
+        _ => None,
+    };
     settings.timer_enabled = false;
     let built = startup::build_for_tools(settings, Arc::new(SystemClock)).await?;
-    let period = match (month, from, to) {
-        (Some(m), _, _) => Period::month(&m).map_err(|e| anyhow::anyhow!(e))?,
-        (None, Some(from), Some(to)) if from <= to => Period { from, to: to.succ_opt().unwrap_or(to) },
-        (None, Some(_), Some(_)) => anyhow::bail!("--from must not be after --to"),
-        _ => Period::month(&reports::current_month(&built.state)).map_err(|e| anyhow::anyhow!(e))?,
+    let period = match period {
+        Some(p) => p,
+        None => Period::month(&reports::current_month(&built.state)).map_err(|e| anyhow::anyhow!(e))?,
     };
     // The command line speaks for the whole contract, as an admin would.
     let caller = api::domain::access::Caller {

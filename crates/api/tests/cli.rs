@@ -161,6 +161,12 @@ fn report_writes_csv_and_xlsx_files() {
         let bytes = std::fs::read(&out).expect("written");
         assert!(check(&bytes), "{format} output is not what it should be");
     }
-    let bad = itsm(&["report", "--month", "2026-13", "--out", "/dev/null"], &config_dir());
+    let bad = Command::new(env!("CARGO_BIN_EXE_itsm"))
+        .args(["report", "--month", "2026-13", "--out", "/dev/null"])
+        .env("ITSM_CONFIG_DIR", config_dir())
+        .env("ITSM_DATABASE_URL", &url)
+        .output()
+        .expect("itsm runs");
     assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not like 2026-06"));
 }
