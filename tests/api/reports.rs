@@ -95,6 +95,33 @@ crate::both_backends! {
         assert!(bytes.starts_with(b"PK\x03\x04"), "a zip container");
     }
 
+    async fn a_month_that_crosses_holidays(app) {
+        // Item 3 is 5x8 with a 30-minute response. Filed Thursday 09-24 17:50,
+        // before the Mid-Autumn holiday (09-25..27): ten minutes that day, the
+        // rest from Monday 09-28 09:00; answered 09:10, so met after 20
+        // business minutes. Filed 09-30 17:50, before National Day: still
+        // running when September ends (due 10-08 09:20).
+        let (_, eng) = app.user("engineer", None).await;
+        let item3 = app.item_id(3).await;
+        app.clock.set(sh("2026-09-24 17:50"));
+        let a = app.file(&eng, json!({"line_item_id": item3, "title": "before Mid-Autumn"})).await;
+        app.clock.set(sh("2026-09-28 09:10"));
+        app.act(&eng, a["id"].as_str().expect("id"), "acknowledge", json!({}), StatusCode::OK).await;
+        app.clock.set(sh("2026-09-30 17:50"));
+        let b = app.file(&eng, json!({"line_item_id": item3, "title": "before National Day"})).await;
+        assert_eq!(crate::helpers::clock(&b, "response")["deadline"], utc("2026-10-08 09:20"));
+        app.clock.set(sh("2026-10-09 12:00"));
+        let r = report(&app, &eng, "month=2026-09").await;
+        let response = &r["contract"]["metrics"]["response"];
+        assert_eq!((response["met"].as_u64(), response["breached"].as_u64(), response["running"].as_u64()), (Some(1), Some(0), Some(1)));
+        assert_eq!(response["mean_seconds_to_meet"], 1200.0);
+        assert_eq!(response["attainment_percent"], 100.0);
+        // An empty month has no figures at all.
+        let empty = report(&app, &eng, "month=2026-08").await;
+        assert_eq!(empty["contract"]["metrics"], json!({}));
+        assert_eq!(empty["breached_tickets"], json!([]));
+    }
+
     async fn reports_are_scoped_and_checked(app) {
         let (_, eng) = app.user("engineer", None).await;
         let item1 = app.item_id(1).await;
