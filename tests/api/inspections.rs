@@ -94,6 +94,38 @@ crate::both_backends! {
         app.tick().await;
         assert_eq!(count(), 2, "exactly once");
     }
+
+    async fn a_changed_cycle_regenerates_future_tasks_only(app) {
+        // Item 1 turns from weekly to monthly inspection at a restart on 06-10:
+        // the weeks before stay (one of them done), the weekly tasks still to
+        // come go, monthly ones arrive.
+        let (_, eng) = app.user("engineer", None).await;
+        let item1 = app.item_id(1).await;
+        app.clock.set(sh("2026-06-03 10:00"));
+        let q = format!("/v1/inspections?line_item_id={item1}&limit=500");
+        let before = app.call(Method::GET, &q, &eng, None, StatusCode::OK).await;
+        let first_june_week = before.as_array().expect("list").iter().find(|t| t["due_from"] == utc("2026-06-01 00:00")).expect("week of 06-01")["id"].as_str().expect("id").to_owned();
+        app.call(Method::POST, &format!("/v1/inspections/{first_june_week}/complete"), &eng, Some(&json!({})), StatusCode::OK).await;
+
+        app.clock.set(sh("2026-06-10 12:00"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::helpers::copy_dir(&crate::helpers::config_dir(), dir.path());
+        let items = dir.path().join("catalog/items.toml");
+        let text = std::fs::read_to_string(&items).expect("read");
+        std::fs::write(&items, text.replacen("every = \"week\"\nsource = \"巡检周期：每周\"", "every = \"month\"\nsource = \"巡检周期：每周\"", 1)).expect("write");
+        let renewed = app.restart_with(dir.path()).await;
+        let after = renewed.call(Method::GET, &q, &eng, None, StatusCode::OK).await;
+        let after = after.as_array().expect("list");
+        let weekly: Vec<&str> = after.iter().filter(|t| t["every"] == "week").filter_map(|t| t["due_from"].as_str()).collect();
+        let week_of = |d: &str| utc(d);
+        // Kept: the weeks that began before now (including the one under way).
+        assert!(weekly.contains(&week_of("2026-05-25 00:00").as_str()));
+        assert!(weekly.contains(&week_of("2026-06-08 00:00").as_str()), "the current week is not in the future");
+        assert!(!weekly.contains(&week_of("2026-06-15 00:00").as_str()), "future weekly tasks are gone");
+        assert!(after.iter().any(|t| t["id"] == first_june_week.as_str() && t["status"] == "done"), "history stays");
+        let monthly = after.iter().filter(|t| t["every"] == "month").count();
+        assert_eq!(monthly, 13, "2026-05-22..2027-05-21 spans thirteen calendar months");
+    }
 }
 
 fn enc(s: &str) -> String {

@@ -82,7 +82,9 @@ pub fn windows(
                 let slot = cycle.slots.get(k as usize).cloned();
                 let class = cycle.device_class.as_deref().unwrap_or("-");
                 out.push(Window {
-                    key: format!("{item_seq}/{index}/{class}/{from_day}/{k}"),
+                    // The period kind is part of the key: a weekly and a
+                    // monthly window can start on the same day.
+                    key: format!("{item_seq}/{index}/{:?}/{class}/{from_day}/{k}", cycle.every),
                     cycle: index,
                     slot,
                     from: Timestamp::from_unix(from),
