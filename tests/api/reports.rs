@@ -79,8 +79,12 @@ crate::both_backends! {
         let csv = app.client.get(app.url("/v1/reports/sla?month=2026-06&format=csv")).bearer_auth(&eng).send().await.expect("sent");
         assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
         let csv = csv.text().await.expect("text");
-        assert!(csv.starts_with("范围,对象,指标,按时达成,超时,进行中,达成率(%),平均用时(秒),P90用时(秒)\n"), "{csv}");
-        assert!(csv.contains("合同,全部,response,1,1,1,50.0,1950.0,2700\n"), "{csv}");
+        assert!(csv.starts_with("范围,对象,指标,按时达成,超时,进行中,达成率(%),平均用时(分钟),P90用时(分钟)\n"), "{csv}");
+        assert!(csv.contains("合同,全部,response,1,1,1,50.0,32.5,45.0\n"), "{csv}");
+        assert!(csv.contains("服务单位,洛阳市教育局,response,1,1,0,50.0,32.5,45.0\n"), "{csv}");
+        assert!(csv.contains("\n\n范围,对象,应巡检,按时完成,逾期完成,未完成\n"), "{csv}");
+        let en = app.client.get(app.url("/v1/reports/sla?month=2026-06&format=csv&lang=en")).bearer_auth(&eng).send().await.expect("sent").text().await.expect("text");
+        assert!(en.starts_with("Scope,Of,Metric,Met,Breached,Running,Attainment (%),Mean to meet (min),P90 to meet (min)\n"), "{en}");
         let xlsx = app
             .client
             .get(app.url("/v1/reports/sla?month=2026-06"))

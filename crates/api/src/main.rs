@@ -65,6 +65,9 @@ enum Command {
         /// Only this agency (key).
         #[arg(long)]
         agency: Option<String>,
+        /// Headers of CSV and XLSX: zh or en.
+        #[arg(long, default_value = "zh")]
+        lang: String,
     },
     /// The contract's catalog of line items.
     Catalog {
@@ -153,8 +156,8 @@ async fn run(config_dir: PathBuf, command: Command) -> anyhow::Result<()> {
         Command::User { action: UserAction::Add { username, role, agency, email, password_stdin } } => {
             add_user(settings, username, role, agency, email, password_stdin).await
         }
-        Command::Report { month, from, to, format, out, agency } => {
-            report(settings, month, from, to, &format, &out, agency).await
+        Command::Report { month, from, to, format, out, agency, lang } => {
+            report(settings, ReportArgs { month, from, to, format, out, agency, lang }).await
         }
         Command::Openapi | Command::Catalog { .. } => Ok(()),
     }
@@ -246,19 +249,24 @@ async fn add_user(
     Ok(())
 }
 
-async fn report(
-    mut settings: Settings,
+struct ReportArgs {
     month: Option<String>,
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
-    format: &str,
-    out: &std::path::Path,
+    format: String,
+    out: PathBuf,
     agency: Option<String>,
-) -> anyhow::Result<()> {
-    use api::service::reports::{self, Period};
+    lang: String,
+}
+
+async fn report(mut settings: Settings, args: ReportArgs) -> anyhow::Result<()> {
+    use api::service::reports::{self, Lang, Period};
+    let ReportArgs { month, from, to, format, out, agency, lang } = args;
+    let format = format.as_str();
     if !matches!(format, "json" | "csv" | "xlsx") {
         anyhow::bail!("--format {format}: json, csv or xlsx");
     }
+    let lang = Lang::parse(&lang).ok_or_else(|| anyhow::anyhow!("--lang {lang}: zh or en"))?;
     // Check the arguments before touching the database.
     let period = match (month, from, to) {
         (Some(m), _, _) => Some(Period::month(&m).map_err(|e| anyhow::anyhow!(e))?),
@@ -283,11 +291,11 @@ async fn report(
         .await
         .map_err(|e| anyhow::anyhow!("cannot compute the report: {e:?}"))?;
     let bytes = match format {
-        "csv" => reports::to_csv(&report).into_bytes(),
-        "xlsx" => reports::to_xlsx(&report)?,
+        "csv" => reports::to_csv(&report, lang).into_bytes(),
+        "xlsx" => reports::to_xlsx(&report, lang)?,
         _ => serde_json::to_vec_pretty(&report)?,
     };
-    std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
     writeln!(std::io::stdout(), "wrote {} ({} to {})", out.display(), report.from, report.to)?;
     Ok(())
 }

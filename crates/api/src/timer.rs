@@ -757,7 +757,8 @@ async fn monthly_summaries(state: &AppState) -> Result<usize, DbErr> {
         let report = crate::service::reports::sla(state, &caller, period, None, None)
             .await
             .map_err(|e| DbErr::Custom(format!("monthly report: {e:?}")))?;
-        let xlsx = crate::service::reports::to_xlsx(&report).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let xlsx = crate::service::reports::to_xlsx(&report, crate::service::reports::Lang::default())
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
         let scope = m
             .agency_key
             .as_deref()

@@ -33,6 +33,8 @@ pub struct ReportQuery {
     pub line_item: Option<Uuid>,
     /// `json` (default), `csv` or `xlsx`; `Accept: text/csv` or the XLSX media type also select.
     pub format: Option<String>,
+    /// Headers of CSV and XLSX: `zh` (default) or `en`.
+    pub lang: Option<String>,
 }
 
 /// The XLSX media type.
@@ -88,10 +90,16 @@ async fn sla(
         None if accept.contains("text/csv") => "csv",
         None => "json",
     };
+    let lang = match q.lang.as_deref() {
+        None => reports::Lang::default(),
+        Some(l) => {
+            reports::Lang::parse(l).ok_or_else(|| ApiError::new(Code::BadRequest, "lang: zh or en"))?
+        }
+    };
     let report = reports::sla(&state, &caller, period, q.agency.as_deref(), q.line_item).await?;
     let (body, content_type) = match format {
-        "csv" => (reports::to_csv(&report).into_bytes(), "text/csv; charset=utf-8"),
-        "xlsx" => (reports::to_xlsx(&report).map_err(ApiError::internal)?, XLSX),
+        "csv" => (reports::to_csv(&report, lang).into_bytes(), "text/csv; charset=utf-8"),
+        "xlsx" => (reports::to_xlsx(&report, lang).map_err(ApiError::internal)?, XLSX),
         _ => return Ok(axum::Json(report).into_response()),
     };
     let mut r = (StatusCode::OK, body).into_response();

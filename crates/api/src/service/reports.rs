@@ -117,6 +117,8 @@ pub struct SlaReport {
     pub contract: GroupReport,
     /// Per agency key.
     pub agencies: BTreeMap<String, GroupReport>,
+    /// Agency key → name, for the agencies in the report.
+    pub agency_names: BTreeMap<String, String>,
     /// Per line item 序号.
     pub line_items: BTreeMap<u32, GroupReport>,
     /// Tickets that missed a target.
@@ -303,36 +305,143 @@ pub async fn sla(
         to: last_day,
         as_of: as_of.to_datetime(),
         contract: contract.finish(),
+        agency_names: agencies
+            .keys()
+            .map(|k| (k.clone(), state.catalog.agency(k).map_or_else(|| k.clone(), |a| a.name.clone())))
+            .collect(),
         agencies: agencies.into_iter().map(|(k, v)| (k, v.finish())).collect(),
         line_items: items.into_iter().map(|(k, v)| (k, v.finish())).collect(),
         breached_tickets,
     })
 }
 
-/// The report as CSV: one row per group and metric, Chinese headers.
-pub fn to_csv(report: &SlaReport) -> String {
-    let mut out = String::from("范围,对象,指标,按时达成,超时,进行中,达成率(%),平均用时(秒),P90用时(秒)\n");
-    let mut row = |scope: &str, name: &str, g: &GroupReport| {
+/// The language of a report's headers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    /// Chinese (the default).
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `zh` or `en`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "zh" | "zh-CN" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+/// Every header and label a report file uses, in one language.
+struct Labels {
+    metric_headers: [&'static str; 9],
+    contract: &'static str,
+    all: &'static str,
+    agency: &'static str,
+    item: &'static str,
+    inspections: [&'static str; 6],
+    breached_sheet: &'static str,
+    breached_headers: [&'static str; 5],
+}
+
+const ZH: Labels = Labels {
+    metric_headers: [
+        "范围",
+        "对象",
+        "指标",
+        "按时达成",
+        "超时",
+        "进行中",
+        "达成率(%)",
+        "平均用时(分钟)",
+        "P90用时(分钟)",
+    ],
+    contract: "合同",
+    all: "全部",
+    agency: "服务单位",
+    item: "运维项目",
+    inspections: ["范围", "对象", "应巡检", "按时完成", "逾期完成", "未完成"],
+    breached_sheet: "超时工单",
+    breached_headers: ["工单号", "运维项目序号", "服务单位", "超时指标", "链接"],
+};
+
+const EN: Labels = Labels {
+    metric_headers: [
+        "Scope",
+        "Of",
+        "Metric",
+        "Met",
+        "Breached",
+        "Running",
+        "Attainment (%)",
+        "Mean to meet (min)",
+        "P90 to meet (min)",
+    ],
+    contract: "Contract",
+    all: "All",
+    agency: "Agency",
+    item: "Line item",
+    inspections: ["Scope", "Of", "Due", "On time", "Late", "Missed"],
+    breached_sheet: "Breached tickets",
+    breached_headers: ["Ticket", "Line item", "Agency", "Metrics missed", "Link"],
+};
+
+fn labels(lang: Lang) -> &'static Labels {
+    if lang == Lang::En { &EN } else { &ZH }
+}
+
+/// Each group with its scope label and display name, contract first.
+fn groups<'a>(report: &'a SlaReport, l: &Labels) -> Vec<(&'static str, String, &'a GroupReport)> {
+    let mut out = vec![(l.contract, l.all.to_owned(), &report.contract)];
+    for (k, g) in &report.agencies {
+        out.push((l.agency, report.agency_names.get(k).cloned().unwrap_or_else(|| k.clone()), g));
+    }
+    for (k, g) in &report.line_items {
+        out.push((l.item, k.to_string(), g));
+    }
+    out
+}
+
+fn minutes(seconds: f64) -> String {
+    format!("{:.1}", seconds / 60.0)
+}
+
+/// The report as CSV: one row per group and metric, then one per group's
+/// inspections, under their own header row.
+pub fn to_csv(report: &SlaReport, lang: Lang) -> String {
+    let l = labels(lang);
+    let mut out = l.metric_headers.join(",") + "\n";
+    let groups = groups(report, l);
+    for (scope, name, g) in &groups {
         for (metric, f) in &g.metrics {
-            let opt = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x:.1}"));
             out.push_str(&format!(
                 "{scope},{},{metric},{},{},{},{},{},{}\n",
                 csv_field(name),
                 f.met,
                 f.breached,
                 f.running,
-                opt(f.attainment_percent),
-                opt(f.mean_seconds_to_meet),
-                f.p90_seconds_to_meet.map_or_else(String::new, |x| x.to_string())
+                f.attainment_percent.map_or_else(String::new, |x| format!("{x:.1}")),
+                f.mean_seconds_to_meet.map_or_else(String::new, minutes),
+                f.p90_seconds_to_meet.map_or_else(String::new, |x| minutes(x as f64)),
             ));
         }
-    };
-    row("合同", "全部", &report.contract);
-    for (k, g) in &report.agencies {
-        row("服务单位", k, g);
     }
-    for (k, g) in &report.line_items {
-        row("运维项目", &k.to_string(), g);
+    out.push('\n');
+    out.push_str(&(l.inspections.join(",") + "\n"));
+    for (scope, name, g) in &groups {
+        let i = &g.inspections;
+        out.push_str(&format!(
+            "{scope},{},{},{},{},{}\n",
+            csv_field(name),
+            i.due,
+            i.on_time,
+            i.late,
+            i.missed
+        ));
     }
     out
 }
@@ -351,29 +460,30 @@ pub fn current_month(state: &AppState) -> String {
     format!("{:04}-{:02}", d.year(), d.month())
 }
 
-/// The report as an XLSX workbook: one sheet per view, Chinese headers, the
-/// header row frozen and columns fitted to their contents.
-pub fn to_xlsx(report: &SlaReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, Workbook};
+/// The report as an XLSX workbook: one sheet per view (contract, agencies,
+/// line items, inspections, breached tickets), headers in `lang`, the header
+/// row frozen and columns fitted to their contents.
+pub fn to_xlsx(report: &SlaReport, lang: Lang) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook, Worksheet};
+    let l = labels(lang);
     let mut book = Workbook::new();
     let bold = Format::new().set_bold();
-    let metric_headers =
-        ["对象", "指标", "按时达成", "超时", "进行中", "达成率(%)", "平均用时(分钟)", "P90用时(分钟)"];
-    let groups: [(&str, Vec<(String, &GroupReport)>); 3] = [
-        ("合同汇总", vec![("全部".to_owned(), &report.contract)]),
-        ("服务单位", report.agencies.iter().map(|(k, g)| (k.clone(), g)).collect()),
-        ("运维项目", report.line_items.iter().map(|(k, g)| (format!("{k}"), g)).collect()),
-    ];
-    for (name, rows) in groups {
-        let sheet = book.add_worksheet();
-        sheet.set_name(name)?;
-        for (c, h) in metric_headers.iter().enumerate() {
+    let header = |sheet: &mut Worksheet, names: &[&str]| -> Result<(), rust_xlsxwriter::XlsxError> {
+        for (c, h) in names.iter().enumerate() {
             sheet.write_string_with_format(0, c as u16, *h, &bold)?;
         }
+        sheet.set_freeze_panes(1, 0)?;
+        Ok(())
+    };
+    let all = groups(report, l);
+    for scope in [l.contract, l.agency, l.item] {
+        let sheet = book.add_worksheet();
+        sheet.set_name(scope)?;
+        header(sheet, &l.metric_headers[1..])?;
         let mut r = 1u32;
-        for (who, g) in rows {
+        for (_, name, g) in all.iter().filter(|(s, ..)| *s == scope) {
             for (metric, f) in &g.metrics {
-                sheet.write_string(r, 0, &who)?;
+                sheet.write_string(r, 0, name)?;
                 sheet.write_string(r, 1, metric)?;
                 sheet.write_number(r, 2, f64::from(f.met))?;
                 sheet.write_number(r, 3, f64::from(f.breached))?;
@@ -390,40 +500,32 @@ pub fn to_xlsx(report: &SlaReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError
                 r += 1;
             }
         }
-        sheet.set_freeze_panes(1, 0)?;
         sheet.autofit();
     }
     let sheet = book.add_worksheet();
-    sheet.set_name("超时工单")?;
-    for (c, h) in ["工单号", "运维项目序号", "服务单位", "超时指标", "链接"].iter().enumerate()
-    {
-        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    sheet.set_name(l.inspections[2])?;
+    header(sheet, &l.inspections)?;
+    for (r, (scope, name, g)) in all.iter().enumerate() {
+        let r = r as u32 + 1;
+        let i = &g.inspections;
+        sheet.write_string(r, 0, *scope)?;
+        sheet.write_string(r, 1, name)?;
+        for (c, v) in [i.due, i.on_time, i.late, i.missed].into_iter().enumerate() {
+            sheet.write_number(r, c as u16 + 2, f64::from(v))?;
+        }
     }
+    sheet.autofit();
+    let sheet = book.add_worksheet();
+    sheet.set_name(l.breached_sheet)?;
+    header(sheet, &l.breached_headers)?;
     for (i, t) in report.breached_tickets.iter().enumerate() {
         let r = i as u32 + 1;
         sheet.write_string(r, 0, &t.number)?;
         sheet.write_number(r, 1, f64::from(t.line_item_seq))?;
-        sheet.write_string(r, 2, &t.agency)?;
-        sheet.write_string(r, 3, t.metrics.join("、"))?;
+        sheet.write_string(r, 2, report.agency_names.get(&t.agency).unwrap_or(&t.agency))?;
+        sheet.write_string(r, 3, t.metrics.join(", "))?;
         sheet.write_string(r, 4, &t.link)?;
     }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.autofit();
-    let sheet = book.add_worksheet();
-    sheet.set_name("巡检")?;
-    for (c, h) in ["运维项目序号", "应巡检", "按时完成", "逾期完成", "未完成"].iter().enumerate()
-    {
-        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
-    }
-    for (i, (seq, g)) in report.line_items.iter().enumerate() {
-        let r = i as u32 + 1;
-        let f = &g.inspections;
-        sheet.write_number(r, 0, f64::from(*seq))?;
-        for (c, v) in [f.due, f.on_time, f.late, f.missed].into_iter().enumerate() {
-            sheet.write_number(r, c as u16 + 1, f64::from(v))?;
-        }
-    }
-    sheet.set_freeze_panes(1, 0)?;
     sheet.autofit();
     book.save_to_buffer()
 }
