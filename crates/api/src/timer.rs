@@ -403,30 +403,16 @@ async fn enqueue(
         parts.sort();
         let dedupe_key = format!("{}|{email}|{}", t.id, parts.join(","));
         let kind = list.iter().map(|a| kind_of(a.percent).0).max().unwrap_or(AlertKind::Warning);
-        let inserted = outbox::Entity::insert(outbox::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            dedupe_key: Set(dedupe_key.clone()),
-            ticket_id: Set(Some(t.id)),
-            kind: Set(format!("{kind:?}").to_lowercase()),
-            recipients: Set(serde_json::to_string(&[&email]).unwrap_or_default()),
-            message_id: Set(notifier::message_id(&dedupe_key, &state.settings.mail_from)),
-            subject: Set(rendered.subject),
-            body_text: Set(rendered.text),
-            body_html: Set(rendered.html),
-            status: Set("pending".into()),
-            attempts: Set(0),
-            next_attempt_at: Set(now.unix()),
-            lease_until: Set(None),
-            last_error: Set(None),
-            created_at: Set(now.unix()),
-            sent_at: Set(None),
-            attachment_name: Set(None),
-            attachment_base64: Set(None),
-        })
-        .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
-        .exec_without_returning(txn)
-        .await?;
-        queued += inserted as usize;
+        let kind = format!("{kind:?}").to_lowercase();
+        let message = Outgoing {
+            dedupe_key,
+            ticket_id: Some(t.id),
+            kind: &kind,
+            email: &email,
+            rendered,
+            attachment: None,
+        };
+        queued += queue(state, txn, message, now).await?;
     }
     Ok(queued)
 }
@@ -620,18 +606,25 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
     Ok(n)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn queue_notice(
-    state: &AppState,
-    txn: &DatabaseTransaction,
+/// One message to queue.
+struct Outgoing<'a> {
+    /// Unique per message: a second insert with the same key is a no-op.
     dedupe_key: String,
-    kind: &str,
-    email: &str,
+    ticket_id: Option<Uuid>,
+    kind: &'a str,
+    email: &'a str,
     rendered: notifier::Rendered,
     attachment: Option<(String, Vec<u8>)>,
+}
+
+/// Put a message in the outbox, unless one with its dedupe key is there already.
+async fn queue(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    m: Outgoing<'_>,
     now: Timestamp,
 ) -> Result<usize, DbErr> {
-    let (name, data) = match attachment {
+    let (name, data) = match m.attachment {
         Some((n, bytes)) => {
             (Some(n), Some(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)))
         }
@@ -639,14 +632,14 @@ async fn queue_notice(
     };
     let inserted = outbox::Entity::insert(outbox::ActiveModel {
         id: Set(Uuid::now_v7()),
-        dedupe_key: Set(dedupe_key.clone()),
-        ticket_id: Set(None),
-        kind: Set(kind.to_owned()),
-        recipients: Set(serde_json::to_string(&[email]).unwrap_or_default()),
-        message_id: Set(notifier::message_id(&dedupe_key, &state.settings.mail_from)),
-        subject: Set(rendered.subject),
-        body_text: Set(rendered.text),
-        body_html: Set(rendered.html),
+        message_id: Set(notifier::message_id(&m.dedupe_key, &state.settings.mail_from)),
+        dedupe_key: Set(m.dedupe_key),
+        ticket_id: Set(m.ticket_id),
+        kind: Set(m.kind.to_owned()),
+        recipients: Set(serde_json::to_string(&[m.email]).unwrap_or_default()),
+        subject: Set(m.rendered.subject),
+        body_text: Set(m.rendered.text),
+        body_html: Set(m.rendered.html),
         status: Set("pending".into()),
         attempts: Set(0),
         next_attempt_at: Set(now.unix()),
@@ -696,8 +689,15 @@ async fn late_inspections(state: &AppState) -> Result<usize, DbErr> {
         let groups = [Recipients::AgencyManagers, Recipients::SupplierManagers];
         for email in recipients_for(&txn, &t.agency_key, None, &t.schedule_key, &groups).await? {
             let key = format!("inspection/{}/{email}", t.id);
-            queued += queue_notice(state, &txn, key, "inspection_late", &email, rendered.clone(), None, now)
-                .await?;
+            let message = Outgoing {
+                dedupe_key: key,
+                ticket_id: None,
+                kind: "inspection_late",
+                email: &email,
+                rendered: rendered.clone(),
+                attachment: None,
+            };
+            queued += queue(state, &txn, message, now).await?;
         }
         inspection_task::Entity::update_many()
             .col_expr(inspection_task::Column::LateAlerted, Expr::value(true))
@@ -774,17 +774,15 @@ async fn monthly_summaries(state: &AppState) -> Result<usize, DbErr> {
         let notice = notifier::Notice::Monthly { month: month.clone(), scope, lines };
         let rendered = notifier::render_notice(&notice, locale).map_err(|e| DbErr::Custom(e.to_string()))?;
         let txn = state.db.begin().await?;
-        queued += queue_notice(
-            state,
-            &txn,
-            key,
-            "monthly",
-            &email,
+        let message = Outgoing {
+            dedupe_key: key,
+            ticket_id: None,
+            kind: "monthly",
+            email: &email,
             rendered,
-            Some((format!("sla-{month}.xlsx"), xlsx)),
-            now,
-        )
-        .await?;
+            attachment: Some((format!("sla-{month}.xlsx"), xlsx)),
+        };
+        queued += queue(state, &txn, message, now).await?;
         txn.commit().await?;
     }
     Ok(queued)
