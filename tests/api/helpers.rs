@@ -338,3 +338,8 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// An RFC 3339 instant made safe for a query string.
+pub fn in_query(instant: &str) -> String {
+    instant.replace(':', "%3A").replace('+', "%2B")
+}

@@ -11,7 +11,7 @@ crate::both_backends! {
         // Item 1 is inspected weekly (巡检周期：每周).
         let (_, eng) = app.user("engineer", None).await;
         let item1 = app.item_id(1).await;
-        let q = format!("/v1/inspections?line_item_id={item1}&due_from={}&due_to={}", enc(&utc("2026-06-01 00:00")), enc(&utc("2026-06-29 00:00")));
+        let q = format!("/v1/inspections?line_item_id={item1}&due_from={}&due_to={}", crate::helpers::in_query(&utc("2026-06-01 00:00")), crate::helpers::in_query(&utc("2026-06-29 00:00")));
         let list = app.call(Method::GET, &q, &eng, None, StatusCode::OK).await;
         let list = list.as_array().expect("list").clone();
         let windows: Vec<(String, String)> = list.iter().map(|t| (t["due_from"].as_str().unwrap_or("").to_owned(), t["due_to"].as_str().unwrap_or("").to_owned())).collect();
@@ -126,8 +126,4 @@ crate::both_backends! {
         let monthly = after.iter().filter(|t| t["every"] == "month").count();
         assert_eq!(monthly, 13, "2026-05-22..2027-05-21 spans thirteen calendar months");
     }
-}
-
-fn enc(s: &str) -> String {
-    s.replace(':', "%3A").replace('+', "%2B")
 }

@@ -81,12 +81,6 @@ impl Caller {
         self.scope().is_none_or(|own| own == agency)
     }
 
-    /// May they file tickets? Everyone but a manager bound to nothing is fine;
-    /// scope is checked separately.
-    pub fn may_file(&self) -> bool {
-        true
-    }
-
     /// May they give `reported_at` for a fault phoned in earlier?
     pub fn may_backdate(&self) -> bool {
         matches!(self.role, Role::Engineer | Role::Manager | Role::Admin)

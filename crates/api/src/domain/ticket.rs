@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sla_engine::{
     Calendars, Clock, ClockError, ClockEvent, ClockEventKind, ClockStatus, Metric, Policy, PolicyError,
-    Severity, TargetRule, TicketFacts, Timestamp,
+    TargetRule, TicketFacts, Timestamp,
 };
 use utoipa::ToSchema;
 
@@ -289,11 +289,6 @@ pub fn evaluate(
         .calendar(&rule.calendar)
         .ok_or_else(|| ClocksError::UnknownCalendar(rule.calendar.clone()))?;
     Ok(Clock::with_thresholds(calendar, rule.target, thresholds).evaluate(events, now)?)
-}
-
-/// Severity as the API spells it.
-pub fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
 }
 
 #[cfg(test)]
