@@ -11,6 +11,7 @@ mod m20261128_000003_tickets;
 mod m20261128_000004_alerts;
 mod m20261128_000005_inspections;
 mod m20261128_000006_outbox_attachments;
+mod m20261129_000007_drop_unused_ticket_index;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_alerts::Migration),
             Box::new(m20261128_000005_inspections::Migration),
             Box::new(m20261128_000006_outbox_attachments::Migration),
+            Box::new(m20261129_000007_drop_unused_ticket_index::Migration),
         ]
     }
 }

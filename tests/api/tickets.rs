@@ -44,6 +44,31 @@ crate::both_backends! {
         assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
     }
 
+    async fn numbers_count_on_past_six_digits(app) {
+        use sea_orm::ConnectionTrait;
+        let (_, engineer) = app.user("engineer", None).await;
+        let item = app.item_id(1).await;
+        let first = app.file(&engineer, json!({"line_item_id": item, "title": "one"})).await;
+        assert_eq!(first["number"], "INC-2026-000001");
+        // PostgreSQL numbers from a sequence per year, SQLite from a counter row.
+        let skip = if app.database_url.starts_with("postgres") {
+            "SELECT setval('ticket_numbers_2026', 999998)"
+        } else {
+            "UPDATE ticket_counters SET last = 999998"
+        };
+        app.state.db.execute_unprepared(skip).await.expect("counter set");
+        let numbers: Vec<Value> = [
+            app.file(&engineer, json!({"line_item_id": item, "title": "two"})).await,
+            app.file(&engineer, json!({"line_item_id": item, "title": "three"})).await,
+        ]
+        .iter()
+        .map(|t| t["number"].clone())
+        .collect();
+        assert_eq!(numbers, [json!("INC-2026-999999"), json!("INC-2026-1000000")]);
+        let read = app.ticket(&engineer, first["id"].as_str().expect("id")).await;
+        assert_eq!(read["number"], "INC-2026-000001", "the number read back is the one answered");
+    }
+
     async fn etags_refuse_stale_updates(app) {
         let (_, engineer) = app.user("engineer", None).await;
         let item = app.item_id(1).await;

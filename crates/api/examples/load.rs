@@ -1,7 +1,8 @@
-//! Load benchmark of the ticket service: tickets filed (POST then GET) per
-//! second and p50/p99 latencies at 1, 8 and 32 concurrent clients, on SQLite
-//! and PostgreSQL, beside the database's own single-row insert rate at the
-//! same concurrency, optionally with a large table already stored.
+//! Load benchmark of the ticket service: tickets filed per second and
+//! p50/p99 latencies of filing and of reading each ticket back, at 1, 8 and
+//! 32 concurrent clients, on SQLite and PostgreSQL, beside the database's own
+//! single-row insert rate at the same concurrency (over the same pool),
+//! optionally with a large table already stored.
 //!
 //! `cargo run --release -p api --example load -- [--backend sqlite|postgres|both] [--requests R] [--preload N]`
 //!
@@ -188,14 +189,14 @@ async fn main() -> anyhow::Result<()> {
         }
         for clients in [1usize, 8, 32] {
             let per = (args.requests / clients).max(1);
+            // Filing alone, so that its rate compares with single-row inserts.
             let started = Instant::now();
             let mut tasks = Vec::new();
             for _ in 0..clients {
                 let (client, base, token, item) =
                     (reqwest::Client::new(), base.clone(), token.clone(), item.clone());
                 tasks.push(tokio::spawn(async move {
-                    let mut posts = Vec::with_capacity(per);
-                    let mut gets = Vec::with_capacity(per);
+                    let mut filed = Vec::with_capacity(per);
                     for _ in 0..per {
                         let t0 = Instant::now();
                         let r = client
@@ -206,38 +207,52 @@ async fn main() -> anyhow::Result<()> {
                             .await?;
                         anyhow::ensure!(r.status().as_u16() == 201, "filing answered {}", r.status());
                         let t: Value = r.json().await?;
-                        posts.push(t0.elapsed());
-                        let t1 = Instant::now();
-                        let r = client
-                            .get(format!("{base}/v1/tickets/{}", t["id"].as_str().unwrap_or_default()))
-                            .bearer_auth(&token)
-                            .send()
-                            .await?;
-                        anyhow::ensure!(r.status().is_success(), "reading answered {}", r.status());
-                        let _ = r.bytes().await?;
-                        gets.push(t1.elapsed());
+                        filed.push((t0.elapsed(), t["id"].as_str().unwrap_or_default().to_owned()));
                     }
-                    Ok((posts, gets))
+                    Ok((client, filed))
                 }));
             }
-            let (mut posts, mut gets) = (Vec::new(), Vec::new());
+            let mut filed = Vec::new();
             for t in tasks {
-                let (p, g) = t.await??;
-                posts.extend(p);
-                gets.extend(g);
+                filed.push(t.await??);
             }
-            let rate = posts.len() as f64 / started.elapsed().as_secs_f64();
+            let filings = (per * clients) as f64 / started.elapsed().as_secs_f64();
+            // Then each client reads back the tickets it filed.
+            let started = Instant::now();
+            let mut posts = Vec::new();
+            let mut tasks = Vec::new();
+            for (client, tickets) in filed {
+                let (base, token) = (base.clone(), token.clone());
+                posts.extend(tickets.iter().map(|(d, _)| *d));
+                tasks.push(tokio::spawn(async move {
+                    let mut gets = Vec::with_capacity(tickets.len());
+                    for (_, id) in tickets {
+                        let t0 = Instant::now();
+                        let r =
+                            client.get(format!("{base}/v1/tickets/{id}")).bearer_auth(&token).send().await?;
+                        anyhow::ensure!(r.status().is_success(), "reading answered {}", r.status());
+                        let _ = r.bytes().await?;
+                        gets.push(t0.elapsed());
+                    }
+                    Ok(gets)
+                }));
+            }
+            let mut gets = Vec::new();
+            for t in tasks {
+                gets.extend(t.await??);
+            }
+            let reads = gets.len() as f64 / started.elapsed().as_secs_f64();
             posts.sort();
             gets.sort();
             let raw = raw_inserts(&db, clients, args.requests).await?;
             println!(
-                "{backend} preload={} clients={clients} tickets/s={rate:.1} post_p50_ms={:.2} post_p99_ms={:.2} get_p50_ms={:.2} get_p99_ms={:.2} raw_inserts/s={raw:.1} ratio={:.2}",
+                "{backend} preload={} clients={clients} filed/s={filings:.1} post_p50_ms={:.2} post_p99_ms={:.2} read/s={reads:.1} get_p50_ms={:.2} get_p99_ms={:.2} raw_inserts/s={raw:.1} filed/raw={:.2}",
                 args.preload,
                 percentile(&posts, 0.50),
                 percentile(&posts, 0.99),
                 percentile(&gets, 0.50),
                 percentile(&gets, 0.99),
-                rate / raw,
+                filings / raw,
             );
         }
         shutdown.cancel();

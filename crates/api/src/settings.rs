@@ -33,6 +33,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// How long a bearer token lives.
     pub token_ttl_seconds: u64,
+    /// How long an instance trusts a token it has already checked before it
+    /// asks the database again; 0 asks on every request. Revocations made on
+    /// this instance take effect at once, those made on another within this.
+    pub auth_cache_seconds: u64,
     /// Password for the first admin account; a random one is printed when absent.
     #[serde(default)]
     pub admin_password: Option<SecretString>,
@@ -98,6 +102,7 @@ struct Defaults {
     config_dir: &'static str,
     log_format: LogFormat,
     token_ttl_seconds: u64,
+    auth_cache_seconds: u64,
     request_timeout_seconds: u64,
     body_limit_bytes: usize,
     database_max_connections: u32,
@@ -117,6 +122,7 @@ const DEFAULTS: Defaults = Defaults {
     config_dir: "config",
     log_format: LogFormat::Human,
     token_ttl_seconds: 12 * 3600,
+    auth_cache_seconds: 5,
     request_timeout_seconds: 30,
     body_limit_bytes: 64 * 1024,
     database_max_connections: 10,

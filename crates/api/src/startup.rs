@@ -94,12 +94,14 @@ async fn build_inner(settings: Settings, clock: Arc<dyn Clock>, first_admin: boo
             Arc::new(notifier::FileMailer::new(settings.outbox_dir.clone()))
         }
     };
+    let callers = crate::state::CallerCache::new(settings.auth_cache_seconds);
     let state = AppState::new(Inner {
         db,
         catalog,
         items,
         clock,
         settings,
+        callers,
         metrics: metrics_handle(),
         wake: Arc::new(tokio::sync::Notify::new()),
         mailer,

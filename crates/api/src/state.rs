@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use crate::domain::access::Caller;
 use crate::settings::Settings;
 use crate::time::Clock;
 
@@ -34,6 +35,57 @@ pub struct Inner {
     pub wake: Arc<tokio::sync::Notify>,
     /// Delivers alert emails.
     pub mailer: Arc<dyn notifier::Mailer>,
+    /// Callers of tokens checked recently.
+    pub callers: CallerCache,
+}
+
+/// The callers of recently checked tokens, keyed by token hash, so that a
+/// request does not cost a database round trip to authenticate.
+///
+/// An entry lives `auth_cache_seconds` of real time at most, and is used
+/// only while its token is unexpired by the service's clock. Revoking a
+/// token, or changing an account, evicts here at once; another instance
+/// notices within the entry's life.
+#[derive(Clone, Debug)]
+pub struct CallerCache(Option<moka::sync::Cache<String, (Caller, i64)>>);
+
+impl CallerCache {
+    /// A cache whose entries live `seconds`; none at 0.
+    pub fn new(seconds: u64) -> Self {
+        Self((seconds > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(seconds))
+                .build()
+        }))
+    }
+
+    /// The caller of the token with this hash, if cached and unexpired at `now`.
+    pub fn get(&self, hash: &str, now: i64) -> Option<Caller> {
+        let (caller, expires_at) = self.0.as_ref()?.get(hash)?;
+        (expires_at > now).then_some(caller)
+    }
+
+    /// Remember the caller of a token that expires at `expires_at`.
+    pub fn put(&self, hash: String, caller: Caller, expires_at: i64) {
+        if let Some(c) = &self.0 {
+            c.insert(hash, (caller, expires_at));
+        }
+    }
+
+    /// Forget one token.
+    pub fn evict(&self, hash: &str) {
+        if let Some(c) = &self.0 {
+            c.invalidate(hash);
+        }
+    }
+
+    /// Forget every token: an account changed.
+    pub fn clear(&self) {
+        if let Some(c) = &self.0 {
+            c.invalidate_all();
+        }
+    }
 }
 
 impl AppState {

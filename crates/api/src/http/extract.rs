@@ -44,9 +44,15 @@ impl FromRequestParts<AppState> for Caller {
         let token = bearer(parts)
             .ok_or_else(|| ApiError::new(Code::Unauthorized, "send Authorization: Bearer <token>"))?;
         let now = state.clock.now().unix();
-        users::caller_for_token(&state.db, token, now)
+        let hash = users::token_hash(token);
+        if let Some(caller) = state.callers.get(&hash, now) {
+            return Ok(caller);
+        }
+        let (caller, expires_at) = users::caller_for_token(&state.db, &hash, now)
             .await?
-            .ok_or_else(|| ApiError::new(Code::Unauthorized, "the token is unknown, expired or revoked"))
+            .ok_or_else(|| ApiError::new(Code::Unauthorized, "the token is unknown, expired or revoked"))?;
+        state.callers.put(hash, caller.clone(), expires_at);
+        Ok(caller)
     }
 }
 

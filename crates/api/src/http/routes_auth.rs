@@ -74,6 +74,7 @@ async fn issue(
 async fn revoke(State(state): State<AppState>, _caller: Caller, parts: Parts) -> ApiResult<StatusCode> {
     let token = bearer(&parts).unwrap_or_default();
     users::revoke_token(&state.db, token, state.clock.now().unix()).await?;
+    state.callers.evict(&users::token_hash(token));
     Ok(StatusCode::NO_CONTENT)
 }
 

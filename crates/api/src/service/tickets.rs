@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, TryIntoModel,
 };
 use serde_json::json;
 use sla_engine::{ClockEvent, ClockState, ClockStatus, Metric, Severity, TargetRule, TicketFacts, Timestamp};
@@ -17,6 +17,7 @@ use crate::domain::ticket::{self, Action, TicketState, TrailEntry};
 use crate::http::error::{ApiError, ApiResult, Code};
 use crate::state::AppState;
 use crate::store::entities::{clock, idempotency_key, ticket as ticket_row, ticket_event, user};
+use crate::store::filing::{self, Filing};
 
 /// Longest title, in characters.
 pub const TITLE_MAX: usize = 200;
@@ -114,32 +115,6 @@ fn check_tags(tags: &[String]) -> ApiResult<()> {
 /// The year a ticket number carries: the year of filing in the contract's timezone.
 fn number_year(state: &AppState, now: Timestamp) -> i32 {
     now.to_datetime().with_timezone(&state.catalog.settings.timezone).year()
-}
-
-/// Take the next number of `year`, atomically, on both engines.
-///
-/// It runs in a statement of its own, not in the filing's transaction: the
-/// counter row is then locked for one statement instead of a whole filing,
-/// so concurrent filings do not queue behind each other. A filing that fails
-/// afterwards leaves a gap in the numbers, never a duplicate.
-async fn next_number(db: &impl ConnectionTrait, year: i32) -> ApiResult<String> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "INSERT INTO ticket_counters (year, last) VALUES ($1, 1) \
-             ON CONFLICT (year) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last"
-        }
-        _ => {
-            "INSERT INTO ticket_counters (year, last) VALUES (?, 1) \
-             ON CONFLICT (year) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last"
-        }
-    };
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [year.into()]))
-        .await?
-        .ok_or_else(|| ApiError::internal("ticket counter returned no row"))?;
-    let last: i64 = row.try_get("", "last")?;
-    Ok(format!("INC-{year}-{last:06}"))
 }
 
 /// Stored clocks and the ticket's earliest next instant of interest.
@@ -276,72 +251,65 @@ pub async fn file(
                 return Ok(Filed::Replayed(read_unscoped(state, existing.ticket_id).await?));
             }
         }
-        let number = next_number(&state.db, number_year(state, now)).await?;
-        let txn = state.db.begin().await?;
         let id = Uuid::now_v7();
         let (clock_models, next_due) = clock_rows(id, &clocks, now)?;
-        let row = ticket_row::ActiveModel {
-            id: Set(id),
-            number: Set(number),
-            line_item_id: Set(new.line_item_id),
-            agency_key: Set(agency.clone()),
-            title: Set(new.title.clone()),
-            description: Set(new.description.clone()),
-            severity: Set(new.severity.as_str().to_owned()),
-            state: Set(TicketState::Open.as_str().to_owned()),
-            paused_from: Set(None),
-            tags: Set(serde_json::to_string(&new.tags).map_err(ApiError::internal)?),
-            assignee_id: Set(None),
-            created_by: Set(caller.id),
-            reported_at: Set(reported_at.unix()),
-            created_at: Set(now.unix()),
-            updated_at: Set(now.unix()),
-            version: Set(1),
-            next_due_at: Set(next_due),
+        let mut row = ticket_row::Model {
+            id,
+            number: String::new(),
+            line_item_id: new.line_item_id,
+            agency_key: agency.clone(),
+            title: new.title.clone(),
+            description: new.description.clone(),
+            severity: new.severity.as_str().to_owned(),
+            state: TicketState::Open.as_str().to_owned(),
+            paused_from: None,
+            tags: serde_json::to_string(&new.tags).map_err(ApiError::internal)?,
+            assignee_id: None,
+            created_by: caller.id,
+            reported_at: reported_at.unix(),
+            created_at: now.unix(),
+            updated_at: now.unix(),
+            version: 1,
+            next_due_at: next_due,
         };
-        let row = row.insert(&txn).await?;
         let mut data =
             json!({ "title": new.title, "severity": new.severity.as_str(), "line_item_seq": item_seq });
         if new.reported_at.is_some() {
             data["reported_at"] = json!(reported_at.to_string());
             data["backdated_by_seconds"] = json!(now.unix() - reported_at.unix());
         }
-        insert_event(
-            &txn,
-            id,
-            1,
-            Action::File.as_str(),
-            Some(caller.id),
-            reported_at,
-            now,
-            None,
-            TicketState::Open,
-            data,
-        )
-        .await?;
-        for c in clock_models {
-            c.insert(&txn).await?;
-        }
-        if let Some((key, hash)) = &idempotency {
-            let insert = idempotency_key::ActiveModel {
-                user_id: Set(caller.id),
-                key: Set(key.clone()),
-                request_hash: Set(hash.clone()),
-                ticket_id: Set(id),
-                created_at: Set(now.unix()),
+        let filing = Filing {
+            year: number_year(state, now),
+            ticket: row.clone(),
+            event: ticket_event::Model {
+                id: Uuid::now_v7(),
+                ticket_id: id,
+                seq: 1,
+                kind: Action::File.as_str().to_owned(),
+                actor_id: Some(caller.id),
+                at: reported_at.unix(),
+                recorded_at: now.unix(),
+                from_state: None,
+                to_state: TicketState::Open.as_str().to_owned(),
+                data: data.to_string(),
+            },
+            clocks: clock_models.into_iter().map(|c| c.try_into_model()).collect::<Result<_, _>>()?,
+            idempotency: idempotency.as_ref().map(|(key, hash)| idempotency_key::Model {
+                user_id: caller.id,
+                key: key.clone(),
+                request_hash: hash.clone(),
+                ticket_id: id,
+                created_at: now.unix(),
+            }),
+        };
+        match filing::insert(&state.db, &filing).await {
+            Ok(number) => row.number = number,
+            // Another request with the same key won the race: answer as it did.
+            Err(e) if crate::store::is_unique_violation(&e) && idempotency.is_some() && attempt < 2 => {
+                continue;
             }
-            .insert(&txn)
-            .await;
-            if let Err(e) = insert {
-                txn.rollback().await?;
-                // Another request with the same key won the race: answer as it did.
-                if crate::store::is_unique_violation(&e) && attempt < 2 {
-                    continue;
-                }
-                return Err(e.into());
-            }
+            Err(e) => return Err(e.into()),
         }
-        txn.commit().await?;
         state.wake.notify_one();
         // The clocks were just computed at `now`: answer with them, no second read.
         let clocks = clocks
@@ -401,11 +369,20 @@ async fn read_clocks(
     now: Timestamp,
 ) -> ApiResult<HashMap<Uuid, Vec<ClockRead>>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut out: HashMap<Uuid, Vec<ClockRead>> = HashMap::new();
     if ids.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let stored = clock::Entity::find().filter(clock::Column::TicketId.is_in(ids)).all(&state.db).await?;
+    evaluate_clocks(state, stored, now)
+}
+
+/// Stored clocks evaluated at `now`, by ticket, in the contract's order.
+fn evaluate_clocks(
+    state: &AppState,
+    stored: Vec<clock::Model>,
+    now: Timestamp,
+) -> ApiResult<HashMap<Uuid, Vec<ClockRead>>> {
+    let mut out: HashMap<Uuid, Vec<ClockRead>> = HashMap::new();
     for c in stored {
         let metric: Metric = c.metric.parse().map_err(|e: String| ApiError::internal(e))?;
         let rule = TargetRule {
@@ -436,15 +413,17 @@ async fn read_clocks(
     Ok(out)
 }
 
+/// A ticket and its clocks, in one query (a read follows every filing).
 async fn read_unscoped(state: &AppState, id: Uuid) -> ApiResult<TicketRead> {
-    let row = ticket_row::Entity::find_by_id(id)
-        .one(&state.db)
+    let (row, stored) = ticket_row::Entity::find_by_id(id)
+        .find_with_related(clock::Entity)
+        .all(&state.db)
         .await?
+        .pop()
         .ok_or_else(|| ApiError::not_found("ticket"))?;
     let item_seq = state.item(row.line_item_id).map_or(0, |i| i.seq);
     let now = state.clock.now();
-    let clocks =
-        read_clocks(state, std::slice::from_ref(&row), now).await?.remove(&row.id).unwrap_or_default();
+    let clocks = evaluate_clocks(state, stored, now)?.remove(&row.id).unwrap_or_default();
     Ok(TicketRead { row, clocks, item_seq })
 }
 

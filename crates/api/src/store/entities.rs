@@ -113,7 +113,22 @@ pub mod ticket {
         pub version: i32,
         pub next_due_at: Option<i64>,
     }
-    no_relations!();
+
+    /// A ticket owns its clocks.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// Its SLA clocks.
+        #[sea_orm(has_many = "super::clock::Entity")]
+        Clocks,
+    }
+
+    impl Related<super::clock::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Clocks.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
 }
 
 pub mod ticket_event {
@@ -160,7 +175,26 @@ pub mod clock {
         pub met_at: Option<i64>,
         pub updated_at: i64,
     }
-    no_relations!();
+
+    /// A clock belongs to one ticket.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        /// The ticket it times.
+        #[sea_orm(
+            belongs_to = "super::ticket::Entity",
+            from = "Column::TicketId",
+            to = "super::ticket::Column::Id"
+        )]
+        Ticket,
+    }
+
+    impl Related<super::ticket::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Ticket.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
 }
 
 pub mod idempotency_key {

@@ -3,6 +3,7 @@
 
 pub mod catalog_sync;
 pub mod entities;
+pub mod filing;
 pub mod users;
 
 use std::time::Duration;
@@ -51,4 +52,16 @@ pub fn is_postgres(db: &DatabaseConnection) -> bool {
 /// True when `error` is a unique-constraint violation (a lost race, not a bug).
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// The SQLSTATE of a database error, if the database gave one.
+pub fn sqlstate(error: &DbErr) -> Option<String> {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = error else {
+        return None;
+    };
+    match &**e {
+        sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    }
 }

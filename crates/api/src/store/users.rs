@@ -147,7 +147,8 @@ pub async fn authenticate(
     Ok(found.filter(|_| ok))
 }
 
-fn token_hash(token: &str) -> String {
+/// What a token is stored and cached as.
+pub fn token_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -175,20 +176,20 @@ pub async fn issue_token(
     Ok(token)
 }
 
-/// The caller a token belongs to, if it is valid at `now`: one query, as
-/// every request makes it.
+/// The caller a token (by hash) belongs to and when it expires, if it is
+/// valid at `now`: one query.
 pub async fn caller_for_token(
     db: &impl ConnectionTrait,
-    token: &str,
+    hash: &str,
     now: i64,
-) -> Result<Option<Caller>, DbErr> {
+) -> Result<Option<(Caller, i64)>, DbErr> {
     let backend = db.get_database_backend();
-    let (hash, expiry) = if backend == sea_orm::DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
+    let (p_hash, p_now) = if backend == sea_orm::DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
     let sql = format!(
-        "SELECT u.id, u.username, u.role, u.agency_key FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = {hash} AND t.revoked_at IS NULL AND t.expires_at > {expiry}"
+        "SELECT u.id, u.username, u.role, u.agency_key, t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = {p_hash} AND t.revoked_at IS NULL AND t.expires_at > {p_now}"
     );
-    let values = [token_hash(token).into(), now.into()];
+    let values = [hash.into(), now.into()];
     let Some(row) = db.query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?
     else {
         return Ok(None);
@@ -197,12 +198,13 @@ pub async fn caller_for_token(
     let Ok(role) = role.parse::<Role>() else {
         return Ok(None);
     };
-    Ok(Some(Caller {
+    let caller = Caller {
         id: row.try_get("", "id")?,
         username: row.try_get("", "username")?,
         role,
         agency: row.try_get("", "agency_key")?,
-    }))
+    };
+    Ok(Some((caller, row.try_get("", "expires_at")?)))
 }
 
 /// Revoke one token.

@@ -1,0 +1,264 @@
+//! The write of a new ticket — its number, row, first trail event, clocks and
+//! idempotency key — atomically, in as few round trips as each engine allows.
+//!
+//! Filing is the hot path under load. On PostgreSQL the whole write is one
+//! statement (data-modifying CTEs run in one implicit transaction and the
+//! foreign keys are checked at its end), so a filing costs one round trip
+//! instead of seven, and numbers come from a sequence per year
+//! (`ticket_numbers_2026`, made when the year's first ticket is filed): a
+//! sequence never holds a lock until commit, where a counter row would make
+//! every concurrent filing wait for the one before it to reach the disk. A
+//! filing that fails leaves a gap in the numbers, never a duplicate.
+//!
+//! SQLite runs in-process with one writer, where round trips are free and
+//! nothing runs concurrently: there the same rows go in one transaction,
+//! statement by statement, and the year's counter row numbers them without
+//! gaps.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value};
+
+use super::entities::{clock, idempotency_key, ticket, ticket_event};
+
+/// Everything a new ticket writes. `ticket.number` is ignored: the number is
+/// taken from the year's counter inside the same write.
+#[derive(Clone, Debug)]
+pub struct Filing {
+    /// The year the number carries (`INC-{year}-…`).
+    pub year: i32,
+    /// The ticket row.
+    pub ticket: ticket::Model,
+    /// The `file` event that opens its trail.
+    pub event: ticket_event::Model,
+    /// Its clocks.
+    pub clocks: Vec<clock::Model>,
+    /// The Idempotency-Key it was filed under, if any.
+    pub idempotency: Option<idempotency_key::Model>,
+}
+
+/// A ticket number as both engines write it: at least six digits.
+pub fn number(year: i32, last: i64) -> String {
+    format!("INC-{year}-{last:06}")
+}
+
+/// One table's insert: its columns and rows of values.
+struct Rows {
+    table: &'static str,
+    columns: &'static str,
+    rows: Vec<Vec<Value>>,
+}
+
+/// The ticket's columns but its number, which each engine writes its own way.
+macro_rules! ticket_columns {
+    () => {
+        "id, line_item_id, agency_key, title, description, severity, state, paused_from, \
+         tags, assignee_id, created_by, reported_at, created_at, updated_at, version, next_due_at"
+    };
+}
+
+fn ticket_values(t: &ticket::Model) -> Vec<Value> {
+    vec![
+        t.id.into(),
+        t.line_item_id.into(),
+        t.agency_key.clone().into(),
+        t.title.clone().into(),
+        t.description.clone().into(),
+        t.severity.clone().into(),
+        t.state.clone().into(),
+        t.paused_from.clone().into(),
+        t.tags.clone().into(),
+        t.assignee_id.into(),
+        t.created_by.into(),
+        t.reported_at.into(),
+        t.created_at.into(),
+        t.updated_at.into(),
+        t.version.into(),
+        t.next_due_at.into(),
+    ]
+}
+
+/// The rows besides the ticket's own, in the order they are written.
+fn dependents(f: &Filing) -> Vec<Rows> {
+    let e = &f.event;
+    let mut out = vec![Rows {
+        table: "ticket_events",
+        columns: "id, ticket_id, seq, kind, actor_id, at, recorded_at, from_state, to_state, data",
+        rows: vec![vec![
+            e.id.into(),
+            e.ticket_id.into(),
+            e.seq.into(),
+            e.kind.clone().into(),
+            e.actor_id.into(),
+            e.at.into(),
+            e.recorded_at.into(),
+            e.from_state.clone().into(),
+            e.to_state.clone().into(),
+            e.data.clone().into(),
+        ]],
+    }];
+    if !f.clocks.is_empty() {
+        out.push(Rows {
+            table: "clocks",
+            columns: "ticket_id, metric, target_seconds, calendar, state, events, started_at, deadline, \
+                      next_at, breached_at, met_at, updated_at",
+            rows: f
+                .clocks
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.ticket_id.into(),
+                        c.metric.clone().into(),
+                        c.target_seconds.into(),
+                        c.calendar.clone().into(),
+                        c.state.clone().into(),
+                        c.events.clone().into(),
+                        c.started_at.into(),
+                        c.deadline.into(),
+                        c.next_at.into(),
+                        c.breached_at.into(),
+                        c.met_at.into(),
+                        c.updated_at.into(),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if let Some(k) = &f.idempotency {
+        out.push(Rows {
+            table: "idempotency_keys",
+            columns: "user_id, key, request_hash, ticket_id, created_at",
+            rows: vec![vec![
+                k.user_id.into(),
+                k.key.clone().into(),
+                k.request_hash.clone().into(),
+                k.ticket_id.into(),
+                k.created_at.into(),
+            ]],
+        });
+    }
+    out
+}
+
+/// Bind parameters for one statement, numbered as the engine wants them.
+struct Params {
+    backend: DbBackend,
+    values: Vec<Value>,
+}
+
+impl Params {
+    fn new(backend: DbBackend) -> Self {
+        Self { backend, values: Vec::new() }
+    }
+
+    /// Bind `v`; the placeholder that names it.
+    fn bind(&mut self, v: Value) -> String {
+        self.values.push(v);
+        if self.backend == DbBackend::Postgres { format!("${}", self.values.len()) } else { "?".to_owned() }
+    }
+
+    /// Bind a row of values; `(p1, p2, …)`.
+    fn row(&mut self, row: Vec<Value>) -> String {
+        let cells: Vec<String> = row.into_iter().map(|v| self.bind(v)).collect();
+        format!("({})", cells.join(", "))
+    }
+
+    /// `INSERT INTO table (columns) VALUES (…), (…)`.
+    fn insert(&mut self, rows: Rows) -> String {
+        let values: Vec<String> = rows.rows.into_iter().map(|r| self.row(r)).collect();
+        format!("INSERT INTO {} ({}) VALUES {}", rows.table, rows.columns, values.join(", "))
+    }
+
+    fn statement(self, sql: String) -> Statement {
+        Statement::from_sql_and_values(self.backend, sql, self.values)
+    }
+}
+
+const COUNTER: &str = "INSERT INTO ticket_counters (year, last) VALUES (?, 1) \
+     ON CONFLICT (year) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last";
+
+/// The PostgreSQL sequence that numbers `year`'s tickets.
+pub fn sequence(year: i32) -> String {
+    format!("ticket_numbers_{year}")
+}
+
+/// PostgreSQL's "undefined table": the year's sequence is not made yet.
+const UNDEFINED_TABLE: &str = "42P01";
+
+/// Write `filing`; the number it was given.
+///
+/// A unique violation means a lost race on the Idempotency-Key (the ids are
+/// fresh UUIDs and the counter never repeats): nothing was written, and the
+/// caller looks the key up again.
+pub async fn insert(db: &DatabaseConnection, filing: &Filing) -> Result<String, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => insert_postgres(db, filing).await,
+        _ => insert_in_transaction(db, filing).await,
+    }
+}
+
+async fn insert_postgres(db: &DatabaseConnection, f: &Filing) -> Result<String, DbErr> {
+    match db.query_one_raw(postgres_statement(f)).await {
+        Err(e) if super::sqlstate(&e).as_deref() == Some(UNDEFINED_TABLE) => {
+            // The year's first filing. Two instances may race to make the
+            // sequence: the loser's unique violation is harmless.
+            let make = format!("CREATE SEQUENCE IF NOT EXISTS {} AS bigint MINVALUE 1", sequence(f.year));
+            if let Err(e) = db.execute_unprepared(&make).await {
+                if !super::is_unique_violation(&e) {
+                    return Err(e);
+                }
+            }
+            db.query_one_raw(postgres_statement(f)).await
+        }
+        other => other,
+    }?
+    .ok_or_else(|| DbErr::Custom("filing returned no row".into()))?
+    .try_get("", "number")
+}
+
+fn postgres_statement(f: &Filing) -> Statement {
+    let mut p = Params::new(DbBackend::Postgres);
+    let year = p.bind(f.year.into());
+    let name = p.bind(sequence(f.year).into());
+    let mut sql = format!("WITH n AS (SELECT nextval({name}::regclass) AS last)");
+    // The number is formatted in SQL exactly as `number` formats it in Rust.
+    let placeholders = p.row(ticket_values(&f.ticket));
+    let select = placeholders.trim_start_matches('(').trim_end_matches(')');
+    sql.push_str(&format!(
+        ", t AS (INSERT INTO tickets ({}, number) SELECT {select}, \
+         'INC-' || {year}::int || '-' || CASE WHEN n.last < 1000000 THEN lpad(n.last::text, 6, '0') ELSE n.last::text END \
+         FROM n RETURNING number)",
+        ticket_columns!()
+    ));
+    for (i, rows) in dependents(f).into_iter().enumerate() {
+        let insert = p.insert(rows);
+        sql.push_str(&format!(", d{i} AS ({insert})"));
+    }
+    sql.push_str(" SELECT number FROM t");
+    p.statement(sql)
+}
+
+async fn insert_in_transaction(db: &DatabaseConnection, f: &Filing) -> Result<String, DbErr> {
+    let backend = db.get_database_backend();
+    let txn = db.begin().await?;
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(backend, COUNTER, [f.year.into()]))
+        .await?
+        .ok_or_else(|| DbErr::Custom("ticket counter returned no row".into()))?;
+    let number = number(f.year, row.try_get("", "last")?);
+
+    let mut p = Params::new(backend);
+    let mut values = ticket_values(&f.ticket);
+    values.push(number.clone().into());
+    let sql = p.insert(Rows {
+        table: "tickets",
+        columns: concat!(ticket_columns!(), ", number"),
+        rows: vec![values],
+    });
+    txn.execute_raw(p.statement(sql)).await?;
+    for rows in dependents(f) {
+        let mut p = Params::new(backend);
+        let sql = p.insert(rows);
+        txn.execute_raw(p.statement(sql)).await?;
+    }
+    txn.commit().await?;
+    Ok(number)
+}
