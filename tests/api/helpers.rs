@@ -152,6 +152,9 @@ impl TestApp {
         settings.database_max_connections = 5;
         // Tests move the clock by days; tokens outlive that (expiry has its own test).
         settings.token_ttl_seconds = 400 * 86_400;
+        // The manual clock stands still, so a rate limit would never refill:
+        // the limit's own test turns it on.
+        settings.rate_limit_per_second = 0;
         if std::env::var_os("TEST_LOG").is_some() {
             api::telemetry::init(api::settings::LogFormat::Human);
         }

@@ -65,6 +65,129 @@ crate::both_backends! {
         }
     }
 
+    async fn hostile_filters_are_only_data(app) {
+        let (_, engineer) = app.user("engineer", None).await;
+        let item = app.item_id(1).await;
+        for title in ["100% done", "plain title", "O'Brien's printer", "under_score"] {
+            app.file(&engineer, json!({"line_item_id": item, "title": title})).await;
+        }
+        let hostile = [
+            "' OR '1'='1",
+            "'; DROP TABLE tickets; --",
+            "\" OR 1=1 --",
+            "%",
+            "_",
+            "\\",
+            "%' UNION SELECT password_hash FROM users --",
+            "\u{0}",
+            "🙂🙂🙂",
+        ];
+        let long = "漢".repeat(200);
+        let too_long = "漢".repeat(201);
+        let enc = |v: &str| url_escape(v);
+        let mut sent = 0;
+        for v in hostile.iter().copied().chain([long.as_str(), too_long.as_str()]) {
+            for filter in ["q", "agency", "cursor", "state", "severity", "created_from", "line_item_id", "breached"] {
+                let r = app.send(Method::GET, &format!("/v1/tickets?{filter}={}", enc(v)), Some(&engineer), None).await;
+                let status = r.status();
+                assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{filter}={v:?}: {status}");
+                if status == StatusCode::BAD_REQUEST {
+                    assert_eq!(r.headers()["content-type"], "application/problem+json");
+                }
+                sent += 1;
+            }
+            for path in ["/v1/reports/sla?agency=", "/v1/reports/sla?month=", "/v1/admin/outbox?status=", "/v1/inspections?line_item_id="] {
+                let r = app.send(Method::GET, &format!("{path}{}", enc(v)), Some(&app.admin_token), None).await;
+                assert!(!r.status().is_server_error(), "{path}{v:?}: {}", r.status());
+                sent += 1;
+            }
+        }
+        // LIKE wildcards match themselves; quotes are only text.
+        let app = &app;
+        let found = |q: &'static str| {
+            let engineer = engineer.clone();
+            async move {
+                let page = app.call(Method::GET, &format!("/v1/tickets?q={}", url_escape(q)), &engineer, None, StatusCode::OK).await;
+                let mut titles: Vec<String> = page["items"].as_array().expect("items").iter().map(|t| t["title"].as_str().unwrap_or_default().to_owned()).collect();
+                titles.sort();
+                titles
+            }
+        };
+        assert_eq!(found("%").await, ["100% done"]);
+        assert_eq!(found("_").await, ["under_score"]);
+        assert_eq!(found("'").await, ["O'Brien's printer"]);
+        assert!(found("' OR '1'='1").await.is_empty());
+        // NUL can be stored by neither engine's text: refused at the door, in bodies too.
+        let p = app.call(Method::POST, "/v1/tickets", &engineer, Some(&json!({"line_item_id": item, "title": "nul\u{0}here"})), StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["code"], "validation_failed");
+        let p = app.call(Method::POST, "/v1/tickets", &engineer, Some(&json!({"line_item_id": item, "title": "t", "description": "nul\u{0}"})), StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["code"], "validation_failed");
+        let r = app.send(Method::POST, "/v1/auth/token", None, Some(&json!({"username": "ad\u{0}min", "password": "x"}))).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        // An escaped backslash before "u0000" is only text.
+        app.file(&engineer, json!({"line_item_id": item, "title": "path C:\\u0000"})).await;
+        // Everything is still there.
+        let all = app.call(Method::GET, "/v1/tickets?limit=200", &engineer, None, StatusCode::OK).await;
+        assert_eq!(all["items"].as_array().map(Vec::len), Some(5));
+        eprintln!("hostile filters: {sent} requests, no 5xx");
+    }
+
+    async fn security_headers_and_no_cors_by_default(app) {
+        let r = app.client.get(app.url("/v1/agencies")).bearer_auth(&app.admin_token).header("origin", "https://evil.example").send().await.expect("sent");
+        assert_eq!(r.status(), StatusCode::OK);
+        let h = r.headers();
+        assert!(h.get("access-control-allow-origin").is_none(), "no CORS unless configured");
+        assert!(h.get("server").is_none(), "no server banner");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+        let text = app.client.get(app.url("/healthz")).send().await.expect("sent").text().await.expect("text");
+        assert!(!text.contains(env!("CARGO_PKG_VERSION")) || env!("CARGO_PKG_VERSION").len() < 3, "no version in health");
+        // A preflight from a stranger gets no CORS grant either.
+        let pre = app.client.request(Method::OPTIONS, app.url("/v1/tickets")).header("origin", "https://evil.example").header("access-control-request-method", "POST").send().await.expect("sent");
+        assert!(pre.headers().get("access-control-allow-origin").is_none());
+        // Configured: only the named origin is granted.
+        let portal = app.another(|s| s.cors_allowed_origins = vec!["https://portal.example.org".into()]).await;
+        let ok = portal.client.request(Method::OPTIONS, portal.url("/v1/tickets")).header("origin", "https://portal.example.org").header("access-control-request-method", "POST").send().await.expect("sent");
+        assert_eq!(ok.headers()["access-control-allow-origin"], "https://portal.example.org");
+        let no = portal.client.request(Method::OPTIONS, portal.url("/v1/tickets")).header("origin", "https://evil.example").header("access-control-request-method", "POST").send().await.expect("sent");
+        assert!(no.headers().get("access-control-allow-origin").is_none());
+    }
+
+    async fn each_client_is_rate_limited(app) {
+        let limited = app.another(|s| {
+            s.rate_limit_per_second = 2;
+            s.rate_limit_burst = 5;
+        }).await;
+        let (_, a) = app.user("engineer", None).await;
+        let (_, b) = app.user("engineer", None).await;
+        let limited = &limited;
+        let get = |token: &String| {
+            let token = token.clone();
+            async move { limited.send(Method::GET, "/v1/agencies", Some(&token), None).await }
+        };
+        for _ in 0..5 {
+            assert_eq!(get(&a).await.status(), StatusCode::OK);
+        }
+        let r = get(&a).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()["retry-after"], "1");
+        let p: Value = r.json().await.expect("json");
+        assert_eq!(p["code"], "too_many_requests");
+        // Another client is not held back by the first.
+        assert_eq!(get(&b).await.status(), StatusCode::OK);
+        // Health checks are not limited.
+        for _ in 0..10 {
+            assert_eq!(limited.send(Method::GET, "/healthz", None, None).await.status(), StatusCode::OK);
+        }
+        // A second later, two more.
+        limited.clock.advance(1);
+        assert_eq!(get(&a).await.status(), StatusCode::OK);
+        assert_eq!(get(&a).await.status(), StatusCode::OK);
+        assert_eq!(get(&a).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
     async fn request_ids_health_metrics_and_docs(app) {
         let r = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.expect("sent");
         assert_eq!(r.status(), StatusCode::OK);
@@ -128,4 +251,17 @@ fn the_checked_in_spec_matches_the_code() {
     ] {
         assert!(paths.contains_key(expected), "{expected} is not documented");
     }
+}
+
+/// Percent-encode a query value (every byte outside the unreserved set).
+fn url_escape(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -40,6 +40,24 @@ pub struct Settings {
     /// Password for the first admin account; a random one is printed when absent.
     #[serde(default)]
     pub admin_password: Option<SecretString>,
+    /// Failed sign-ins allowed per account within `login_window_seconds`; 0 never throttles.
+    pub login_max_failures: u32,
+    /// Failed sign-ins allowed per source address within `login_window_seconds`; 0 never throttles.
+    pub login_max_failures_per_address: u32,
+    /// The window failed sign-ins are counted in.
+    pub login_window_seconds: u64,
+    /// Sustained requests per second allowed per client (its token, or its
+    /// address when it sends none); 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+    /// Requests a client may make at once above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// Behind a reverse proxy: the header it puts the client's address in
+    /// (e.g. `x-forwarded-for`; its last entry is used). Unset: the peer address.
+    #[serde(default)]
+    pub client_ip_header: Option<String>,
+    /// Origins allowed to call the API from a browser; none (the default) sends no CORS headers.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
     /// Requests taking longer are answered 503.
     pub request_timeout_seconds: u64,
     /// Largest accepted request body.
@@ -103,6 +121,11 @@ struct Defaults {
     log_format: LogFormat,
     token_ttl_seconds: u64,
     auth_cache_seconds: u64,
+    login_max_failures: u32,
+    login_max_failures_per_address: u32,
+    login_window_seconds: u64,
+    rate_limit_per_second: u32,
+    rate_limit_burst: u32,
     request_timeout_seconds: u64,
     body_limit_bytes: usize,
     database_max_connections: u32,
@@ -123,6 +146,11 @@ const DEFAULTS: Defaults = Defaults {
     log_format: LogFormat::Human,
     token_ttl_seconds: 12 * 3600,
     auth_cache_seconds: 5,
+    login_max_failures: 5,
+    login_max_failures_per_address: 20,
+    login_window_seconds: 15 * 60,
+    rate_limit_per_second: 20,
+    rate_limit_burst: 100,
     request_timeout_seconds: 30,
     body_limit_bytes: 64 * 1024,
     database_max_connections: 10,

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::access::Role;
+use crate::domain::throttle::FailureWindow;
 use crate::settings::Settings;
 use crate::state::{AppState, Inner};
 use crate::store::{self, catalog_sync, users};
@@ -95,6 +96,14 @@ async fn build_inner(settings: Settings, clock: Arc<dyn Clock>, first_admin: boo
         }
     };
     let callers = crate::state::CallerCache::new(settings.auth_cache_seconds);
+    let window = settings.login_window_seconds;
+    let login_accounts = FailureWindow::new(settings.login_max_failures, window);
+    let login_addresses = FailureWindow::new(settings.login_max_failures_per_address, window);
+    let limiter = crate::http::limits::limiter(
+        settings.rate_limit_per_second,
+        settings.rate_limit_burst,
+        clock.clone(),
+    );
     let state = AppState::new(Inner {
         db,
         catalog,
@@ -102,6 +111,9 @@ async fn build_inner(settings: Settings, clock: Arc<dyn Clock>, first_admin: boo
         clock,
         settings,
         callers,
+        login_accounts,
+        login_addresses,
+        limiter,
         metrics: metrics_handle(),
         wake: Arc::new(tokio::sync::Notify::new()),
         mailer,
@@ -159,6 +171,8 @@ pub async fn serve(
         .timer_enabled
         .then(|| tokio::spawn(crate::timer::run(state.clone(), shutdown.clone())));
     let app = crate::http::router(state);
+    // The peer address feeds login throttling and per-client limits.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
     shutdown.cancel();
     if let Some(t) = timer {

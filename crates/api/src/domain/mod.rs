@@ -3,4 +3,5 @@
 
 pub mod access;
 pub mod inspections;
+pub mod throttle;
 pub mod ticket;

@@ -76,6 +76,7 @@ pub struct ApiError {
     code: Code,
     detail: String,
     transition: Option<(String, String)>,
+    retry_after: Option<u64>,
 }
 
 /// Handlers return this.
@@ -84,7 +85,15 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// A problem of `code` with a message for people.
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
-        Self { code, detail: detail.into(), transition: None }
+        // A client told "unavailable" learns when to look again.
+        let retry_after = (code == Code::Unavailable).then_some(5);
+        Self { code, detail: detail.into(), transition: None, retry_after }
+    }
+
+    /// Tell the client how many seconds to wait (`Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// 404, worded the same whether the thing is missing or out of scope, so
@@ -109,6 +118,7 @@ impl ApiError {
             code: Code::InvalidTransition,
             detail: format!("cannot {action} a ticket that is {state}"),
             transition: Some((state.to_owned(), action.to_owned())),
+            retry_after: None,
         }
     }
 
@@ -143,7 +153,11 @@ pub fn problem_response(code: Code, detail: String, transition: Option<(String, 
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        problem_response(self.code, self.detail, self.transition)
+        let mut response = problem_response(self.code, self.detail, self.transition);
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -9,10 +9,59 @@ use crate::domain::access::Caller;
 use crate::state::AppState;
 use crate::store::users;
 
-/// `axum::Json`, rejecting with our problem format.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json`, rejecting with our problem format, and refusing the NUL
+/// character anywhere in the body: no text column of PostgreSQL can hold
+/// it, and it has no business in a ticket.
+#[derive(Debug)]
 pub struct AppJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| {
+                m.type_() == "application"
+                    && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+            });
+        if !json {
+            return Err(ApiError::new(Code::UnsupportedMediaType, "send Content-Type: application/json"));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(Code::PayloadTooLarge, e.body_text())
+            } else {
+                ApiError::new(Code::BadRequest, e.body_text())
+            }
+        })?;
+        if has_escaped_nul(&bytes) {
+            return Err(ApiError::new(Code::InvalidJson, "text may not contain the NUL character (\\u0000)"));
+        }
+        axum::Json::<T>::from_bytes(&bytes).map(|axum::Json(v)| Self(v)).map_err(ApiError::from)
+    }
+}
+
+/// True when JSON text holds the escape `\u0000` (a backslash that is itself
+/// escaped, as in `\\u0000`, is only text). Raw control bytes are already
+/// invalid JSON.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (i, &b) in json.iter().enumerate() {
+        if b == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if b == b'u' && backslashes % 2 == 1 && json.get(i + 1..i + 5) == Some(b"0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
 
 impl<T: serde::Serialize> axum::response::IntoResponse for AppJson<T> {
     fn into_response(self) -> axum::response::Response {
@@ -67,6 +116,35 @@ impl OptionalFromRequestParts<AppState> for Caller {
             return Ok(None);
         }
         <Caller as FromRequestParts<AppState>>::from_request_parts(parts, state).await.map(Some)
+    }
+}
+
+/// Refuse query strings holding an encoded NUL (400): no text column of
+/// PostgreSQL can hold it, so it must not reach a query.
+pub async fn refuse_nul_in_query(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let nul = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")));
+    if nul {
+        return axum::response::IntoResponse::into_response(ApiError::new(
+            Code::BadRequest,
+            "query values may not contain the NUL character (%00)",
+        ));
+    }
+    next.run(request).await
+}
+
+/// Refuse a query value longer than the spec says (400), before it reaches a query.
+pub(crate) fn at_most(name: &str, value: Option<&str>, max: usize) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v.chars().count() > max => {
+            Err(ApiError::new(Code::BadRequest, format!("{name} must be at most {max} characters")))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod routes_admin;
 pub mod routes_auth;
 pub mod routes_catalog;
@@ -16,10 +17,12 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -101,10 +104,13 @@ pub fn router(state: AppState) -> Router {
     let (router, api) = api_router().split_for_parts();
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
     let body_limit = state.settings.body_limit_bytes;
+    let cors = cors(&state.settings.cors_allowed_origins);
     router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(extract::refuse_nul_in_query))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(middleware::from_fn(problem_for_bare_errors))
@@ -116,11 +122,41 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(cors)
         .with_state(state)
+}
+
+/// CORS only for the configured origins; with none, no CORS headers at all,
+/// so browsers keep other sites' pages from calling the API.
+fn cors(origins: &[String]) -> tower::util::Either<CorsLayer, tower::layer::util::Identity> {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    if origins.is_empty() {
+        return tower::util::Either::Right(tower::layer::util::Identity::new());
+    }
+    tower::util::Either::Left(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::POST,
+                axum::http::Method::DELETE,
+                axum::http::Method::PATCH,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                HeaderName::from_static("idempotency-key"),
+            ])
+            .expose_headers([header::ETAG, header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Errors made outside our handlers (405, 408, 413, panics) still speak problem+json.
 async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    // The interactive viewer is a page with its own scripts and styles.
+    let docs = request.uri().path().starts_with("/docs");
     let mut response = next.run(request).await;
     let status = response.status();
     let is_problem = response
@@ -150,6 +186,15 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    if !docs {
+        // API answers are data, never pages to render, and may carry tokens.
+        headers.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 

@@ -69,6 +69,7 @@ impl From<outbox::Model> for OutboxView {
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// `pending`, `sent` or `dead` (default: all).
+    #[param(max_length = 7)]
     pub status: Option<String>,
     /// At most this many, newest first (1 to 200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -80,7 +81,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The mail queue, newest first; `status=dead` lists the dead letters.
-#[utoipa::path(get, path = "/v1/admin/outbox", tag = TAG_ADMIN, security(("bearer" = [])), params(OutboxQuery),
+#[utoipa::path(get, path = "/v1/admin/outbox", operation_id = "list_outbox", tag = TAG_ADMIN, security(("bearer" = [])), params(OutboxQuery),
     responses(
         (status = 200, body = Vec<OutboxView>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -111,7 +112,7 @@ async fn list(
 }
 
 /// Send a dead-lettered message again, from its first attempt.
-#[utoipa::path(post, path = "/v1/admin/outbox/{id}/retry", tag = TAG_ADMIN, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/outbox/{id}/retry", operation_id = "retry_outbox_message", tag = TAG_ADMIN, security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "message id")),
     responses(
         (status = 200, body = OutboxView),

@@ -1,6 +1,10 @@
 //! `POST /v1/auth/token` and `DELETE /v1/auth/token`.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
@@ -10,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::TAG_AUTH;
 use super::error::{ApiError, ApiResult, Code, Problem};
 use super::extract::{AppJson, bearer};
+use super::limits;
 use crate::domain::access::Caller;
 use crate::state::AppState;
 use crate::store::users;
@@ -37,36 +42,118 @@ pub struct TokenResponse {
     pub expires_in: u64,
 }
 
+/// A change of one's own password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now.
+    #[schema(max_length = 1024)]
+    pub current_password: String,
+    /// The new one: 12 to 1024 characters.
+    #[schema(min_length = 12, max_length = 1024)]
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    // Never print passwords.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange").finish_non_exhaustive()
+    }
+}
+
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(issue, revoke))
+    OpenApiRouter::new().routes(routes!(issue, revoke)).routes(routes!(change_password))
+}
+
+/// Change your own password. Every token of the account is revoked, this
+/// one included: sign in again with the new password.
+#[utoipa::path(post, path = "/v1/auth/password", tag = TAG_AUTH, security(("bearer" = [])), request_body = PasswordChange,
+    operation_id = "change_password",
+    responses(
+        (status = 204, description = "changed; every token of the account is revoked"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "the current password is wrong, or the new one too short or long"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(req): AppJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    let now = state.clock.now().unix();
+    // Guessing the current password with a stolen token counts as failed sign-ins.
+    if let Some(wait) = state.login_accounts.wait(&caller.username, now) {
+        return Err(ApiError::new(Code::TooManyRequests, "too many failed attempts; try again later")
+            .retry_after(wait));
+    }
+    let Some(user) = users::authenticate(&state.db, &caller.username, &req.current_password).await? else {
+        state.login_accounts.fail(&caller.username, now);
+        // 422, not 401: the token is fine, and a client must not take this
+        // for a signal to drop its session.
+        return Err(ApiError::invalid("current_password is wrong"));
+    };
+    let change = users::UserChange { password: Some(req.new_password), ..Default::default() };
+    let (_, revoked) = users::update(&state.db, user, change, |a| state.catalog.agency(a).is_some(), now)
+        .await
+        .map_err(super::routes_users::user_error)?;
+    state.callers.clear();
+    tracing::info!(username = %caller.username, revoked, "password changed");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Exchange a username and password for a bearer token.
-#[utoipa::path(post, path = "/v1/auth/token", tag = TAG_AUTH, request_body = TokenRequest,
+#[utoipa::path(post, path = "/v1/auth/token", operation_id = "issue_token", tag = TAG_AUTH, request_body = TokenRequest,
     responses(
         (status = 200, body = TokenResponse),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "wrong username or password"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json",
+            description = "too many failed sign-ins for this account or from this address; see Retry-After"),
     ))]
 async fn issue(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     AppJson(req): AppJson<TokenRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
+    let now = state.clock.now().unix();
+    // Usernames are compared as typed: the throttle counts the name tried,
+    // whether or not such an account exists.
+    let account = req.username.clone();
+    let address = limits::client_ip(&state, &headers, peer.map(|p| p.0.0)).map(|ip| ip.to_string());
+    let waits = [
+        state.login_accounts.wait(&account, now),
+        address.as_deref().and_then(|a| state.login_addresses.wait(a, now)),
+    ];
+    if let Some(wait) = waits.into_iter().flatten().max() {
+        return Err(ApiError::new(Code::TooManyRequests, "too many failed sign-ins; try again later")
+            .retry_after(wait));
+    }
+    let fail = || {
+        state.login_accounts.fail(&account, now);
+        if let Some(a) = &address {
+            state.login_addresses.fail(a, now);
+        }
+        tracing::warn!(username = %account.chars().take(64).collect::<String>(), "failed sign-in");
+        // One message for unknown users and wrong passwords: no enumeration.
+        ApiError::new(Code::InvalidCredentials, "wrong username or password")
+    };
     if req.username.len() > 256 || req.password.len() > 1024 {
-        return Err(ApiError::new(Code::InvalidCredentials, "wrong username or password"));
+        return Err(fail());
     }
     let Some(user) = users::authenticate(&state.db, &req.username, &req.password).await? else {
-        // One message for unknown users and wrong passwords: no enumeration.
-        return Err(ApiError::new(Code::InvalidCredentials, "wrong username or password"));
+        return Err(fail());
     };
+    state.login_accounts.clear(&account);
     let ttl = state.settings.token_ttl_seconds;
-    let token = users::issue_token(&state.db, user.id, state.clock.now().unix(), ttl as i64).await?;
+    let token = users::issue_token(&state.db, user.id, now, ttl as i64).await?;
     tracing::info!(username = %user.username, "token issued");
     Ok(axum::Json(TokenResponse { access_token: token, token_type: "Bearer".into(), expires_in: ttl }))
 }
 
 /// Revoke the token this request is made with.
-#[utoipa::path(delete, path = "/v1/auth/token", tag = TAG_AUTH, security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/auth/token", operation_id = "revoke_token", tag = TAG_AUTH, security(("bearer" = [])),
     responses(
         (status = 204, description = "revoked"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -75,7 +75,7 @@ fn view(state: &AppState, item: &catalog::LineItem) -> LineItemView {
 }
 
 /// The agencies the caller may see.
-#[utoipa::path(get, path = "/v1/agencies", tag = TAG_CATALOG, security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/agencies", operation_id = "list_agencies", tag = TAG_CATALOG, security(("bearer" = [])),
     responses((status = 200, body = Vec<AgencyView>), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn agencies(State(state): State<AppState>, caller: Caller) -> Json<Vec<AgencyView>> {
     Json(
@@ -90,14 +90,14 @@ async fn agencies(State(state): State<AppState>, caller: Caller) -> Json<Vec<Age
 }
 
 /// The line items the caller may see, with their windows, targets and inspection cycles.
-#[utoipa::path(get, path = "/v1/line-items", tag = TAG_CATALOG, security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/line-items", operation_id = "list_line_items", tag = TAG_CATALOG, security(("bearer" = [])),
     responses((status = 200, body = Vec<LineItemView>), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn line_items(State(state): State<AppState>, caller: Caller) -> Json<Vec<LineItemView>> {
     Json(state.catalog.items.iter().filter(|i| caller.sees(&i.agency)).map(|i| view(&state, i)).collect())
 }
 
 /// One line item.
-#[utoipa::path(get, path = "/v1/line-items/{id}", tag = TAG_CATALOG, security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/line-items/{id}", operation_id = "get_line_item", tag = TAG_CATALOG, security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "line item id")),
     responses(
         (status = 200, body = LineItemView),

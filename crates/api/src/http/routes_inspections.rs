@@ -95,7 +95,7 @@ fn view(state: &AppState, t: &inspection_task::Model) -> InspectionView {
 }
 
 /// Inspection tasks in the caller's scope, by window.
-#[utoipa::path(get, path = "/v1/inspections", tag = TAG_INSPECTIONS, security(("bearer" = [])), params(InspectionQuery),
+#[utoipa::path(get, path = "/v1/inspections", operation_id = "list_inspections", tag = TAG_INSPECTIONS, security(("bearer" = [])), params(InspectionQuery),
     responses(
         (status = 200, body = Vec<InspectionView>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -121,7 +121,7 @@ async fn list(
 }
 
 /// Record an inspection as done, with findings, a checklist and attachment links (engineers).
-#[utoipa::path(post, path = "/v1/inspections/{id}/complete", tag = TAG_INSPECTIONS, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/inspections/{id}/complete", operation_id = "complete_inspection", tag = TAG_INSPECTIONS, security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "inspection id")), request_body = Completion,
     responses(
         (status = 200, body = InspectionView),

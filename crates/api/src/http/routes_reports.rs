@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::TAG_REPORTS;
 use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::AppQuery;
+use super::extract::{AppQuery, at_most};
 use crate::domain::access::Caller;
 use crate::service::reports::{self, Period, SlaReport};
 use crate::state::AppState;
@@ -22,18 +22,22 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// A month, `YYYY-MM` (default: the current month). Or give `from` and `to`.
+    #[param(max_length = 7)]
     pub month: Option<String>,
     /// First day of a custom range (inclusive).
     pub from: Option<NaiveDate>,
     /// Last day of a custom range (inclusive).
     pub to: Option<NaiveDate>,
     /// Only this agency (key).
+    #[param(max_length = 64)]
     pub agency: Option<String>,
     /// Only this line item (id).
     pub line_item: Option<Uuid>,
     /// `json` (default), `csv` or `xlsx`; `Accept: text/csv` or the XLSX media type also select.
+    #[param(max_length = 4)]
     pub format: Option<String>,
     /// Headers of CSV and XLSX: `zh` (default) or `en`.
+    #[param(max_length = 2)]
     pub lang: Option<String>,
 }
 
@@ -46,7 +50,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// SLA compliance per line item, per agency and for the contract: each metric's met, breached
 /// and still-running clocks, attainment, mean and p90 time to meet, and the tickets that missed.
-#[utoipa::path(get, path = "/v1/reports/sla", tag = TAG_REPORTS, security(("bearer" = [])), params(ReportQuery),
+#[utoipa::path(get, path = "/v1/reports/sla", operation_id = "sla_report", tag = TAG_REPORTS, security(("bearer" = [])), params(ReportQuery),
     responses(
         (status = 200, body = SlaReport, description = "JSON; CSV with `format=csv`, XLSX with `format=xlsx`"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -59,6 +63,10 @@ async fn sla(
     headers: HeaderMap,
     AppQuery(q): AppQuery<ReportQuery>,
 ) -> ApiResult<Response> {
+    at_most("month", q.month.as_deref(), 7)?;
+    at_most("agency", q.agency.as_deref(), 64)?;
+    at_most("format", q.format.as_deref(), 4)?;
+    at_most("lang", q.lang.as_deref(), 2)?;
     let period = match (&q.month, q.from, q.to) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(ApiError::new(Code::BadRequest, "give month, or from and to, not both"));

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::TAG_TICKETS;
 use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::{AppPath, AppQuery};
+use super::extract::{AppPath, AppQuery, at_most};
 use crate::domain::access::Caller;
 use crate::domain::ticket::{Action, TicketState};
 use crate::service::tickets::{
@@ -199,6 +199,7 @@ pub struct EventView {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Agency key.
+    #[param(max_length = 64)]
     pub agency: Option<String>,
     /// Line item id.
     pub line_item_id: Option<Uuid>,
@@ -216,6 +217,7 @@ pub struct ListQuery {
     #[param(max_length = 200)]
     pub q: Option<String>,
     /// From a previous page's `next_cursor`.
+    #[param(max_length = 200)]
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -293,7 +295,7 @@ fn with_etag(status: StatusCode, t: &TicketRead) -> Response {
 }
 
 /// File a fault against a line item. Send `Idempotency-Key` to make retries safe.
-#[utoipa::path(post, path = "/v1/tickets", tag = TAG_TICKETS, security(("bearer" = [])), request_body = CreateTicket,
+#[utoipa::path(post, path = "/v1/tickets", operation_id = "file_ticket", tag = TAG_TICKETS, security(("bearer" = [])), request_body = CreateTicket,
     params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key, 1 to 255 characters")),
     responses(
         (status = 201, body = TicketView, headers(("ETag" = String))),
@@ -359,7 +361,7 @@ fn encode_cursor((created, id): (i64, Uuid)) -> String {
 }
 
 /// Tickets in the caller's scope, newest first, filtered, a page at a time.
-#[utoipa::path(get, path = "/v1/tickets", tag = TAG_TICKETS, security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/v1/tickets", operation_id = "list_tickets", tag = TAG_TICKETS, security(("bearer" = [])), params(ListQuery),
     responses(
         (status = 200, body = TicketPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -374,9 +376,9 @@ async fn list(
     if !(1..=PAGE_MAX).contains(&limit) {
         return Err(ApiError::new(Code::BadRequest, format!("limit must be 1 to {PAGE_MAX}")));
     }
-    if q.q.as_ref().is_some_and(|t| t.chars().count() > 200) {
-        return Err(ApiError::new(Code::BadRequest, "q must be at most 200 characters"));
-    }
+    at_most("q", q.q.as_deref(), 200)?;
+    at_most("agency", q.agency.as_deref(), 64)?;
+    at_most("cursor", q.cursor.as_deref(), 200)?;
     let filter = TicketFilter {
         agency: q.agency,
         line_item_id: q.line_item_id,
@@ -394,7 +396,7 @@ async fn list(
 }
 
 /// One ticket with its clocks as of now.
-#[utoipa::path(get, path = "/v1/tickets/{id}", tag = TAG_TICKETS, security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/tickets/{id}", operation_id = "get_ticket", tag = TAG_TICKETS, security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "ticket id")),
     responses(
         (status = 200, body = TicketView, headers(("ETag" = String))),
@@ -465,7 +467,7 @@ impl From<ActionName> for Action {
 }
 
 /// Act on a ticket. Send `If-Match` with the ETag you read to refuse stale updates (412).
-#[utoipa::path(post, path = "/v1/tickets/{id}/{action}", tag = TAG_TICKETS, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/tickets/{id}/{action}", operation_id = "act_on_ticket", tag = TAG_TICKETS, security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "ticket id"),
         ("action" = ActionName, Path, description = "what to do"),
@@ -507,7 +509,7 @@ async fn act(
 }
 
 /// The ticket's audit trail: every action, who, when, from and to which state.
-#[utoipa::path(get, path = "/v1/tickets/{id}/events", tag = TAG_TICKETS, security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/tickets/{id}/events", operation_id = "list_ticket_events", tag = TAG_TICKETS, security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "ticket id")),
     responses(
         (status = 200, body = Vec<EventView>),

@@ -1,4 +1,4 @@
-//! `POST /v1/users` and `GET /v1/users`: account management, for admins.
+//! `POST /v1/users`, `GET /v1/users` and `PATCH /v1/users/{id}`: account management, for admins.
 
 use axum::Json;
 use axum::extract::State;
@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use super::TAG_USERS;
 use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::{AppJson, admin_only};
+use super::extract::{AppJson, AppPath, admin_only};
 use crate::domain::access::{Caller, Role};
 use crate::state::AppState;
 use crate::store::entities::user;
-use crate::store::users::{self, NewUser, UserError};
+use crate::store::users::{self, NewUser, UserChange, UserError};
 
 /// A new account.
 #[derive(Deserialize, ToSchema)]
@@ -26,6 +26,7 @@ pub struct CreateUser {
     /// Role.
     pub role: Role,
     /// Agency key: required for `agency_user`, optional for `manager`, absent otherwise.
+    #[schema(max_length = 64)]
     pub agency: Option<String>,
     /// Where alerts go.
     #[schema(max_length = 254)]
@@ -33,6 +34,30 @@ pub struct CreateUser {
     /// 12 to 1024 characters.
     #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
+}
+
+/// Changes to an account; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// A new role. Changing it revokes the account's tokens.
+    pub role: Option<Role>,
+    /// A new agency key, or `null` to unbind. Changing it revokes the account's tokens.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 64)]
+    pub agency: Option<Option<String>>,
+    /// A new email, or `null` to remove it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 254)]
+    pub email: Option<Option<String>>,
+    /// A new password (12 to 1024 characters). Setting it revokes the account's tokens.
+    #[schema(min_length = 12, max_length = 1024)]
+    pub password: Option<String>,
+}
+
+/// A field that is present, possibly `null`: `Some(None)`, told apart from an absent one.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// An account (never its password).
@@ -57,7 +82,7 @@ impl From<user::Model> for UserView {
 }
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create, list))
+    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(update))
 }
 
 /// Map account errors to problems.
@@ -70,7 +95,7 @@ pub(crate) fn user_error(e: UserError) -> ApiError {
 }
 
 /// Create an account (admins only).
-#[utoipa::path(post, path = "/v1/users", tag = TAG_USERS, security(("bearer" = [])), request_body = CreateUser,
+#[utoipa::path(post, path = "/v1/users", operation_id = "create_user", tag = TAG_USERS, security(("bearer" = [])), request_body = CreateUser,
     responses(
         (status = 201, body = UserView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -98,7 +123,7 @@ async fn create(
 }
 
 /// Every account (admins only).
-#[utoipa::path(get, path = "/v1/users", tag = TAG_USERS, security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/users", operation_id = "list_users", tag = TAG_USERS, security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<UserView>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -107,6 +132,47 @@ async fn create(
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<UserView>>> {
     admin_only(&caller, "manage accounts")?;
     Ok(Json(users::list(&state.db).await?.into_iter().map(Into::into).collect()))
+}
+
+/// Change an account (admins only). A change of role, agency or password
+/// revokes every token the account holds, at once.
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = TAG_USERS, security(("bearer" = [])), request_body = UpdateUser,
+    operation_id = "update_user",
+    params(("id" = Uuid, Path, description = "account id")),
+    responses(
+        (status = 200, body = UserView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(req): AppJson<UpdateUser>,
+) -> ApiResult<Json<UserView>> {
+    admin_only(&caller, "manage accounts")?;
+    let current = users::get(&state.db, id).await?.ok_or_else(|| ApiError::not_found("account"))?;
+    let change = UserChange { role: req.role, agency: req.agency, email: req.email, password: req.password };
+    let now = state.clock.now().unix();
+    let (updated, revoked) =
+        users::update(&state.db, current, change, |a| state.catalog.agency(a).is_some(), now)
+            .await
+            .map_err(user_error)?;
+    if revoked > 0 {
+        state.callers.clear();
+    }
+    tracing::info!(username = %updated.username, role = %updated.role, revoked, by = %caller.username, "account changed");
+    Ok(Json(updated.into()))
+}
+
+impl std::fmt::Debug for UpdateUser {
+    // Never print the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateUser").field("role", &self.role).finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for CreateUser {

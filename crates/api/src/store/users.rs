@@ -217,3 +217,65 @@ pub async fn revoke_token(db: &impl ConnectionTrait, token: &str, now: i64) -> R
         .await?;
     Ok(result.rows_affected > 0)
 }
+
+/// Revoke every live token of `user_id`; how many were.
+pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid, now: i64) -> Result<u64, DbErr> {
+    let result = api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(api_token::Column::UserId.eq(user_id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChange {
+    /// A new role.
+    pub role: Option<Role>,
+    /// A new agency binding (`Some(None)` unbinds).
+    pub agency: Option<Option<String>>,
+    /// A new email (`Some(None)` removes it).
+    pub email: Option<Option<String>>,
+    /// A new password, in clear; hashed before it is stored.
+    pub password: Option<String>,
+}
+
+/// Apply `change` to the account `current`, checked against its role's rules,
+/// in one transaction with the revocation of its tokens when the role, the
+/// agency or the password changed: a token must not outlive the rights or
+/// the secret it was issued for.
+pub async fn update(
+    db: &sea_orm::DatabaseConnection,
+    current: user::Model,
+    change: UserChange,
+    agency_exists: impl Fn(&str) -> bool,
+    now: i64,
+) -> Result<(user::Model, u64), UserError> {
+    use sea_orm::TransactionTrait;
+    let role: Role = current.role.parse().map_err(|_| UserError::Invalid("stored role is unknown".into()))?;
+    let next = NewUser {
+        username: current.username.clone(),
+        role: change.role.unwrap_or(role),
+        agency: change.agency.clone().unwrap_or_else(|| current.agency_key.clone()),
+        email: change.email.clone().unwrap_or_else(|| current.email.clone()),
+        // Validated only when it changes.
+        password: change.password.clone().unwrap_or_else(|| "unchanged password".into()),
+    };
+    validate(&next, agency_exists)?;
+    let rights_changed = next.role != role || next.agency != current.agency_key || change.password.is_some();
+    let mut model: user::ActiveModel = current.into();
+    model.role = Set(next.role.as_str().to_owned());
+    model.agency_key = Set(next.agency);
+    model.email = Set(next.email);
+    if let Some(password) = &change.password {
+        model.password_hash = Set(hash_password(password)?);
+    }
+    model.updated_at = Set(now);
+    let txn = db.begin().await?;
+    let updated = model.update(&txn).await?;
+    let revoked = if rights_changed { revoke_all(&txn, updated.id, now).await? } else { 0 };
+    txn.commit().await?;
+    Ok((updated, revoked))
+}
