@@ -1,5 +1,5 @@
 # Everyday commands. `make test` is what CI runs (through .ci/run).
-.PHONY: run test bench lint fmt check openapi postgres
+.PHONY: run test bench lint fmt check openapi postgres fuzz-api
 
 CARGO ?= cargo
 
@@ -10,6 +10,11 @@ run:
 ## test: every test of the workspace on SQLite and PostgreSQL (starts PostgreSQL if it is down)
 test: postgres
 	$(CARGO) test --workspace --all-targets --locked
+
+## fuzz-api: schemathesis against a live server, every operation as every role, 200 examples each
+## (CI runs the same with 8 each; FUZZ_API_EXAMPLES sets it)
+fuzz-api:
+	FUZZ_API_EXAMPLES=$${FUZZ_API_EXAMPLES:-200} scripts/fuzz-api
 
 ## postgres: make sure the local PostgreSQL answers on 127.0.0.1:5432
 postgres:

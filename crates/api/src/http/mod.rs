@@ -51,7 +51,7 @@ pub(crate) const TAG_INSPECTIONS: &str = "inspections";
         description = "Tickets for the Luoyang operations contract (洛采公开-2026-54), clocked in business time against each line item's response, on-site and recovery targets. Errors are RFC 9457 problem+json with a stable `type` and `code`."
     ),
     modifiers(&BearerAuth),
-    components(schemas(error::Problem)),
+    components(schemas(error::Problem, routes_tickets::ActionName)),
     tags(
         (name = TAG_AUTH, description = "Tokens"),
         (name = TAG_CATALOG, description = "Agencies and line items of the contract"),
@@ -96,12 +96,58 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, as `itsm openapi` prints and `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut api = api_router().split_for_parts().1;
+    document_common_problems(&mut api);
+    api
+}
+
+/// Answers any `/v1` operation can give, made by layers rather than by its
+/// handler, written into every operation so that clients (and fuzzers) find
+/// them in the spec: 429 and 503 everywhere, 400 where there is a query or
+/// a body, 413 and 415 where there is a body.
+fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+            )
+            .build()
+    };
+    for (path, item) in api.paths.paths.iter_mut() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        for op in [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete]
+            .into_iter()
+            .flatten()
+        {
+            let body = op.request_body.is_some();
+            let query = op.parameters.iter().flatten().any(|p| {
+                matches!(p, utoipa::openapi::RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+            });
+            let mut add = |code: &str, description: &str| {
+                op.responses.responses.entry(code.to_owned()).or_insert_with(|| problem(description).into());
+            };
+            add("429", "too many requests from this client; wait as Retry-After says");
+            add("503", "the database is unavailable; try again as Retry-After says");
+            if body || query {
+                add("400", "malformed query or body");
+            }
+            if body {
+                add("413", "the body is larger than the limit");
+                add("415", "the body is not application/json");
+            }
+        }
+    }
 }
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let (router, api) = api_router().split_for_parts();
+    let (router, mut api) = api_router().split_for_parts();
+    document_common_problems(&mut api);
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
     let body_limit = state.settings.body_limit_bytes;
     let cors = cors(&state.settings.cors_allowed_origins);

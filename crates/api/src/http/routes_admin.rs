@@ -69,7 +69,7 @@ impl From<outbox::Model> for OutboxView {
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// `pending`, `sent` or `dead` (default: all).
-    #[param(max_length = 7)]
+    #[param(max_length = 7, pattern = "^(pending|sent|dead)$")]
     pub status: Option<String>,
     /// At most this many, newest first (1 to 200, default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -22,7 +22,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// A month, `YYYY-MM` (default: the current month). Or give `from` and `to`.
-    #[param(max_length = 7)]
+    #[param(max_length = 7, pattern = "^[0-9]{4}-[0-9]{2}$")]
     pub month: Option<String>,
     /// First day of a custom range (inclusive).
     pub from: Option<NaiveDate>,
@@ -34,10 +34,10 @@ pub struct ReportQuery {
     /// Only this line item (id).
     pub line_item: Option<Uuid>,
     /// `json` (default), `csv` or `xlsx`; `Accept: text/csv` or the XLSX media type also select.
-    #[param(max_length = 4)]
+    #[param(max_length = 4, pattern = "^(json|csv|xlsx)$")]
     pub format: Option<String>,
     /// Headers of CSV and XLSX: `zh` (default) or `en`.
-    #[param(max_length = 2)]
+    #[param(max_length = 2, pattern = "^(zh|en)$")]
     pub lang: Option<String>,
 }
 

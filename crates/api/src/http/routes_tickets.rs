@@ -296,7 +296,8 @@ fn with_etag(status: StatusCode, t: &TicketRead) -> Response {
 
 /// File a fault against a line item. Send `Idempotency-Key` to make retries safe.
 #[utoipa::path(post, path = "/v1/tickets", operation_id = "file_ticket", tag = TAG_TICKETS, security(("bearer" = [])), request_body = CreateTicket,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key, 1 to 255 characters")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key, 1 to 255 visible ASCII characters",
+        min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses(
         (status = 201, body = TicketView, headers(("ETag" = String))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -319,9 +320,16 @@ async fn create(
     let idempotency = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let key = v.to_str().ok().filter(|k| (1..=255).contains(&k.len())).ok_or_else(|| {
-                ApiError::new(Code::BadRequest, "Idempotency-Key must be 1 to 255 visible ASCII characters")
-            })?;
+            let key = v
+                .to_str()
+                .ok()
+                .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        Code::BadRequest,
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    )
+                })?;
             // serde_json orders object keys, so the hash ignores formatting and key order.
             let digest = Sha256::digest(value.to_string().as_bytes());
             Some((key.to_owned(), base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)))
@@ -504,7 +512,9 @@ async fn act(
         severity: req.severity.map(Into::into),
         tags: req.tags,
     };
-    let t = tickets::act(&state, &caller, id, action.into(), input, if_match(&headers)?).await?;
+    let action = action.into();
+    tickets::check_input(action, &input)?;
+    let t = tickets::act(&state, &caller, id, action, input, if_match(&headers)?).await?;
     Ok(with_etag(StatusCode::OK, &t))
 }
 

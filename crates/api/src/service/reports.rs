@@ -119,7 +119,8 @@ pub struct SlaReport {
     pub agencies: BTreeMap<String, GroupReport>,
     /// Agency key → name, for the agencies in the report.
     pub agency_names: BTreeMap<String, String>,
-    /// Per line item 序号.
+    /// Per line item 序号 (JSON object keys are text: `"1"`, `"2"`, …).
+    #[schema(value_type = BTreeMap<String, GroupReport>)]
     pub line_items: BTreeMap<u32, GroupReport>,
     /// Tickets that missed a target.
     pub breached_tickets: Vec<BreachedTicket>,

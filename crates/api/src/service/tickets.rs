@@ -564,6 +564,18 @@ pub async fn list(
     Ok((out, next))
 }
 
+/// The checks of an action's input that need no ticket: a malformed request
+/// is refused as such before any precondition is looked at.
+pub fn check_input(action: Action, input: &ActionInput) -> ApiResult<()> {
+    if let Some(body) = &input.body {
+        check_text(if action == Action::Comment { "body" } else { "note" }, body, 1, TEXT_MAX)?;
+    }
+    if let Some(tags) = &input.tags {
+        check_tags(tags)?;
+    }
+    Ok(())
+}
+
 /// Take `action` on a ticket. `if_match` is the version the client last saw.
 pub async fn act(
     state: &AppState,
@@ -573,12 +585,7 @@ pub async fn act(
     input: ActionInput,
     if_match: Option<i32>,
 ) -> ApiResult<TicketRead> {
-    if let Some(body) = &input.body {
-        check_text(if action == Action::Comment { "body" } else { "note" }, body, 1, TEXT_MAX)?;
-    }
-    if let Some(tags) = &input.tags {
-        check_tags(tags)?;
-    }
+    check_input(action, &input)?;
     for attempt in 0..5 {
         match try_act(state, caller, id, action, &input, if_match).await {
             Err(Retry::Again) if attempt < 4 => continue,
