@@ -94,6 +94,21 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes_inspections::router())
 }
 
+/// A string schema with bounds and a pattern, for schema-only types.
+pub(crate) fn bounded_text(
+    min: usize,
+    max: usize,
+    pattern: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .into()
+}
+
 /// The OpenAPI document, as `itsm openapi` prints and `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut api = api_router().split_for_parts().1;

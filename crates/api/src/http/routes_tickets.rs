@@ -71,9 +71,21 @@ pub struct CreateTicket {
     pub reported_at: Option<DateTime<Utc>>,
     /// Special conditions that select targets, e.g. `complex_fault`, `remote_unresolved`.
     #[serde(default)]
-    #[schema(max_items = 8)]
+    #[schema(max_items = 8, value_type = Vec<TagText>)]
     pub tags: Vec<String>,
 }
+
+/// A tag as the spec states it: 1 to 40 of `a-z`, `0-9`, `_` (the service checks the same rule).
+#[derive(Debug)]
+pub struct TagText;
+
+impl utoipa::PartialSchema for TagText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::http::bounded_text(1, 40, "^[a-z0-9_]+$")
+    }
+}
+
+impl ToSchema for TagText {}
 
 /// Details of an action; every field is optional, and which are needed depends on the action.
 #[derive(Debug, Deserialize, Default, ToSchema)]
@@ -89,7 +101,7 @@ pub struct ActionBody {
     /// The new severity (`severity`).
     pub severity: Option<SeverityDto>,
     /// Tags to add, e.g. `complex_fault` when resolving takes longer.
-    #[schema(max_items = 8)]
+    #[schema(max_items = 8, value_type = Option<Vec<TagText>>)]
     pub tags: Option<Vec<String>>,
 }
 

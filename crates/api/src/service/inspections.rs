@@ -147,7 +147,7 @@ pub struct Completion {
     pub checklist: Vec<Check>,
     /// Links to photos or reports.
     #[serde(default)]
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, value_type = Vec<LinkText>)]
     pub attachments: Vec<String>,
 }
 
@@ -196,6 +196,19 @@ pub async fn list(state: &AppState, caller: &Caller, f: Filter) -> ApiResult<Vec
         .all(&state.db)
         .await?)
 }
+
+/// A link to a photo or a report as the spec states it: an http(s) URL of
+/// at most 2,000 characters (the service checks the same rule).
+#[derive(Debug)]
+pub struct LinkText;
+
+impl utoipa::PartialSchema for LinkText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::http::bounded_text(7, 2000, "^https?://")
+    }
+}
+
+impl utoipa::ToSchema for LinkText {}
 
 /// Record an inspection as done.
 pub async fn complete(state: &AppState, caller: &Caller, id: Uuid, c: Completion) -> ApiResult<task::Model> {
