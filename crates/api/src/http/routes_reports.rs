@@ -52,7 +52,11 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// and still-running clocks, attainment, mean and p90 time to meet, and the tickets that missed.
 #[utoipa::path(get, path = "/v1/reports/sla", operation_id = "sla_report", tag = TAG_REPORTS, security(("bearer" = [])), params(ReportQuery),
     responses(
-        (status = 200, body = SlaReport, description = "JSON; CSV with `format=csv`, XLSX with `format=xlsx`"),
+        (status = 200, description = "JSON; CSV with `format=csv`, XLSX with `format=xlsx`", content(
+            (SlaReport = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        )),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
