@@ -39,6 +39,17 @@ fn outage() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// The mail lease in the outage cases: longer than the outage, as the
+/// default (120 s) is, so that a message whose "sent" cannot be recorded
+/// while the database is away is not claimed and sent again meanwhile.
+fn outage_lease() -> u64 {
+    outage().as_secs() + 30
+}
+
+/// Elsewhere short, so that a message left unrecorded is sent again within
+/// the test, and shows up as a double.
+const SHORT_LEASE: u64 = 3;
+
 fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
@@ -69,8 +80,11 @@ struct Service {
 struct Start<'a> {
     db: &'a str,
     dir: &'a Path,
-    smtp: Option<&'a SmtpSink>,
+    /// The SMTP server's URL (the sink, or a relay in front of it).
+    smtp: Option<&'a str>,
     timer: bool,
+    /// How long a sender holds a message it is sending.
+    lease_seconds: u64,
     /// Start through `sh` with SIGXFSZ ignored, so that a file-size limit set
     /// later makes writes fail with EFBIG instead of killing the process.
     ignore_sigxfsz: bool,
@@ -98,9 +112,7 @@ impl Service {
             .env("ITSM_MAIL_FROM", MAIL_FROM)
             .env("ITSM_MAIL_LOCALE", "en")
             .env("ITSM_TIMER_ENABLED", if s.timer { "true" } else { "false" })
-            // A message whose "sent" could not be recorded is sent again when
-            // its lease runs out: short, so that such a double shows up here.
-            .env("ITSM_MAIL_LEASE_SECONDS", "3")
+            .env("ITSM_MAIL_LEASE_SECONDS", s.lease_seconds.to_string())
             // Only ticket alerts are counted (the wall clock is months into the contract).
             .env("ITSM_INSPECTION_ALERTS", "false")
             .env("ITSM_MONTHLY_REPORTS", "false")
@@ -109,7 +121,7 @@ impl Service {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if let Some(smtp) = s.smtp {
-            command.env("ITSM_SMTP_URL", smtp.url());
+            command.env("ITSM_SMTP_URL", smtp);
         }
         let mut child = command.spawn().expect("itsm starts");
         // The log is read by the test process, which has no file-size limit.
@@ -195,6 +207,12 @@ impl PgDb {
         Self { admin, url: format!("{base}/{name}"), name }
     }
 
+    /// `host:port` of the server.
+    fn host(&self) -> String {
+        let host = self.url.split_once('@').expect("user@host in the URL").1;
+        host.split_once('/').map_or(host, |(h, _)| h).to_owned()
+    }
+
     /// The same database reached through `port` on loopback (the proxy).
     fn url_via(&self, port: u16) -> String {
         let (scheme_user, rest) = self.url.split_once('@').expect("user@host in the URL");
@@ -222,23 +240,27 @@ async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
 struct Proxy {
     port: u16,
     upstream: String,
-    accept: Option<JoinHandle<()>>,
+    accept: Mutex<Option<JoinHandle<()>>>,
     conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Proxy {
-    async fn start(upstream: &str) -> Self {
-        let mut p =
-            Self { port: free_port(), upstream: upstream.to_owned(), accept: None, conns: Arc::default() };
+    async fn start(upstream: &str) -> Arc<Self> {
+        let p = Arc::new(Self {
+            port: free_port(),
+            upstream: upstream.to_owned(),
+            accept: Mutex::new(None),
+            conns: Arc::default(),
+        });
         p.up().await;
         p
     }
 
-    async fn up(&mut self) {
+    async fn up(&self) {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("proxy listens");
         let upstream = self.upstream.clone();
         let conns = Arc::clone(&self.conns);
-        self.accept = Some(tokio::spawn(async move {
+        let accept = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 let upstream = upstream.clone();
                 let task = tokio::spawn(async move {
@@ -251,18 +273,19 @@ impl Proxy {
                     c.push(task);
                 }
             }
-        }));
+        });
+        if let Ok(mut a) = self.accept.lock() {
+            *a = Some(accept);
+        }
     }
 
-    /// Cut every connection and refuse new ones.
-    fn down(&mut self) {
-        if let Some(accept) = self.accept.take() {
-            accept.abort();
-        }
-        if let Ok(mut c) = self.conns.lock() {
-            for task in c.drain(..) {
-                task.abort();
-            }
+    /// Cut every connection and refuse new ones; returns once all are closed.
+    async fn down(&self) {
+        let accept = self.accept.lock().ok().and_then(|mut a| a.take());
+        let conns: Vec<_> = self.conns.lock().map(|mut c| c.drain(..).collect()).unwrap_or_default();
+        for task in accept.into_iter().chain(conns) {
+            task.abort();
+            let _ = task.await;
         }
     }
 }
@@ -659,7 +682,7 @@ const KILL_CLIENTS: usize = 16;
 /// (a) SIGKILL under a filing load, three times over; every 201 survives, once.
 async fn kill_under_load(db: &str, dir: &Path) {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
-    let start = Start { db, dir, smtp: None, timer: true, ignore_sigxfsz: false };
+    let start = Start { db, dir, smtp: None, timer: true, lease_seconds: SHORT_LEASE, ignore_sigxfsz: false };
     let mut service = Service::start(&start);
     service.healthy(&http).await;
     let (token, item) = setup(&http, &service.base).await;
@@ -746,13 +769,17 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
     let dir = tempfile::tempdir().expect("tempdir");
     let smtp = SmtpSink::start().expect("SMTP sink");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
-    let upstream = {
-        let host = pg.url.split_once('@').expect("host").1;
-        host.split_once('/').map_or(host, |(h, _)| h).to_owned()
-    };
-    let mut proxy = Proxy::start(&upstream).await;
+    let proxy = Proxy::start(&pg.host()).await;
     let db = pg.url_via(proxy.port);
-    let start = Start { db: &db, dir: dir.path(), smtp: Some(&smtp), timer: true, ignore_sigxfsz: false };
+    let smtp_url = smtp.url();
+    let start = Start {
+        db: &db,
+        dir: dir.path(),
+        smtp: Some(&smtp_url),
+        timer: true,
+        lease_seconds: outage_lease(),
+        ignore_sigxfsz: false,
+    };
     let mut service = Service::start(&start);
     service.healthy(&http).await;
     let (token, item) = setup(&http, &service.base).await;
@@ -780,7 +807,7 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
     let load = Load::start(&http, &bases, &token, &item, 8, "during", &backdated());
     let down_at = Instant::now();
     let down_unix = Utc::now().timestamp();
-    proxy.down();
+    proxy.down().await;
     // Probe reads too, while it is down.
     let mut read_statuses = Vec::new();
     while down_at.elapsed() < outage() {
@@ -886,7 +913,14 @@ async fn c_sqlite_that_cannot_write_answers_503_and_stays_intact() {
     let file_path = dir.path().join("itsm.db");
     let db = format!("sqlite://{}?mode=rwc", file_path.display());
     let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
-    let start = Start { db: &db, dir: dir.path(), smtp: None, timer: true, ignore_sigxfsz: true };
+    let start = Start {
+        db: &db,
+        dir: dir.path(),
+        smtp: None,
+        timer: true,
+        lease_seconds: SHORT_LEASE,
+        ignore_sigxfsz: true,
+    };
     let mut service = Service::start(&start);
     service.healthy(&http).await;
     let (token, item) = setup(&http, &service.base).await;
@@ -966,7 +1000,15 @@ async fn d_two_instances_on_one_postgres_send_every_alert_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let smtp = SmtpSink::start().expect("SMTP sink");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
-    let start = Start { db: &pg.url, dir: dir.path(), smtp: Some(&smtp), timer: true, ignore_sigxfsz: false };
+    let smtp_url = smtp.url();
+    let start = Start {
+        db: &pg.url,
+        dir: dir.path(),
+        smtp: Some(&smtp_url),
+        timer: true,
+        lease_seconds: SHORT_LEASE,
+        ignore_sigxfsz: false,
+    };
     let mut one = Service::start(&start);
     one.healthy(&http).await;
     // The second starts once the first has migrated and made the admin.
@@ -1001,5 +1043,119 @@ async fn d_two_instances_on_one_postgres_send_every_alert_once() {
         f.stored, f.created, alerts.expected, alerts.received, alerts.doubles
     );
     drop((one, two, direct));
+    pg.drop_db().await;
+}
+
+// ---------------------------------------------------------------- (e) cut between send and record
+
+/// A relay in front of the SMTP sink that, when the first message's closing
+/// "." passes through, cuts PostgreSQL (`pg.down()`) before it lets the
+/// sink answer: the service has handed the alert over and cannot yet record
+/// that it did. `tripped` says when.
+async fn smtp_tripwire(sink: &SmtpSink, pg: Arc<Proxy>, tripped: Arc<Mutex<Option<Instant>>>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = sink.url().trim_start_matches("smtp://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("relay listens");
+    let port = listener.local_addr().expect("relay address").port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (upstream, pg, tripped) = (upstream.clone(), Arc::clone(&pg), Arc::clone(&tripped));
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                });
+                let mut buf = vec![0u8; 16 * 1024];
+                // The end-of-data mark may straddle two reads.
+                let mut tail: Vec<u8> = Vec::new();
+                loop {
+                    let n = match from_client.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    tail.extend_from_slice(&buf[..n]);
+                    let end = tail.windows(5).any(|w| w == b"\r\n.\r\n");
+                    tail.drain(..tail.len().saturating_sub(4));
+                    let first = end
+                        && tripped.lock().is_ok_and(|mut t| {
+                            let first = t.is_none();
+                            t.get_or_insert_with(Instant::now);
+                            first
+                        });
+                    if first {
+                        pg.down().await;
+                    }
+                    if to_server.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    format!("smtp://127.0.0.1:{port}")
+}
+
+/// (e) The worst moment of an outage for the outbox: PostgreSQL goes away
+/// after an alert was handed to the mail server and before it was recorded
+/// as sent. When the database is back, the alert is recorded, not sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "slow: run by `make chaos`"]
+async fn e_postgres_cut_between_sending_an_alert_and_recording_it_sends_it_once() {
+    let pg = PgDb::create("cut").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let smtp = SmtpSink::start().expect("SMTP sink");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
+    let proxy = Proxy::start(&pg.host()).await;
+    let tripped = Arc::new(Mutex::new(None));
+    let relay = smtp_tripwire(&smtp, Arc::clone(&proxy), Arc::clone(&tripped)).await;
+    let db = pg.url_via(proxy.port);
+    let start = Start {
+        db: &db,
+        dir: dir.path(),
+        smtp: Some(&relay),
+        timer: true,
+        lease_seconds: outage_lease(),
+        ignore_sigxfsz: false,
+    };
+    let mut service = Service::start(&start);
+    service.healthy(&http).await;
+    let (token, item) = setup(&http, &service.base).await;
+    let reported = Utc::now() - chrono::Duration::seconds(BACKDATE_SECONDS);
+    let outcome = file(&http, &service.base, &token, &item, "cut", Some(reported)).await;
+    let Outcome::Created { .. } = &outcome else { panic!("filing: {outcome:?}") };
+    let attempts =
+        vec![Attempt { title: "cut".into(), started: Instant::now(), ended: Instant::now(), outcome }];
+
+    let tripped_at = || tripped.lock().ok().and_then(|t| *t);
+    until(Duration::from_secs(60), "the alert to reach the mail server", || tripped_at().is_some()).await;
+    let cut_at = tripped_at().expect("tripped");
+    until(Duration::from_secs(10), "the sink to keep the message", || smtp.messages().len() == 1).await;
+    // The outage lasts its full length: that is the fault, not a wait for something.
+    tokio::time::sleep_until((cut_at + outage()).into()).await;
+    // The cut did fall between the two: the message is out, and its row,
+    // read past the proxy, does not say so.
+    let direct = sea_orm::Database::connect(&pg.url).await.expect("direct connection");
+    let status: String =
+        rows(&direct, "SELECT status FROM outbox").await[0].try_get("", "status").expect("status");
+    assert_eq!(status, "pending", "not recorded as sent while the database was away");
+    proxy.up().await;
+    // Ready again by itself (the same process, /readyz answers).
+    service.healthy(&http).await;
+    let stored = all_tickets(&http, &service.base, &token).await;
+    let f = check_tickets(&attempts, &stored);
+    let alerts = check_alerts(&smtp, &direct, &stored).await;
+    assert!(!service.log().contains("panicked"), "no panic:\n{}", service.log());
+    eprintln!(
+        "figures (e) cut between send and record: outage_s={} tickets={} alerts_expected={} alerts_sent={} \
+         unrecorded_during_outage=1 doubles={}",
+        outage().as_secs(),
+        f.stored,
+        alerts.expected,
+        alerts.received,
+        alerts.doubles
+    );
+    drop((service, direct));
     pg.drop_db().await;
 }
