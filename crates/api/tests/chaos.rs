@@ -527,6 +527,8 @@ struct TicketFigures {
     stored: usize,
     /// Stored, though the client got no 201 (in flight when the process or the connection died).
     stored_unanswered: usize,
+    /// Of those, answered 503: the statement committed, the connection was cut before the answer.
+    stored_after_503: usize,
     transport_errors: usize,
 }
 
@@ -566,6 +568,9 @@ fn check_tickets(attempts: &[Attempt], stored: &[Stored]) -> TicketFigures {
                 a.outcome
             );
             f.stored_unanswered += 1;
+            if matches!(a.outcome, Outcome::Answered { .. }) {
+                f.stored_after_503 += 1;
+            }
         }
     }
     f
@@ -876,7 +881,8 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
     assert!(!service.log().contains("panicked"), "no panic:\n{}", service.log());
     eprintln!(
         "figures (b) postgres outage: outage_s={} attempts={} answered_201={} answered_503_while_down={} \
-         reads_503_while_down={} recovered_after_ms={} stored={} stored_without_201={} alerts_expected={} \
+         reads_503_while_down={} recovered_after_ms={} stored={} stored_without_201={} (of which answered_503={}) \
+         alerts_expected={} \
          alerts_sent={} alerts_due_during_outage={} doubles={}",
         outage().as_secs(),
         f.attempts,
@@ -886,6 +892,7 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
         recovered_in.as_millis(),
         f.stored,
         f.stored_unanswered,
+        f.stored_after_503,
         alerts.expected,
         alerts.received,
         late,
