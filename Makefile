@@ -1,5 +1,5 @@
 # Everyday commands. `make test` is what CI runs (through .ci/run).
-.PHONY: run test bench lint fmt check openapi postgres fuzz-api
+.PHONY: run test chaos fuzz-api bench lint fmt check openapi postgres
 
 CARGO ?= cargo
 
@@ -10,6 +10,11 @@ run:
 ## test: every test of the workspace on SQLite and PostgreSQL (starts PostgreSQL if it is down)
 test: postgres
 	$(CARGO) test --workspace --all-targets --locked
+
+## chaos: fault tests on the real binary (crates/api/tests/chaos.rs): kill -9 under load,
+## PostgreSQL away for 30 s (CHAOS_OUTAGE_SECONDS), a SQLite disk that fills, two instances
+chaos: postgres
+	$(CARGO) test --locked -p api --test chaos -- --include-ignored --test-threads=1 --nocapture
 
 ## fuzz-api: schemathesis against a live server, every operation as every role, 200 examples each
 ## (CI runs the same with 8 each; FUZZ_API_EXAMPLES sets it)

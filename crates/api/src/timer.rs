@@ -7,8 +7,9 @@
 //! in the transaction that queues its message, whose dedupe key is unique; on
 //! PostgreSQL due clocks and messages are claimed with `FOR UPDATE SKIP
 //! LOCKED`, so several instances share the work without sending twice. A
-//! crash between sending and recording can at worst resend the same message,
-//! with the same `Message-ID`.
+//! database outage between sending and recording is waited out while the
+//! message's lease holds; a crash there can at worst resend the same
+//! message, with the same `Message-ID`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -511,6 +512,8 @@ async fn deliver(state: &AppState, report: &mut TickReport) -> Result<(), DbErr>
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        // Measured on the monotonic clock: how long no other sender will claim these.
+        let leased_until = std::time::Instant::now() + Duration::from_secs(state.settings.mail_lease_seconds);
         let full = rows.len() as u64 == SEND_BATCH;
         for row in rows {
             if state.settings.fault_abort_before_send {
@@ -542,14 +545,7 @@ async fn deliver(state: &AppState, report: &mut TickReport) -> Result<(), DbErr>
                 Ok(()) => {
                     report.sent += 1;
                     tracing::info!(id = %row.id, message_id = %row.message_id, to = ?email.to, "alert sent");
-                    update
-                        .col_expr(outbox::Column::Status, Expr::value("sent"))
-                        .col_expr(outbox::Column::SentAt, Expr::value(now.unix()))
-                        .col_expr(outbox::Column::Attempts, Expr::value(attempts))
-                        .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-                        .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
-                        .exec(&state.db)
-                        .await?;
+                    record_sent(state, row.id, attempts, now, leased_until).await?;
                     metrics::counter!("itsm_mail_sent_total").increment(1);
                 }
                 Err(e) if e.permanent || policy.exhausted(attempts as u32) => {
@@ -584,6 +580,41 @@ async fn deliver(state: &AppState, report: &mut TickReport) -> Result<(), DbErr>
         }
         if !full {
             return Ok(());
+        }
+    }
+}
+
+/// Record a delivered message as sent. The send cannot be taken back, so a
+/// database that is away (an outage, a failover) is retried for as long as
+/// the lease keeps every other sender off the message: giving up at once
+/// would leave it leased, to be sent a second time when the lease runs out.
+async fn record_sent(
+    state: &AppState,
+    id: Uuid,
+    attempts: i32,
+    now: Timestamp,
+    leased_until: std::time::Instant,
+) -> Result<(), DbErr> {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let result = outbox::Entity::update_many()
+            .filter(outbox::Column::Id.eq(id))
+            .col_expr(outbox::Column::Status, Expr::value("sent"))
+            .col_expr(outbox::Column::SentAt, Expr::value(now.unix()))
+            .col_expr(outbox::Column::Attempts, Expr::value(attempts))
+            .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+            .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
+            .exec(&state.db)
+            .await;
+        match result {
+            Ok(_) => return Ok(()),
+            // Keep a margin: the record must land before another sender may claim it.
+            Err(e) if std::time::Instant::now() + pause + Duration::from_secs(1) < leased_until => {
+                tracing::warn!(%id, error = %e, retry_in = ?pause, "sent, but cannot record it yet; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
         }
     }
 }

@@ -85,9 +85,8 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// A problem of `code` with a message for people.
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
-        // A client told "unavailable" learns when to look again.
-        let retry_after = (code == Code::Unavailable).then_some(5);
-        Self { code, detail: detail.into(), transition: None, retry_after }
+        // Every 503 gets its Retry-After in `problem_response`.
+        Self { code, detail: detail.into(), transition: None, retry_after: None }
     }
 
     /// Tell the client how many seconds to wait (`Retry-After`).
@@ -148,8 +147,16 @@ pub fn problem_response(code: Code, detail: String, transition: Option<(String, 
     };
     let mut response = (code.status(), Json(body)).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    if code == Code::Unavailable {
+        // RFC 9110 §10.2.3: tell clients when a retry is worth it.
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    }
     response
 }
+
+/// The `Retry-After` of every 503: long enough for a pool to reconnect, short
+/// enough that a client does not wait past a brief outage.
+pub const RETRY_AFTER_SECONDS: &str = "5";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -163,14 +170,69 @@ impl IntoResponse for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match &error {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+        match outage(&error) {
+            Some(Outage::Unreachable) => {
                 tracing::warn!(%error, "database unavailable");
                 Self::new(Code::Unavailable, "the database is unavailable; try again shortly")
             }
-            _ => Self::internal(error),
+            Some(Outage::CannotWrite) => {
+                tracing::error!(%error, "database cannot store changes");
+                Self::new(
+                    Code::Unavailable,
+                    "the database cannot store changes (disk full, read-only or failing storage); \
+                     nothing was saved; reads still work; try again later",
+                )
+            }
+            None => Self::internal(error),
         }
+    }
+}
+
+/// Why a database error is the database's condition rather than a bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outage {
+    /// No connection, a pool timeout, or the connection dropped mid-query.
+    Unreachable,
+    /// SQLite answered, but its file cannot be written.
+    CannotWrite,
+}
+
+/// Classify `error`: a database that is down, restarting or out of space is
+/// answered 503 (the client may retry), every other error stays a 500.
+fn outage(error: &sea_orm::DbErr) -> Option<Outage> {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    let e = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return Some(Outage::Unreachable),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => &**e,
+        _ => return None,
+    };
+    match e {
+        // A connection that was cut while it was in use (PostgreSQL stopped,
+        // a network fault) fails its statement with an I/O error.
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => {
+            Some(Outage::Unreachable)
+        }
+        Sqlx::Database(db) => {
+            let code = db.code()?;
+            if let Ok(extended) = code.parse::<i32>() {
+                // SQLite's result codes: READONLY (8), IOERR (10), FULL (13), CANTOPEN (14).
+                return matches!(extended & 0xff, 8 | 10 | 13 | 14).then_some(Outage::CannotWrite);
+            }
+            // PostgreSQL's SQLSTATEs: class 08 (connection exception), the
+            // server shutting down or starting (57P01..57P03), too many
+            // connections (53300), out of disk (53100).
+            let unreachable =
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300");
+            if unreachable {
+                Some(Outage::Unreachable)
+            } else if code == "53100" {
+                Some(Outage::CannotWrite)
+            } else {
+                None
+            }
+        }
+        _ => None,
     }
 }
 
@@ -194,5 +256,45 @@ impl From<QueryRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         Self::new(Code::NotFound, rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(sea_orm::sqlx::Error::Io(kind.into()))))
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after() {
+        for error in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            io(std::io::ErrorKind::ConnectionReset),
+            io(std::io::ErrorKind::UnexpectedEof),
+            DbErr::Exec(RuntimeErr::SqlxError(Arc::new(sea_orm::sqlx::Error::PoolTimedOut))),
+        ] {
+            let response = ApiError::from(error).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], RETRY_AFTER_SECONDS);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+        }
+    }
+
+    #[test]
+    fn other_database_errors_stay_500_without_retry_after() {
+        for error in [
+            DbErr::Custom("a bug".into()),
+            DbErr::Query(RuntimeErr::SqlxError(Arc::new(sea_orm::sqlx::Error::RowNotFound))),
+        ] {
+            let response = ApiError::from(error).into_response();
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(response.headers().get(header::RETRY_AFTER).is_none());
+        }
     }
 }
