@@ -113,7 +113,67 @@ pub(crate) fn bounded_text(
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut api = api_router().split_for_parts().1;
     document_common_problems(&mut api);
+    document_links(&mut api);
     api
+}
+
+/// OpenAPI links: where an answer's ids lead, so that a client (or a
+/// stateful fuzzer) can follow a ticket from its filing to its actions.
+fn document_links(api: &mut utoipa::openapi::OpenApi) {
+    use serde_json::json;
+    use utoipa::openapi::link::LinkBuilder;
+    // (operation, status, link name, target operation, parameters, body)
+    let links: &[(&str, &str, &str, &str, &[(&str, &str)], Option<serde_json::Value>)] = &[
+        ("file_ticket", "201", "GetTicket", "get_ticket", &[("id", "$response.body#/id")], None),
+        ("file_ticket", "201", "TicketEvents", "list_ticket_events", &[("id", "$response.body#/id")], None),
+        ("file_ticket", "201", "ActOnTicket", "act_on_ticket", &[("id", "$response.body#/id")], None),
+        ("list_line_items", "200", "GetLineItem", "get_line_item", &[("id", "$response.body#/0/id")], None),
+        (
+            "list_line_items",
+            "200",
+            "FileTicket",
+            "file_ticket",
+            &[],
+            Some(json!({"line_item_id": "$response.body#/0/id", "title": "followed from the line items"})),
+        ),
+        (
+            "list_inspections",
+            "200",
+            "CompleteInspection",
+            "complete_inspection",
+            &[("id", "$response.body#/0/id")],
+            None,
+        ),
+        ("list_users", "200", "UpdateUser", "update_user", &[("id", "$response.body#/0/id")], None),
+        ("create_user", "201", "UpdateUser", "update_user", &[("id", "$response.body#/id")], None),
+        (
+            "list_outbox",
+            "200",
+            "RetryMessage",
+            "retry_outbox_message",
+            &[("id", "$response.body#/0/id")],
+            None,
+        ),
+    ];
+    for item in api.paths.paths.values_mut() {
+        for op in [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete]
+            .into_iter()
+            .flatten()
+        {
+            let Some(id) = op.operation_id.clone() else { continue };
+            for (_, status, name, to, params, body) in links.iter().filter(|l| l.0 == id) {
+                let Some(utoipa::openapi::RefOr::T(response)) = op.responses.responses.get_mut(*status)
+                else {
+                    continue;
+                };
+                let mut link = LinkBuilder::new().operation_id(*to).request_body(body.clone());
+                for (param, value) in params.iter() {
+                    link = link.parameter(*param, *value);
+                }
+                response.links.insert((*name).to_owned(), link.build().into());
+            }
+        }
+    }
 }
 
 /// Answers any `/v1` operation can give, made by layers rather than by its
@@ -163,6 +223,7 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
 pub fn router(state: AppState) -> Router {
     let (router, mut api) = api_router().split_for_parts();
     document_common_problems(&mut api);
+    document_links(&mut api);
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
     let body_limit = state.settings.body_limit_bytes;
     let cors = cors(&state.settings.cors_allowed_origins);
