@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use notifier::sink::Received;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -15,32 +14,10 @@ fn inbox(app: &TestApp) -> BTreeMap<String, Vec<String>> {
     for m in app.smtp.messages() {
         for to in &m.to {
             // Spaces at encoded-word boundaries are the encoder's to choose: compare without them.
-            out.entry(to.clone()).or_default().push(decoded_subject(&m).split_whitespace().collect());
+            out.entry(to.clone()).or_default().push(m.subject().split_whitespace().collect());
         }
     }
     out
-}
-
-/// The subject, decoded from RFC 2047 base64 words (adjacent words join without space).
-fn decoded_subject(m: &Received) -> String {
-    use base64::Engine;
-    let mut rest = m.header("Subject").unwrap_or_default();
-    let mut bytes = Vec::new();
-    let mut after_word = false;
-    while let Some(start) = rest.to_ascii_lowercase().find("=?utf-8?b?") {
-        let literal = &rest[..start];
-        // Whitespace between two encoded words is folding, not text.
-        if !(after_word && literal.trim().is_empty()) {
-            bytes.extend_from_slice(literal.as_bytes());
-        }
-        let after = &rest[start + 10..];
-        let Some(end) = after.find("?=") else { break };
-        bytes.extend(base64::engine::general_purpose::STANDARD.decode(&after[..end]).unwrap_or_default());
-        rest = after[end + 2..].to_owned();
-        after_word = true;
-    }
-    bytes.extend_from_slice(rest.as_bytes());
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 struct People {

@@ -579,31 +579,9 @@ fn check_tickets(attempts: &[Attempt], stored: &[Stored]) -> TicketFigures {
     f
 }
 
-/// The subject, decoded from RFC 2047 base64 words.
-fn subject(m: &Received) -> String {
-    use base64::Engine;
-    let mut rest = m.header("Subject").unwrap_or_default();
-    let mut bytes = Vec::new();
-    let mut after_word = false;
-    while let Some(start) = rest.to_ascii_lowercase().find("=?utf-8?b?") {
-        let literal = &rest[..start];
-        // Whitespace between two encoded words is folding, not text.
-        if !(after_word && literal.trim().is_empty()) {
-            bytes.extend_from_slice(literal.as_bytes());
-        }
-        let after = &rest[start + 10..];
-        let Some(end) = after.find("?=") else { break };
-        bytes.extend(base64::engine::general_purpose::STANDARD.decode(&after[..end]).unwrap_or_default());
-        rest = after[end + 2..].to_owned();
-        after_word = true;
-    }
-    bytes.extend_from_slice(rest.as_bytes());
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
 /// The ticket number and the threshold ("50%", "breached") an alert's subject names.
 fn alert_key(m: &Received) -> (String, String) {
-    let s = subject(m);
+    let s = m.subject();
     let number = s
         .split_whitespace()
         .find(|w| w.starts_with("INC-"))

@@ -117,43 +117,44 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api
 }
 
+/// One OpenAPI link: from an operation's answer to another operation.
+struct LinkSpec {
+    from: &'static str,
+    status: &'static str,
+    name: &'static str,
+    to: &'static str,
+    parameters: &'static [(&'static str, &'static str)],
+    body: Option<serde_json::Value>,
+}
+
 /// OpenAPI links: where an answer's ids lead, so that a client (or a
 /// stateful fuzzer) can follow a ticket from its filing to its actions.
 fn document_links(api: &mut utoipa::openapi::OpenApi) {
     use serde_json::json;
     use utoipa::openapi::link::LinkBuilder;
-    // (operation, status, link name, target operation, parameters, body)
-    let links: &[(&str, &str, &str, &str, &[(&str, &str)], Option<serde_json::Value>)] = &[
-        ("file_ticket", "201", "GetTicket", "get_ticket", &[("id", "$response.body#/id")], None),
-        ("file_ticket", "201", "TicketEvents", "list_ticket_events", &[("id", "$response.body#/id")], None),
-        ("file_ticket", "201", "ActOnTicket", "act_on_ticket", &[("id", "$response.body#/id")], None),
-        ("list_line_items", "200", "GetLineItem", "get_line_item", &[("id", "$response.body#/0/id")], None),
-        (
-            "list_line_items",
-            "200",
-            "FileTicket",
-            "file_ticket",
-            &[],
-            Some(json!({"line_item_id": "$response.body#/0/id", "title": "followed from the line items"})),
-        ),
-        (
+    let link =
+        |from, status, name, to, parameters| LinkSpec { from, status, name, to, parameters, body: None };
+    let links = [
+        link("file_ticket", "201", "GetTicket", "get_ticket", &[("id", "$response.body#/id")]),
+        link("file_ticket", "201", "TicketEvents", "list_ticket_events", &[("id", "$response.body#/id")]),
+        link("file_ticket", "201", "ActOnTicket", "act_on_ticket", &[("id", "$response.body#/id")]),
+        link("list_line_items", "200", "GetLineItem", "get_line_item", &[("id", "$response.body#/0/id")]),
+        LinkSpec {
+            body: Some(
+                json!({"line_item_id": "$response.body#/0/id", "title": "followed from the line items"}),
+            ),
+            ..link("list_line_items", "200", "FileTicket", "file_ticket", &[])
+        },
+        link(
             "list_inspections",
             "200",
             "CompleteInspection",
             "complete_inspection",
             &[("id", "$response.body#/0/id")],
-            None,
         ),
-        ("list_users", "200", "UpdateUser", "update_user", &[("id", "$response.body#/0/id")], None),
-        ("create_user", "201", "UpdateUser", "update_user", &[("id", "$response.body#/id")], None),
-        (
-            "list_outbox",
-            "200",
-            "RetryMessage",
-            "retry_outbox_message",
-            &[("id", "$response.body#/0/id")],
-            None,
-        ),
+        link("list_users", "200", "UpdateUser", "update_user", &[("id", "$response.body#/0/id")]),
+        link("create_user", "201", "UpdateUser", "update_user", &[("id", "$response.body#/id")]),
+        link("list_outbox", "200", "RetryMessage", "retry_outbox_message", &[("id", "$response.body#/0/id")]),
     ];
     for item in api.paths.paths.values_mut() {
         for op in [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete]
@@ -161,16 +162,16 @@ fn document_links(api: &mut utoipa::openapi::OpenApi) {
             .flatten()
         {
             let Some(id) = op.operation_id.clone() else { continue };
-            for (_, status, name, to, params, body) in links.iter().filter(|l| l.0 == id) {
-                let Some(utoipa::openapi::RefOr::T(response)) = op.responses.responses.get_mut(*status)
+            for spec in links.iter().filter(|l| l.from == id) {
+                let Some(utoipa::openapi::RefOr::T(response)) = op.responses.responses.get_mut(spec.status)
                 else {
                     continue;
                 };
-                let mut link = LinkBuilder::new().operation_id(*to).request_body(body.clone());
-                for (param, value) in params.iter() {
-                    link = link.parameter(*param, *value);
+                let mut built = LinkBuilder::new().operation_id(spec.to).request_body(spec.body.clone());
+                for (param, value) in spec.parameters {
+                    built = built.parameter(*param, *value);
                 }
-                response.links.insert((*name).to_owned(), link.build().into());
+                response.links.insert(spec.name.to_owned(), built.build().into());
             }
         }
     }
