@@ -156,10 +156,29 @@ impl fmt::Display for LoadErrors {
     }
 }
 
+/// The text of the three files under `catalog/`, for checking without a folder.
+#[derive(Clone, Copy, Debug)]
+pub struct CatalogText<'a> {
+    /// `catalog/contract.toml`: header, payments, penalties, settings, alerts.
+    pub contract: &'a str,
+    /// `catalog/agencies.toml`.
+    pub agencies: &'a str,
+    /// `catalog/items.toml`.
+    pub items: &'a str,
+}
+
 impl Catalog {
     /// Load and check the catalog and calendars under `config_dir`.
     pub fn load(config_dir: &Path) -> Result<Self, LoadErrors> {
         load::load(config_dir)
+    }
+
+    /// Check the catalog files given as text, against calendars already
+    /// built (with [`load_calendars`] or [`CalendarSet::build`]). Errors name
+    /// the files as [`Catalog::load`] does; the fuzz target feeds this
+    /// arbitrary text, since reading a folder per input would be too slow.
+    pub fn from_text(text: CatalogText<'_>, calendars: CalendarSet) -> Result<Self, LoadErrors> {
+        load::from_text(text, calendars)
     }
 
     /// The agency with this key.

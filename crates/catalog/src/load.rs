@@ -17,7 +17,7 @@ use crate::model::{
     ServicePeriod, Target,
 };
 use crate::money::Money;
-use crate::{AlertPolicy, Catalog, Escalation, LoadErrors, Recipients, Settings};
+use crate::{AlertPolicy, Catalog, CatalogText, Escalation, LoadErrors, Recipients, Settings};
 
 // --- the files as written -------------------------------------------------
 
@@ -315,14 +315,18 @@ pub(crate) fn load(dir: &Path) -> Result<Catalog, LoadErrors> {
     let contract_text = read(dir, "catalog/contract.toml", &mut p);
     let agencies_text = read(dir, "catalog/agencies.toml", &mut p);
     let items_text = read(dir, "catalog/items.toml", &mut p);
-    let (Some(contract_text), Some(agencies_text), Some(items_text)) =
-        (contract_text, agencies_text, items_text)
-    else {
+    let (Some(contract), Some(agencies), Some(items)) = (contract_text, agencies_text, items_text) else {
         return Err(LoadErrors(p.0));
     };
-    let contract_file: Option<ContractFile> = parse("catalog/contract.toml", &contract_text, &mut p);
-    let agencies_file: Option<AgenciesFile> = parse("catalog/agencies.toml", &agencies_text, &mut p);
-    let items_file: Option<ItemsFile> = parse("catalog/items.toml", &items_text, &mut p);
+    from_text(CatalogText { contract: &contract, agencies: &agencies, items: &items }, calendars)
+}
+
+/// Check the catalog files' text against already built calendars.
+pub(crate) fn from_text(text: CatalogText<'_>, calendars: CalendarSet) -> Result<Catalog, LoadErrors> {
+    let mut p = Problems::default();
+    let contract_file: Option<ContractFile> = parse("catalog/contract.toml", text.contract, &mut p);
+    let agencies_file: Option<AgenciesFile> = parse("catalog/agencies.toml", text.agencies, &mut p);
+    let items_file: Option<ItemsFile> = parse("catalog/items.toml", text.items, &mut p);
     let (Some(cf), Some(af), Some(itf)) = (contract_file, agencies_file, items_file) else {
         return Err(LoadErrors(p.0));
     };

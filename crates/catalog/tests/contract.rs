@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use catalog::{Catalog, Every, Money, ServiceMode};
+use catalog::{Catalog, CatalogText, Every, Money, ServiceMode};
 use chrono::{NaiveDate, TimeZone};
 use sla_engine::{BusinessSeconds, Metric, OpenedIn, Severity, TicketFacts, Timestamp};
 
@@ -306,4 +306,19 @@ fn unknown_keys_are_rejected() {
     let err =
         broken(|d| replace(&d.join("catalog/items.toml"), "service_level = 2\n", "service_levle = 2\n"));
     assert!(err.contains("catalog/items.toml") && err.contains("service_levle"), "{err}");
+}
+
+#[test]
+fn text_is_checked_as_the_folder_is() {
+    let read = |name: &str| std::fs::read_to_string(config_dir().join("catalog").join(name)).expect("read");
+    let (contract, agencies, items) = (read("contract.toml"), read("agencies.toml"), read("items.toml"));
+    let calendars = catalog::load_calendars(&config_dir()).expect("shipped calendars");
+    let text = CatalogText { contract: &contract, agencies: &agencies, items: &items };
+    let from_text = Catalog::from_text(text, calendars.clone()).expect("the shipped text checks");
+    let json = |c: &Catalog| serde_json::to_value(c).expect("serializes");
+    assert_eq!(json(&from_text), json(&shipped()));
+    let err = Catalog::from_text(CatalogText { items: "[[item]]\nseq = ", ..text }, calendars)
+        .expect_err("broken items")
+        .to_string();
+    assert!(err.starts_with("catalog/items.toml:"), "{err}");
 }
