@@ -78,24 +78,26 @@ impl Hours {
     }
 }
 
+/// Fixed-size fields come first: `arbitrary` fills what the bytes do not
+/// reach with zeros, and a zero start, target and length would test little.
 #[derive(Arbitrary, Debug)]
 struct Input {
     zone: u8,
     /// Years 2000..=2036, whose timezone rules differ.
     year: u8,
-    weekly: [Hours; 7],
-    makeup: Hours,
     follows_holidays: bool,
-    /// (first day of the year, length in days) of up to six holidays.
-    holidays: Vec<(u16, u8)>,
-    /// Up to four make-up days: (week of the year, Sunday rather than Saturday).
-    workdays: Vec<(u8, bool)>,
     /// Seconds into the year (from 00:00 UTC of January 1st).
     start: u32,
     /// Share of a week's open time to reach, in 1/1000 (up to two weeks).
     target: u16,
     /// Length of the interval measured with `elapsed`, up to eight days.
     length: u32,
+    weekly: [Hours; 7],
+    makeup: Hours,
+    /// (first day of the year, length in days) of up to six holidays.
+    holidays: Vec<(u16, u8)>,
+    /// Up to four make-up days: (week of the year, Sunday rather than Saturday).
+    workdays: Vec<(u8, bool)>,
     /// Up to three pauses: (offset from a day before the start, length), seconds.
     pauses: Vec<(u32, u32)>,
 }
