@@ -210,9 +210,21 @@ mod tests {
         assert_eq!(parse_duration("72h", rt), Ok(BusinessSeconds::from_hours(72)));
         assert_eq!(parse_duration("1.25h", rt), Ok(BusinessSeconds::from_minutes(75)));
         assert_eq!(parse_duration("realtime", rt), Ok(rt));
-        for bad in
-            ["", "h", "0h", "5", "5d", "1.h", ".5h", "-1h", "1,5h", "0.00001m", "99999999999999999999h"]
-        {
+        for bad in [
+            "",
+            "h",
+            "0h",
+            "5",
+            "5d",
+            "1.h",
+            ".5h",
+            "-1h",
+            "1,5h",
+            "0.00001m",
+            "99999999999999999999h",
+            "2hｍ",
+            "1844674407370955.9999m",
+        ] {
             assert!(parse_duration(bad, rt).is_err(), "{bad:?} should be rejected");
         }
     }
