@@ -1,5 +1,5 @@
 # Everyday commands. `make test` is what CI runs (through .ci/run).
-.PHONY: run test chaos fuzz-api bench lint fmt check openapi postgres
+.PHONY: run test chaos fuzz fuzz-api bench lint fmt check openapi postgres
 
 CARGO ?= cargo
 
@@ -36,6 +36,11 @@ bench: postgres
 	$(CARGO) run --release --locked -p sla-engine --example workload -- --seed 20260101 --n 100000
 	$(CARGO) run --release --locked -p api --example load -- --backend both --requests 2000
 	$(CARGO) run --release --locked -p api --example load -- --backend both --requests 2000 --preload 1000000
+
+## fuzz: coverage-guided fuzzing (cargo fuzz) of the config loaders and business time,
+## FUZZ_SECONDS (default 60) per target; not part of `test`
+fuzz:
+	@scripts/fuzz
 
 ## lint: clippy on everything, warnings as errors
 lint:

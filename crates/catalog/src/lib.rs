@@ -156,10 +156,29 @@ impl fmt::Display for LoadErrors {
     }
 }
 
+/// The text of the three files under `catalog/`, for checking without a folder.
+#[derive(Clone, Copy, Debug)]
+pub struct CatalogText<'a> {
+    /// `catalog/contract.toml`: header, payments, penalties, settings, alerts.
+    pub contract: &'a str,
+    /// `catalog/agencies.toml`.
+    pub agencies: &'a str,
+    /// `catalog/items.toml`.
+    pub items: &'a str,
+}
+
 impl Catalog {
     /// Load and check the catalog and calendars under `config_dir`.
     pub fn load(config_dir: &Path) -> Result<Self, LoadErrors> {
         load::load(config_dir)
+    }
+
+    /// Check the catalog files given as text, against calendars already
+    /// built (with [`load_calendars`] or [`CalendarSet::build`]). Errors name
+    /// the files as [`Catalog::load`] does; the fuzz target feeds this
+    /// arbitrary text, since reading a folder per input would be too slow.
+    pub fn from_text(text: CatalogText<'_>, calendars: CalendarSet) -> Result<Self, LoadErrors> {
+        load::from_text(text, calendars)
     }
 
     /// The agency with this key.
@@ -191,9 +210,21 @@ mod tests {
         assert_eq!(parse_duration("72h", rt), Ok(BusinessSeconds::from_hours(72)));
         assert_eq!(parse_duration("1.25h", rt), Ok(BusinessSeconds::from_minutes(75)));
         assert_eq!(parse_duration("realtime", rt), Ok(rt));
-        for bad in
-            ["", "h", "0h", "5", "5d", "1.h", ".5h", "-1h", "1,5h", "0.00001m", "99999999999999999999h"]
-        {
+        for bad in [
+            "",
+            "h",
+            "0h",
+            "5",
+            "5d",
+            "1.h",
+            ".5h",
+            "-1h",
+            "1,5h",
+            "0.00001m",
+            "99999999999999999999h",
+            "2hｍ",
+            "1844674407370955.9999m",
+        ] {
             assert!(parse_duration(bad, rt).is_err(), "{bad:?} should be rejected");
         }
     }

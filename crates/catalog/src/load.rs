@@ -17,7 +17,7 @@ use crate::model::{
     ServicePeriod, Target,
 };
 use crate::money::Money;
-use crate::{AlertPolicy, Catalog, Escalation, LoadErrors, Recipients, Settings};
+use crate::{AlertPolicy, Catalog, CatalogText, Escalation, LoadErrors, Recipients, Settings};
 
 // --- the files as written -------------------------------------------------
 
@@ -315,14 +315,18 @@ pub(crate) fn load(dir: &Path) -> Result<Catalog, LoadErrors> {
     let contract_text = read(dir, "catalog/contract.toml", &mut p);
     let agencies_text = read(dir, "catalog/agencies.toml", &mut p);
     let items_text = read(dir, "catalog/items.toml", &mut p);
-    let (Some(contract_text), Some(agencies_text), Some(items_text)) =
-        (contract_text, agencies_text, items_text)
-    else {
+    let (Some(contract), Some(agencies), Some(items)) = (contract_text, agencies_text, items_text) else {
         return Err(LoadErrors(p.0));
     };
-    let contract_file: Option<ContractFile> = parse("catalog/contract.toml", &contract_text, &mut p);
-    let agencies_file: Option<AgenciesFile> = parse("catalog/agencies.toml", &agencies_text, &mut p);
-    let items_file: Option<ItemsFile> = parse("catalog/items.toml", &items_text, &mut p);
+    from_text(CatalogText { contract: &contract, agencies: &agencies, items: &items }, calendars)
+}
+
+/// Check the catalog files' text against already built calendars.
+pub(crate) fn from_text(text: CatalogText<'_>, calendars: CalendarSet) -> Result<Catalog, LoadErrors> {
+    let mut p = Problems::default();
+    let contract_file: Option<ContractFile> = parse("catalog/contract.toml", text.contract, &mut p);
+    let agencies_file: Option<AgenciesFile> = parse("catalog/agencies.toml", text.agencies, &mut p);
+    let items_file: Option<ItemsFile> = parse("catalog/items.toml", text.items, &mut p);
     let (Some(cf), Some(af), Some(itf)) = (contract_file, agencies_file, items_file) else {
         return Err(LoadErrors(p.0));
     };
@@ -360,6 +364,10 @@ fn resolve_contract(cf: ContractFile, p: &mut Problems) -> Option<ContractParts>
     };
     if cf.settings.real_time_minutes == 0 {
         p.add(SRC, "settings", "real_time_minutes must be at least 1");
+    }
+    let real_time = cf.settings.real_time_minutes.checked_mul(60).map(BusinessSeconds::new);
+    if real_time.is_none() {
+        p.add(SRC, "settings", "real_time_minutes is too large to count in seconds");
     }
     let payments = cf
         .payment
@@ -422,12 +430,7 @@ fn resolve_contract(cf: ContractFile, p: &mut Problems) -> Option<ContractParts>
         }
     }
     let alerts = resolve_alerts(cf.alerts, p);
-    let settings = Settings {
-        real_time: BusinessSeconds::from_minutes(cf.settings.real_time_minutes),
-        timezone: timezone?,
-        paused_while_waiting,
-        alerts,
-    };
+    let settings = Settings { real_time: real_time?, timezone: timezone?, paused_while_waiting, alerts };
     Some((contract, payments, penalties, settings, filing_periods))
 }
 
@@ -508,10 +511,11 @@ pub(crate) fn parse_duration(text: &str, real_time: BusinessSeconds) -> Result<B
         return Ok(real_time);
     }
     let bad = || format!("duration \"{text}\" is not like \"30m\", \"0.5h\" or \"realtime\"");
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let unit_seconds: u64 = match unit {
-        "m" => 60,
-        "h" => 3600,
+    // Strip the unit as a character: splitting off the last byte panicked
+    // when the text ended in a multi-byte one such as a full-width ｍ.
+    let (number, unit_seconds): (&str, u64) = match (text.strip_suffix('m'), text.strip_suffix('h')) {
+        (Some(number), _) => (number, 60),
+        (_, Some(number)) => (number, 3600),
         _ => return Err(bad()),
     };
     let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
@@ -526,8 +530,11 @@ pub(crate) fn parse_duration(text: &str, real_time: BusinessSeconds) -> Result<B
     let scale = 10u64.pow(frac.len() as u32);
     let whole: u64 = whole.parse().map_err(|_| bad())?;
     let frac_value: u64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
-    let scaled =
-        (whole.checked_mul(scale).ok_or_else(bad)? + frac_value).checked_mul(unit_seconds).ok_or_else(bad)?;
+    let scaled = whole
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(frac_value))
+        .and_then(|n| n.checked_mul(unit_seconds))
+        .ok_or_else(bad)?;
     if scaled % scale != 0 {
         return Err(format!("duration \"{text}\" is not a whole number of seconds"));
     }
@@ -717,23 +724,27 @@ fn check_figures(
             );
         }
     }
-    let sum: Money = items.iter().map(|i| i.amount).sum();
-    if sum != contract.total {
+    // Sums are checked: enough large amounts overflow, and a sum that does
+    // not fit cannot be the contract's total either.
+    let sum_text =
+        |sum: Option<Money>| sum.map_or_else(|| format!("more than {}", Money::MAX), |s| s.to_string());
+    let sum = Money::checked_sum(items.iter().map(|i| i.amount));
+    if sum != Some(contract.total) {
         p.add(
             "catalog/items.toml",
             "",
-            format!("item amounts sum to {sum}, the contract total is {}", contract.total),
+            format!("item amounts sum to {}, the contract total is {}", sum_text(sum), contract.total),
         );
     }
-    let paid: Money = payments.iter().map(|x| x.amount).sum();
-    if !payments.is_empty() && paid != contract.total {
+    let paid = Money::checked_sum(payments.iter().map(|x| x.amount));
+    if !payments.is_empty() && paid != Some(contract.total) {
         p.add(
             "catalog/contract.toml",
             "payment",
-            format!("payments sum to {paid}, the contract total is {}", contract.total),
+            format!("payments sum to {}, the contract total is {}", sum_text(paid), contract.total),
         );
     }
-    let percent: u32 = payments.iter().map(|x| x.percent).sum();
+    let percent: u64 = payments.iter().map(|x| u64::from(x.percent)).sum();
     if !payments.is_empty() && percent != 100 {
         p.add("catalog/contract.toml", "payment", format!("payment percents sum to {percent}, not 100"));
     }

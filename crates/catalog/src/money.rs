@@ -38,6 +38,14 @@ impl Money {
         Ok(Self(whole * 100 + frac))
     }
 
+    /// The largest amount there is.
+    pub const MAX: Self = Self(i64::MAX);
+
+    /// The sum of `amounts`, or `None` when it would pass [`Money::MAX`] (or its negative).
+    pub fn checked_sum(amounts: impl IntoIterator<Item = Self>) -> Option<Self> {
+        amounts.into_iter().try_fold(Self(0), |sum, m| sum.0.checked_add(m.0).map(Self))
+    }
+
     /// `percent` % of this amount, if it comes out in whole fen.
     pub fn percent(self, percent: u32) -> Option<Self> {
         let scaled = self.0.checked_mul(i64::from(percent))?;
@@ -80,5 +88,7 @@ mod tests {
         }
         assert_eq!(Money::from_fen(827_140_000).to_string(), "8271400.00");
         assert_eq!(Money::from_fen(827_140_000).percent(70), Some(Money::from_fen(578_998_000)));
+        assert_eq!(Money::checked_sum([Money::from_fen(1), Money::from_fen(2)]), Some(Money::from_fen(3)));
+        assert_eq!(Money::checked_sum([Money::MAX, Money::from_fen(1)]), None);
     }
 }

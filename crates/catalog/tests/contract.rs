@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use catalog::{Catalog, Every, Money, ServiceMode};
+use catalog::{Catalog, CatalogText, Every, Money, ServiceMode};
 use chrono::{NaiveDate, TimeZone};
 use sla_engine::{BusinessSeconds, Metric, OpenedIn, Severity, TicketFacts, Timestamp};
 
@@ -306,4 +306,83 @@ fn unknown_keys_are_rejected() {
     let err =
         broken(|d| replace(&d.join("catalog/items.toml"), "service_level = 2\n", "service_levle = 2\n"));
     assert!(err.contains("catalog/items.toml") && err.contains("service_levle"), "{err}");
+}
+
+#[test]
+fn text_is_checked_as_the_folder_is() {
+    let read = |name: &str| std::fs::read_to_string(config_dir().join("catalog").join(name)).expect("read");
+    let (contract, agencies, items) = (read("contract.toml"), read("agencies.toml"), read("items.toml"));
+    let calendars = catalog::load_calendars(&config_dir()).expect("shipped calendars");
+    let text = CatalogText { contract: &contract, agencies: &agencies, items: &items };
+    let from_text = Catalog::from_text(text, calendars.clone()).expect("the shipped text checks");
+    let json = |c: &Catalog| serde_json::to_value(c).expect("serializes");
+    assert_eq!(json(&from_text), json(&shipped()));
+    let err = Catalog::from_text(CatalogText { items: "[[item]]\nseq = ", ..text }, calendars)
+        .expect_err("broken items")
+        .to_string();
+    assert!(err.starts_with("catalog/items.toml:"), "{err}");
+}
+
+// --- inputs that once panicked the loader -------------------------------
+// Each must come back as an error naming the file and entry, as any other
+// mistake does. See fuzz/README.md for how they were found.
+
+#[test]
+fn a_unit_outside_ascii_is_an_error_not_a_panic() {
+    // Found by the catalog_toml fuzz target: a full-width ｍ after a
+    // duration. The unit was split off as the last byte, which lay in the
+    // middle of the character. A full-width ｈ, as a Chinese input method
+    // types it, did the same.
+    for (from, to) in
+        [("duration = \"2h\"", "duration = \"2hｍ\""), ("duration = \"0.5h\"", "duration = \"0.5ｈ\"")]
+    {
+        let err = broken(|d| replace(&d.join("catalog/items.toml"), from, to));
+        let shown = to.trim_start_matches("duration = ");
+        assert!(err.contains(&format!(": duration {shown} is not like")), "{err}");
+    }
+}
+
+#[test]
+fn durations_too_long_to_count_are_errors() {
+    // Seen while writing the catalog_toml fuzz target, not reached by it:
+    // the whole part times 10^4 fits in u64, adding the fraction did not;
+    // and minutes were turned into seconds unchecked.
+    let err = broken(|d| {
+        replace(
+            &d.join("catalog/items.toml"),
+            "duration = \"0.5h\"",
+            "duration = \"1844674407370955.9999m\"",
+        );
+    });
+    assert!(err.contains("duration \"1844674407370955.9999m\""), "{err}");
+    let err = broken(|d| {
+        replace(
+            &d.join("catalog/contract.toml"),
+            "real_time_minutes = 15",
+            "real_time_minutes = 9223372036854775807",
+        );
+    });
+    assert!(err.contains("catalog/contract.toml: settings: real_time_minutes"), "{err}");
+}
+
+#[test]
+fn sums_that_overflow_are_reported_as_not_matching() {
+    // Also seen in review, not by the fuzzer: percents were summed in u32 and
+    // amounts in i64 unchecked (a panic in debug builds, a wrong sum in release).
+    let err = broken(|d| replace(&d.join("catalog/contract.toml"), "percent = 70", "percent = 4294967295"));
+    assert!(err.contains("payment percents sum to 4294967325, not 100"), "{err}");
+
+    // A hundred items of the largest amount the parser takes overflow an i64 of fen.
+    let err = broken(|d| {
+        let path = d.join("catalog/items.toml");
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        for seq in 41..=140 {
+            text += &format!(
+                "\n[[item]]\nseq = {seq}\nagency = \"education-bureau\"\nname = \"x\"\n\
+                 amount_yuan = \"999999999999999\"\namount_source = \"999999999999999\"\nperiod_source = \"1年\"\n"
+            );
+        }
+        std::fs::write(&path, text).expect("write");
+    });
+    assert!(err.contains("item amounts sum to more than"), "{err}");
 }
