@@ -4,7 +4,10 @@
 //! single-row insert rate at the same concurrency (over the same pool),
 //! optionally with a large table already stored.
 //!
-//! `cargo run --release -p api --example load -- [--backend sqlite|postgres|both] [--requests R] [--preload N]`
+//! `cargo run --release -p api --example load -- [--backend sqlite|postgres|both] [--requests R] [--preload N] [--pool P]`
+//!
+//! The app's pool has `--pool` connections (default 10, as `config/default.toml`);
+//! the raw inserts get a connection per client.
 //!
 //! The app runs in this process on 127.0.0.1 with its real router and
 //! storage; only loopback traffic, bounded in count.
@@ -24,6 +27,7 @@ struct Args {
     backends: Vec<&'static str>,
     requests: usize,
     preload: u64,
+    pool: u32,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -39,6 +43,7 @@ fn args() -> anyhow::Result<Args> {
         backends,
         requests: get("--requests").map(|v| v.parse()).transpose()?.unwrap_or(2000),
         preload: get("--preload").map(|v| v.parse()).transpose()?.unwrap_or(0),
+        pool: get("--pool").map(|v| v.parse()).transpose()?.unwrap_or(10),
     })
 }
 
@@ -159,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
         let (url, cleanup) = fresh(backend, dir.path()).await?;
         let mut settings = Settings::for_database(&url, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
         settings.admin_password = Some(PASSWORD.to_owned().into());
-        settings.database_max_connections = 32;
+        settings.database_max_connections = args.pool;
         settings.outbox_dir = dir.path().join("outbox");
         settings.timer_enabled = false;
         // The load comes from one token; a per-client limit would measure itself.
@@ -246,7 +251,10 @@ async fn main() -> anyhow::Result<()> {
             let reads = gets.len() as f64 / started.elapsed().as_secs_f64();
             posts.sort();
             gets.sort();
-            let raw = raw_inserts(&db, clients, args.requests).await?;
+            // The database's own rate at this concurrency: a connection per client.
+            let raw_db = api::store::connect(&url, clients as u32).await?;
+            let raw = raw_inserts(&raw_db, clients, args.requests).await?;
+            raw_db.close().await?;
             println!(
                 "{backend} preload={} clients={clients} filed/s={filings:.1} post_p50_ms={:.2} post_p99_ms={:.2} read/s={reads:.1} get_p50_ms={:.2} get_p99_ms={:.2} raw_inserts/s={raw:.1} filed/raw={:.2}",
                 args.preload,
