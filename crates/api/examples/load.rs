@@ -47,6 +47,14 @@ fn args() -> anyhow::Result<Args> {
     })
 }
 
+/// Rounds of filing and raw inserts per concurrency.
+const ROUNDS: usize = 3;
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -196,41 +204,54 @@ async fn main() -> anyhow::Result<()> {
         }
         for clients in [1usize, 8, 32] {
             let per = (args.requests / clients).max(1);
-            // Filing alone, so that its rate compares with single-row inserts.
+            // Filing alone, so that its rate compares with single-row
+            // inserts; the two alternate for ROUNDS rounds and the medians
+            // are compared, so that a noisy moment does not decide the ratio.
+            let mut filed: Vec<(reqwest::Client, Vec<(Duration, String)>)> = Vec::new();
+            let (mut filing_rates, mut raw_rates) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                let started = Instant::now();
+                let mut tasks = Vec::new();
+                for _ in 0..clients {
+                    let (client, base, token, item) =
+                        (reqwest::Client::new(), base.clone(), token.clone(), item.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut filed = Vec::with_capacity(per);
+                        for _ in 0..per {
+                            let t0 = Instant::now();
+                            let r = client
+                                .post(format!("{base}/v1/tickets"))
+                                .bearer_auth(&token)
+                                .json(&json!({"line_item_id": item, "title": "load test", "severity": "general"}))
+                                .send()
+                                .await?;
+                            anyhow::ensure!(r.status().as_u16() == 201, "filing answered {}", r.status());
+                            let t: Value = r.json().await?;
+                            filed.push((t0.elapsed(), t["id"].as_str().unwrap_or_default().to_owned()));
+                        }
+                        Ok((client, filed))
+                    }));
+                }
+                for t in tasks {
+                    filed.push(t.await??);
+                }
+                filing_rates.push((per * clients) as f64 / started.elapsed().as_secs_f64());
+                // The database's own rate at this concurrency: a connection per client.
+                let raw_db = api::store::connect(&url, clients as u32).await?;
+                raw_rates.push(raw_inserts(&raw_db, clients, args.requests).await?);
+                raw_db.close().await?;
+            }
+            let filings = median(&mut filing_rates);
+            let raw = median(&mut raw_rates);
+            // Then each client reads back the tickets it filed in the last
+            // round, at the same concurrency.
+            let mut posts: Vec<Duration> =
+                filed.iter().flat_map(|(_, t)| t.iter().map(|(d, _)| *d)).collect();
+            let last_round = filed.split_off(filed.len() - clients);
             let started = Instant::now();
             let mut tasks = Vec::new();
-            for _ in 0..clients {
-                let (client, base, token, item) =
-                    (reqwest::Client::new(), base.clone(), token.clone(), item.clone());
-                tasks.push(tokio::spawn(async move {
-                    let mut filed = Vec::with_capacity(per);
-                    for _ in 0..per {
-                        let t0 = Instant::now();
-                        let r = client
-                            .post(format!("{base}/v1/tickets"))
-                            .bearer_auth(&token)
-                            .json(&json!({"line_item_id": item, "title": "load test", "severity": "general"}))
-                            .send()
-                            .await?;
-                        anyhow::ensure!(r.status().as_u16() == 201, "filing answered {}", r.status());
-                        let t: Value = r.json().await?;
-                        filed.push((t0.elapsed(), t["id"].as_str().unwrap_or_default().to_owned()));
-                    }
-                    Ok((client, filed))
-                }));
-            }
-            let mut filed = Vec::new();
-            for t in tasks {
-                filed.push(t.await??);
-            }
-            let filings = (per * clients) as f64 / started.elapsed().as_secs_f64();
-            // Then each client reads back the tickets it filed.
-            let started = Instant::now();
-            let mut posts = Vec::new();
-            let mut tasks = Vec::new();
-            for (client, tickets) in filed {
+            for (client, tickets) in last_round {
                 let (base, token) = (base.clone(), token.clone());
-                posts.extend(tickets.iter().map(|(d, _)| *d));
                 tasks.push(tokio::spawn(async move {
                     let mut gets = Vec::with_capacity(tickets.len());
                     for (_, id) in tickets {
@@ -251,10 +272,6 @@ async fn main() -> anyhow::Result<()> {
             let reads = gets.len() as f64 / started.elapsed().as_secs_f64();
             posts.sort();
             gets.sort();
-            // The database's own rate at this concurrency: a connection per client.
-            let raw_db = api::store::connect(&url, clients as u32).await?;
-            let raw = raw_inserts(&raw_db, clients, args.requests).await?;
-            raw_db.close().await?;
             println!(
                 "{backend} preload={} clients={clients} filed/s={filings:.1} post_p50_ms={:.2} post_p99_ms={:.2} read/s={reads:.1} get_p50_ms={:.2} get_p99_ms={:.2} raw_inserts/s={raw:.1} filed/raw={:.2}",
                 args.preload,
