@@ -294,10 +294,16 @@ impl WindowDef {
                     return Err(err("`hours` goes with a preset; a `weekly` pattern names each day".into()));
                 }
                 let mut weekly: [DayHours; 7] = Default::default();
+                let mut named: [Option<&str>; 7] = Default::default();
                 for (day, intervals) in days {
                     let weekday = day
                         .parse::<Weekday>()
                         .map_err(|_| err(format!("weekly: \"{day}\" is not a weekday (mon..sun)")))?;
+                    // `mon` and `monday` name one day: keeping either would drop the other silently.
+                    let slot = &mut named[weekday.num_days_from_monday() as usize];
+                    if let Some(first) = slot.replace(day.as_str()) {
+                        return Err(err(format!("weekly: \"{first}\" and \"{day}\" name the same day")));
+                    }
                     weekly[weekday.num_days_from_monday() as usize] =
                         DayHours::parse(intervals).map_err(|e| err(format!("weekly.{day}: {e}")))?;
                 }
@@ -389,6 +395,13 @@ holidays = "de"
         assert_eq!(berlin.timezone, chrono_tz::Europe::Berlin);
         assert!(berlin.hours_on(Weekday::Tue).is_closed());
         assert_eq!(berlin.holidays.as_deref(), Some("de"));
+
+        let twice = ServiceWindow::from_toml_str(
+            "w.toml",
+            "[window.x]\nweekly = { mon = [\"08:00-12:00\"], monday = [\"13:00-17:00\"] }\n",
+        )
+        .expect_err("one day named twice");
+        assert!(twice.to_string().contains("name the same day"), "{twice}");
 
         let tz = ServiceWindow::from_toml_str(
             "w.toml",
