@@ -65,14 +65,7 @@ pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>
 
 /// The key a request is limited under: its bearer token (hashed) or its address.
 fn client_key(state: &AppState, request: &Request) -> String {
-    if let Some(token) = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .map(|(_, t)| t.trim())
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(token) = super::extract::bearer_in(request.headers()) {
         return format!("t:{}", crate::store::users::token_hash(token));
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
@@ -89,7 +82,7 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     }
     let key = client_key(&state, &request);
     if let Err(not_until) = limiter.check_key(&key) {
-        let wait = not_until.wait_time_from(limiter_clock(&state).now());
+        let wait = not_until.wait_time_from(limiter.clock().now());
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         metrics::counter!("http_rate_limited_total").increment(1);
         return ApiError::new(Code::TooManyRequests, "too many requests from this client; slow down")
@@ -100,8 +93,4 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
         limiter.retain_recent();
     }
     next.run(request).await
-}
-
-fn limiter_clock(state: &AppState) -> LimiterClock {
-    LimiterClock(state.clock.clone())
 }

@@ -109,12 +109,17 @@ pub(crate) fn bounded_text(
         .into()
 }
 
-/// The OpenAPI document, as `itsm openapi` prints and `/openapi.json` serves it.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut api = api_router().split_for_parts().1;
+/// The routes and the complete OpenAPI document that describes them.
+fn routes_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut api) = api_router().split_for_parts();
     document_common_problems(&mut api);
     document_links(&mut api);
-    api
+    (router, api)
+}
+
+/// The OpenAPI document, as `itsm openapi` prints and `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes_and_spec().1
 }
 
 /// One OpenAPI link: from an operation's answer to another operation.
@@ -222,9 +227,7 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let (router, mut api) = api_router().split_for_parts();
-    document_common_problems(&mut api);
-    document_links(&mut api);
+    let (router, api) = routes_and_spec();
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
     let body_limit = state.settings.body_limit_bytes;
     let cors = cors(&state.settings.cors_allowed_origins);
