@@ -50,22 +50,38 @@ pub fn validate(new: &NewUser, agency_exists: impl Fn(&str) -> bool) -> Result<(
     if !name_ok {
         return Err(UserError::Invalid("username must be 1 to 64 letters, digits or . _ - @".into()));
     }
-    if new.password.chars().count() < 12 || new.password.len() > 1024 {
+    check_password(&new.password)?;
+    check_rights(new.role, new.agency.as_deref(), new.email.as_deref(), agency_exists)
+}
+
+/// A password's length rule.
+fn check_password(password: &str) -> Result<(), UserError> {
+    if password.chars().count() < 12 || password.len() > 1024 {
         return Err(UserError::Invalid("password must be 12 to 1024 characters".into()));
     }
-    match (new.role, &new.agency) {
+    Ok(())
+}
+
+/// The rules that tie a role to an agency binding, and the email's form.
+fn check_rights(
+    role: Role,
+    agency: Option<&str>,
+    email: Option<&str>,
+    agency_exists: impl Fn(&str) -> bool,
+) -> Result<(), UserError> {
+    match (role, agency) {
         (Role::AgencyUser, None) => {
             return Err(UserError::Invalid("an agency_user must be bound to an agency".into()));
         }
         (Role::Engineer | Role::Admin, Some(_)) => {
-            return Err(UserError::Invalid(format!("a {} is supplier staff and has no agency", new.role)));
+            return Err(UserError::Invalid(format!("a {role} is supplier staff and has no agency")));
         }
         (_, Some(a)) if !agency_exists(a) => {
             return Err(UserError::Invalid(format!("agency \"{a}\" does not exist")));
         }
         _ => {}
     }
-    if let Some(email) = &new.email {
+    if let Some(email) = email {
         let ok = email.len() <= 254
             && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
         if !ok {
@@ -86,9 +102,18 @@ pub fn hash_password(password: &str) -> Result<String, UserError> {
         .map_err(|e| UserError::Invalid(e.to_string()))
 }
 
+/// `hash_password` on the blocking pool: argon2 takes tens of milliseconds
+/// of CPU that would otherwise stall a request worker.
+async fn hash_off_runtime(password: &str) -> Result<String, UserError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| UserError::Db(DbErr::Custom(format!("password hashing failed: {e}"))))?
+}
+
 /// Create an account (already validated).
 pub async fn create(db: &impl ConnectionTrait, new: NewUser, now: i64) -> Result<user::Model, UserError> {
-    let hash = hash_password(&new.password)?;
+    let hash = hash_off_runtime(&new.password).await?;
     let model = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         username: Set(new.username.clone()),
@@ -209,20 +234,23 @@ pub async fn caller_for_token(
 
 /// Revoke one token.
 pub async fn revoke_token(db: &impl ConnectionTrait, token: &str, now: i64) -> Result<bool, DbErr> {
-    let result = api_token::Entity::update_many()
-        .col_expr(api_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
-        .filter(api_token::Column::TokenHash.eq(token_hash(token)))
-        .filter(api_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected > 0)
+    Ok(revoke_live(db, api_token::Column::TokenHash.eq(token_hash(token)), now).await? > 0)
 }
 
 /// Revoke every live token of `user_id`; how many were.
 pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid, now: i64) -> Result<u64, DbErr> {
+    revoke_live(db, api_token::Column::UserId.eq(user_id), now).await
+}
+
+/// Mark the live tokens that match `which` revoked at `now`; how many were.
+async fn revoke_live(
+    db: &impl ConnectionTrait,
+    which: sea_orm::sea_query::SimpleExpr,
+    now: i64,
+) -> Result<u64, DbErr> {
     let result = api_token::Entity::update_many()
         .col_expr(api_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
-        .filter(api_token::Column::UserId.eq(user_id))
+        .filter(which)
         .filter(api_token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
@@ -255,22 +283,20 @@ pub async fn update(
 ) -> Result<(user::Model, u64), UserError> {
     use sea_orm::TransactionTrait;
     let role: Role = current.role.parse().map_err(|_| UserError::Invalid("stored role is unknown".into()))?;
-    let next = NewUser {
-        username: current.username.clone(),
-        role: change.role.unwrap_or(role),
-        agency: change.agency.clone().unwrap_or_else(|| current.agency_key.clone()),
-        email: change.email.clone().unwrap_or_else(|| current.email.clone()),
-        // Validated only when it changes.
-        password: change.password.clone().unwrap_or_else(|| "unchanged password".into()),
-    };
-    validate(&next, agency_exists)?;
-    let rights_changed = next.role != role || next.agency != current.agency_key || change.password.is_some();
-    let mut model: user::ActiveModel = current.into();
-    model.role = Set(next.role.as_str().to_owned());
-    model.agency_key = Set(next.agency);
-    model.email = Set(next.email);
+    let next_role = change.role.unwrap_or(role);
+    let agency = change.agency.unwrap_or_else(|| current.agency_key.clone());
+    let email = change.email.unwrap_or_else(|| current.email.clone());
+    check_rights(next_role, agency.as_deref(), email.as_deref(), agency_exists)?;
     if let Some(password) = &change.password {
-        model.password_hash = Set(hash_password(password)?);
+        check_password(password)?;
+    }
+    let rights_changed = next_role != role || agency != current.agency_key || change.password.is_some();
+    let mut model: user::ActiveModel = current.into();
+    model.role = Set(next_role.as_str().to_owned());
+    model.agency_key = Set(agency);
+    model.email = Set(email);
+    if let Some(password) = &change.password {
+        model.password_hash = Set(hash_off_runtime(password).await?);
     }
     model.updated_at = Set(now);
     let txn = db.begin().await?;
