@@ -130,6 +130,20 @@ crate::both_backends! {
         app.call(Method::PATCH, &format!("/v1/users/{id}"), &token, Some(&json!({"role": "admin", "agency": null})), StatusCode::FORBIDDEN).await;
     }
 
+    async fn another_instance_trusts_a_checked_token_for_auth_cache_seconds(app) {
+        let (_, token) = app.user("engineer", None).await;
+        let other = app.another(|s| s.auth_cache_seconds = 5).await;
+        other.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
+        // Revoked through the first instance: refused there at once.
+        app.call(Method::DELETE, "/v1/auth/token", &token, None, StatusCode::NO_CONTENT).await;
+        app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
+        // The other instance checked it a moment ago and trusts that for 5 s, no longer.
+        other.clock.advance(4);
+        other.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
+        other.clock.advance(1);
+        other.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
+    }
+
     async fn authorization_matrix(app) {
         matrix(&app).await;
     }

@@ -48,47 +48,58 @@ pub struct Inner {
 /// The callers of recently checked tokens, keyed by token hash, so that a
 /// request does not cost a database round trip to authenticate.
 ///
-/// An entry lives `auth_cache_seconds` of real time at most, and is used
-/// only while its token is unexpired by the service's clock. Revoking a
-/// token, or changing an account, evicts here at once; another instance
-/// notices within the entry's life.
+/// An entry is trusted for `auth_cache_seconds` after it was checked, and
+/// only while its token is unexpired, both by the service's clock (so tests
+/// move them with a manual clock). Revoking a token, or changing an
+/// account, evicts here at once; another instance notices once its entry
+/// is no longer trusted. The cache holds at most 100,000 entries.
 #[derive(Clone, Debug)]
-pub struct CallerCache(Option<moka::sync::Cache<String, (Caller, i64)>>);
+pub struct CallerCache {
+    entries: Option<moka::sync::Cache<String, Cached>>,
+    trust_seconds: i64,
+}
+
+/// A checked token's caller, when its token expires and when it was checked.
+#[derive(Clone, Debug)]
+struct Cached {
+    caller: Caller,
+    expires_at: i64,
+    checked_at: i64,
+}
 
 impl CallerCache {
-    /// A cache whose entries live `seconds`; none at 0.
+    /// A cache that trusts an entry `seconds`; none at 0.
     pub fn new(seconds: u64) -> Self {
-        Self((seconds > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(std::time::Duration::from_secs(seconds))
-                .build()
-        }))
+        Self {
+            entries: (seconds > 0).then(|| moka::sync::Cache::builder().max_capacity(100_000).build()),
+            trust_seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
+        }
     }
 
-    /// The caller of the token with this hash, if cached and unexpired at `now`.
+    /// The caller of the token with this hash, if cached, still trusted and unexpired at `now`.
     pub fn get(&self, hash: &str, now: i64) -> Option<Caller> {
-        let (caller, expires_at) = self.0.as_ref()?.get(hash)?;
-        (expires_at > now).then_some(caller)
+        let cached = self.entries.as_ref()?.get(hash)?;
+        let trusted = now < cached.checked_at.saturating_add(self.trust_seconds);
+        (trusted && cached.expires_at > now).then_some(cached.caller)
     }
 
-    /// Remember the caller of a token that expires at `expires_at`.
-    pub fn put(&self, hash: String, caller: Caller, expires_at: i64) {
-        if let Some(c) = &self.0 {
-            c.insert(hash, (caller, expires_at));
+    /// Remember the caller of a token checked at `now` that expires at `expires_at`.
+    pub fn put(&self, hash: String, caller: Caller, expires_at: i64, now: i64) {
+        if let Some(c) = &self.entries {
+            c.insert(hash, Cached { caller, expires_at, checked_at: now });
         }
     }
 
     /// Forget one token.
     pub fn evict(&self, hash: &str) {
-        if let Some(c) = &self.0 {
+        if let Some(c) = &self.entries {
             c.invalidate(hash);
         }
     }
 
     /// Forget every token: an account changed.
     pub fn clear(&self) {
-        if let Some(c) = &self.0 {
+        if let Some(c) = &self.entries {
             c.invalidate_all();
         }
     }

@@ -105,7 +105,7 @@ impl FromRequestParts<AppState> for Caller {
         let (caller, expires_at) = users::caller_for_token(&state.db, &hash, now)
             .await?
             .ok_or_else(|| ApiError::new(Code::Unauthorized, "the token is unknown, expired or revoked"))?;
-        state.callers.put(hash, caller.clone(), expires_at);
+        state.callers.put(hash, caller.clone(), expires_at, now);
         Ok(caller)
     }
 }
