@@ -1,7 +1,13 @@
-# Everyday commands. `make test` is what CI runs (through .ci/run).
-.PHONY: run test chaos fuzz fuzz-api bench lint fmt check openapi postgres
+# Everyday commands. `make test` is what CI runs (through .ci/run); `make help` lists them all.
+.PHONY: help run test chaos fuzz fuzz-api bench lint fmt check deny audit openapi postgres
 
 CARGO ?= cargo
+# The fault tests' crash points are compiled in for tests only, never into `make run`.
+TEST_FEATURES = --features api/fault-injection
+
+## help: this list
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed -e 's/^## //' | awk -F': ' '{ printf "  %-10s %s\n", $$1, $$2 }'
 
 ## run: the service on its embedded SQLite database (./data/itsm.db), contract loaded
 run:
@@ -9,12 +15,12 @@ run:
 
 ## test: every test of the workspace on SQLite and PostgreSQL (starts PostgreSQL if it is down)
 test: postgres
-	$(CARGO) test --workspace --all-targets --locked
+	$(CARGO) test --workspace --all-targets --locked $(TEST_FEATURES)
 
-## chaos: fault tests on the real binary (crates/api/tests/chaos.rs): kill -9 under load,
-## PostgreSQL away for 30 s (CHAOS_OUTAGE_SECONDS), a SQLite disk that fills, two instances
+## chaos: fault tests on the real binary: kill -9 under load, PostgreSQL away for 30 s
+## (CHAOS_OUTAGE_SECONDS), a SQLite disk that fills, two instances
 chaos: postgres
-	$(CARGO) test --locked -p api --test chaos -- --include-ignored --test-threads=1 --nocapture
+	$(CARGO) test --locked -p api $(TEST_FEATURES) --test chaos -- --include-ignored --test-threads=1 --nocapture
 
 ## fuzz-api: schemathesis against a live server, every operation as every role, 200 examples each
 ## (CI runs the same with 8 each; FUZZ_API_EXAMPLES sets it)
@@ -44,13 +50,24 @@ fuzz:
 
 ## lint: clippy on everything, warnings as errors
 lint:
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --locked $(TEST_FEATURES) -- -D warnings
 
 ## fmt: format the code
 fmt:
 	$(CARGO) fmt --all
 
-## check: formatting and lints, without running tests
+## check: formatting and lints, without running tests (CI runs it first; the layer rules
+## of ARCHITECTURE.md are a test, crates/api/tests/layers.rs)
 check:
 	$(CARGO) fmt --all -- --check
 	$(MAKE) lint
+
+## deny: licences, banned crates and sources of every dependency (cargo-deny, offline)
+deny:
+	@scripts/cargo-deny-up
+	$(CARGO) deny --offline check licenses bans sources
+
+## audit: known security advisories (cargo-deny; needs the network)
+audit:
+	@scripts/cargo-deny-up
+	$(CARGO) deny check advisories

@@ -128,8 +128,8 @@ impl TestApp {
     }
 
     /// Process due clocks and deliver due messages, as the timer does.
-    pub async fn tick(&self) -> api::timer::TickReport {
-        api::timer::tick(&self.state).await.expect("tick")
+    pub async fn tick(&self) -> api::worker::TickReport {
+        api::worker::tick(&self.state).await.expect("tick")
     }
 
     async fn start(

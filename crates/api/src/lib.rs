@@ -4,6 +4,7 @@
 //! `main.rs` only parses the command line and wires these together.
 
 pub mod domain;
+pub mod fault;
 pub mod http;
 pub mod service;
 pub mod settings;
@@ -12,4 +13,4 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod time;
-pub mod timer;
+pub mod worker;

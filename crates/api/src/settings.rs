@@ -88,9 +88,6 @@ pub struct Settings {
     pub inspection_alerts: bool,
     /// Send managers last month's summary on the first working day of each month.
     pub monthly_reports: bool,
-    /// Fault injection for the crash test: abort after claiming a message, before sending it.
-    #[serde(default)]
-    pub fault_abort_before_send: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -113,56 +110,9 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-#[derive(Serialize)]
-struct Defaults {
-    database_url: &'static str,
-    listen: &'static str,
-    config_dir: &'static str,
-    log_format: LogFormat,
-    token_ttl_seconds: u64,
-    auth_cache_seconds: u64,
-    login_max_failures: u32,
-    login_max_failures_per_address: u32,
-    login_window_seconds: u64,
-    rate_limit_per_second: u32,
-    rate_limit_burst: u32,
-    request_timeout_seconds: u64,
-    body_limit_bytes: usize,
-    database_max_connections: u32,
-    mail_from: &'static str,
-    mail_locale: &'static str,
-    outbox_dir: &'static str,
-    mail_max_attempts: u32,
-    mail_lease_seconds: u64,
-    timer_enabled: bool,
-    inspection_alerts: bool,
-    monthly_reports: bool,
-}
-
-const DEFAULTS: Defaults = Defaults {
-    database_url: "sqlite://data/itsm.db?mode=rwc",
-    listen: "127.0.0.1:8080",
-    config_dir: "config",
-    log_format: LogFormat::Human,
-    token_ttl_seconds: 12 * 3600,
-    auth_cache_seconds: 5,
-    login_max_failures: 5,
-    login_max_failures_per_address: 20,
-    login_window_seconds: 15 * 60,
-    rate_limit_per_second: 20,
-    rate_limit_burst: 100,
-    request_timeout_seconds: 30,
-    body_limit_bytes: 64 * 1024,
-    database_max_connections: 10,
-    mail_from: "ITSM <itsm@localhost>",
-    mail_locale: "zh-CN",
-    outbox_dir: "data/outbox",
-    mail_max_attempts: 10,
-    mail_lease_seconds: 120,
-    timer_enabled: true,
-    inspection_alerts: true,
-    monthly_reports: true,
-};
+/// The defaults: the `default.toml` this binary was built with, so that
+/// the file a reader sees is the one source of every default.
+const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
 impl Settings {
     /// Built-in defaults, then `<config_dir>/default.toml`, then `ITSM_*`
@@ -174,7 +124,7 @@ impl Settings {
 
     /// As [`Settings::load`], reading `default.toml` from `config_dir`.
     pub fn load_from(config_dir: &Path) -> Result<Self, Box<figment::Error>> {
-        Figment::from(Serialized::defaults(DEFAULTS))
+        Figment::from(Toml::string(DEFAULT_TOML))
             .merge(Serialized::default("config_dir", config_dir))
             .merge(Toml::file(config_dir.join("default.toml")))
             .merge(Env::prefixed("ITSM_"))
@@ -184,7 +134,7 @@ impl Settings {
 
     /// Settings for tests and tools: defaults with the given database and config folder.
     pub fn for_database(database_url: &str, config_dir: &Path) -> Result<Self, Box<figment::Error>> {
-        Figment::from(Serialized::defaults(DEFAULTS))
+        Figment::from(Toml::string(DEFAULT_TOML))
             .merge(Serialized::default("config_dir", config_dir))
             .merge(Serialized::default("database_url", database_url))
             .extract()

@@ -11,11 +11,11 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::access::Role;
 use crate::domain::throttle::FailureWindow;
+use crate::service::accounts;
 use crate::settings::Settings;
 use crate::state::{AppState, Inner};
-use crate::store::{self, catalog_sync, users};
+use crate::store::{self, catalog_sync};
 use crate::time::Clock;
 
 /// A built application and what its first start produced.
@@ -56,29 +56,48 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// Load configuration, connect, migrate, load the catalog, and create the first admin if there are no users.
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
-    build_inner(settings, clock, true).await
+    let state = connect(settings, clock).await?;
+    let password = state.settings.admin_password.as_ref().map(|p| p.expose_secret().to_owned());
+    let generated_admin_password =
+        accounts::bootstrap_admin(&state, password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Holidays or windows may have changed since the last start: move the
+    // deadlines of clocks already running.
+    let recomputed =
+        crate::worker::clocks::recompute_running(&state).await.context("cannot recompute running clocks")?;
+    tracing::info!(clocks = recomputed, "running clocks recomputed");
+    sync_inspections(&state).await?;
+    Ok(Built { state, generated_admin_password })
 }
 
 /// As [`build`], for command-line tools: no first admin is created, so that
-/// its one-time password is never generated where nobody would see it.
+/// its one-time password is never generated where nobody would see it, and
+/// running clocks are left to the service.
 pub async fn build_for_tools(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
-    build_inner(settings, clock, false).await
+    let state = connect(settings, clock).await?;
+    sync_inspections(&state).await?;
+    Ok(Built { state, generated_admin_password: None })
 }
 
-async fn build_inner(settings: Settings, clock: Arc<dyn Clock>, first_admin: bool) -> anyhow::Result<Built> {
+async fn sync_inspections(state: &AppState) -> anyhow::Result<()> {
+    let (added, removed) = crate::service::inspections::sync(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot generate the inspection schedule: {e}"))?;
+    tracing::info!(added, removed, "inspection schedule in step with the catalog");
+    Ok(())
+}
+
+/// Load the catalog, connect, migrate, load the catalog into the database, and wire the shared state.
+async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let catalog =
         Catalog::load(&settings.config_dir).map_err(|e| anyhow::anyhow!("the catalog is invalid:\n{e}"))?;
     let db = store::connect(settings.database_url.expose_secret(), settings.database_max_connections)
         .await
         .context("cannot connect to the database")?;
     store::migrate(&db).await.context("migrations failed")?;
-    let now = clock.now().unix();
-    let report =
-        catalog_sync::sync(&db, &catalog, now).await.context("cannot load the catalog into the database")?;
+    let report = catalog_sync::sync(&db, &catalog, clock.now().unix())
+        .await
+        .context("cannot load the catalog into the database")?;
     tracing::info!(agencies = report.agencies, items = report.items, "catalog loaded");
-    let generated_admin_password =
-        if first_admin { bootstrap_admin(&db, &settings, now).await? } else { None };
-
     let items = catalog
         .items
         .iter()
@@ -95,68 +114,20 @@ async fn build_inner(settings: Settings, clock: Arc<dyn Clock>, first_admin: boo
             Arc::new(notifier::FileMailer::new(settings.outbox_dir.clone()))
         }
     };
-    let callers = crate::state::CallerCache::new(settings.auth_cache_seconds);
     let window = settings.login_window_seconds;
-    let login_accounts = FailureWindow::new(settings.login_max_failures, window);
-    let login_addresses = FailureWindow::new(settings.login_max_failures_per_address, window);
-    let limiter = crate::http::limits::limiter(
-        settings.rate_limit_per_second,
-        settings.rate_limit_burst,
-        clock.clone(),
-    );
-    let state = AppState::new(Inner {
+    Ok(AppState::new(Inner {
         db,
         catalog,
         items,
         clock,
+        callers: crate::state::CallerCache::new(settings.auth_cache_seconds),
+        login_accounts: FailureWindow::new(settings.login_max_failures, window),
+        login_addresses: FailureWindow::new(settings.login_max_failures_per_address, window),
         settings,
-        callers,
-        login_accounts,
-        login_addresses,
-        limiter,
         metrics: metrics_handle(),
         wake: Arc::new(tokio::sync::Notify::new()),
         mailer,
-    });
-    // Holidays or windows may have changed since the last start: move the
-    // deadlines of clocks already running.
-    let recomputed =
-        crate::timer::recompute_running(&state).await.context("cannot recompute running clocks")?;
-    tracing::info!(clocks = recomputed, "running clocks recomputed");
-    let (added, removed) =
-        crate::service::inspections::sync(&state).await.context("cannot generate the inspection schedule")?;
-    tracing::info!(added, removed, "inspection schedule in step with the catalog");
-    Ok(Built { state, generated_admin_password })
-}
-
-async fn bootstrap_admin(
-    db: &sea_orm::DatabaseConnection,
-    settings: &Settings,
-    now: i64,
-) -> anyhow::Result<Option<String>> {
-    if users::count(db).await? > 0 {
-        return Ok(None);
-    }
-    let (password, generated) = match &settings.admin_password {
-        Some(p) => (p.expose_secret().to_owned(), false),
-        None => {
-            let mut bytes = [0u8; 18];
-            getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            (base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes), true)
-        }
-    };
-    let new =
-        users::NewUser { username: "admin".into(), role: Role::Admin, agency: None, email: None, password };
-    users::validate(&new, |_| false).map_err(|e| anyhow::anyhow!("ITSM_ADMIN_PASSWORD: {e}"))?;
-    let password = new.password.clone();
-    match users::create(db, new, now).await {
-        Ok(_) => {}
-        // Another instance created it first.
-        Err(users::UserError::Taken(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    tracing::info!("created the first admin account");
-    Ok(generated.then_some(password))
+    }))
 }
 
 /// Serve until `shutdown` is cancelled, finishing requests in flight; the
@@ -169,7 +140,7 @@ pub async fn serve(
     let timer = state
         .settings
         .timer_enabled
-        .then(|| tokio::spawn(crate::timer::run(state.clone(), shutdown.clone())));
+        .then(|| tokio::spawn(crate::worker::run(state.clone(), shutdown.clone())));
     let app = crate::http::router(state);
     // The peer address feeds login throttling and per-client limits.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -41,8 +41,6 @@ pub struct Inner {
     pub login_accounts: crate::domain::throttle::FailureWindow,
     /// Failed sign-ins per source address.
     pub login_addresses: crate::domain::throttle::FailureWindow,
-    /// Requests per client; none when the limit is off.
-    pub limiter: Option<crate::http::limits::ClientLimiter>,
 }
 
 /// The callers of recently checked tokens, keyed by token hash, so that a

@@ -557,7 +557,19 @@ impl CalendarSet {
     }
 }
 
-impl crate::policy::Calendars for CalendarSet {
+impl Calendars for CalendarSet {
+    fn calendar(&self, name: &str) -> Option<&Calendar> {
+        self.get(name)
+    }
+}
+
+/// Looks calendars up by name: what target rules need to be checked and applied.
+pub trait Calendars {
+    /// The calendar with this name, if defined.
+    fn calendar(&self, name: &str) -> Option<&Calendar>;
+}
+
+impl Calendars for std::collections::BTreeMap<String, Calendar> {
     fn calendar(&self, name: &str) -> Option<&Calendar> {
         self.get(name)
     }

@@ -76,6 +76,18 @@ pub enum ClockState {
     Breached,
 }
 
+impl ClockState {
+    /// The snake_case name, as stored and shown.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ClockState::Running => "running",
+            ClockState::Paused => "paused",
+            ClockState::Met => "met",
+            ClockState::Breached => "breached",
+        }
+    }
+}
+
 /// A threshold reached, and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Crossing {

@@ -18,15 +18,13 @@ mod policy;
 mod time;
 mod window;
 
-pub use calendar::{Calendar, CalendarSet, DateSpan, Reckoning};
+pub use calendar::{Calendar, CalendarSet, Calendars, DateSpan, Reckoning};
 pub use chrono_tz::Tz;
 pub use clock::{
     BREACH, Clock, ClockEvent, ClockEventKind, ClockState, ClockStatus, Crossing, DEFAULT_THRESHOLDS,
 };
 pub use error::{CalendarError, ClockError, ConfigError};
 pub use holidays::{DayKind, HolidaySchedule};
-pub use policy::{
-    Calendars, Condition, Metric, OpenedIn, Policy, PolicyError, Severity, TargetRule, TicketFacts,
-};
+pub use policy::{Condition, Metric, OpenedIn, Policy, PolicyError, Severity, TargetRule, TicketFacts};
 pub use time::{BusinessSeconds, Timestamp};
 pub use window::{DEFAULT_HOLIDAY_REGION, DEFAULT_TIMEZONE, DayHours, Preset, ServiceWindow};

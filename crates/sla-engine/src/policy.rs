@@ -5,13 +5,12 @@
 //! so "工作日期间实时响应，非工作日期间0.5小时以内" is two response rules, one
 //! for tickets opened inside the 5x8 working time and one for the rest.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::Calendar;
+use crate::calendar::Calendars;
 use crate::error::CalendarError;
 use crate::time::{BusinessSeconds, Timestamp};
 
@@ -184,18 +183,6 @@ pub struct TicketFacts<'a> {
     pub opened_at: Timestamp,
     /// Special conditions recorded on the ticket.
     pub tags: &'a [String],
-}
-
-/// Looks calendars up by name.
-pub trait Calendars {
-    /// The calendar with this name, if defined.
-    fn calendar(&self, name: &str) -> Option<&Calendar>;
-}
-
-impl Calendars for BTreeMap<String, Calendar> {
-    fn calendar(&self, name: &str) -> Option<&Calendar> {
-        self.get(name)
-    }
 }
 
 /// A rule refers to a calendar that is not defined, or the calendar could not answer.

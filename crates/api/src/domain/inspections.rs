@@ -8,7 +8,101 @@
 use catalog::{Every, FilingPeriod, Inspection, ServicePeriod};
 use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
 use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 use sla_engine::Timestamp;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Where an inspection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InspectionStatus {
+    /// Not done, still within (or before) its window.
+    Open,
+    /// Done within its window.
+    Done,
+    /// Done after its window closed.
+    Late,
+    /// Not done, and its window has closed.
+    Missed,
+}
+
+/// One named check of a completed inspection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// What was checked.
+    #[schema(max_length = 200)]
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Remarks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+/// An inspection task (巡检任务) as stored: due within a window, done or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    /// Id.
+    pub id: Uuid,
+    /// Stable across regenerations: which cycle and window it is.
+    pub schedule_key: String,
+    /// The line item.
+    pub line_item_id: Uuid,
+    /// Its agency.
+    pub agency: String,
+    /// Which cycle of the item.
+    pub cycle: u32,
+    /// `day`, `week`, `month`, `quarter` or `year`.
+    pub every: String,
+    /// The device class, for per-class cycles.
+    pub device_class: Option<String>,
+    /// A named slot (e.g. morning).
+    pub slot: Option<String>,
+    /// The window opens.
+    pub due_from: Timestamp,
+    /// Due before this instant.
+    pub due_to: Timestamp,
+    /// When it was done.
+    pub completed_at: Option<Timestamp>,
+    /// Who did it.
+    pub completed_by: Option<Uuid>,
+    /// Findings.
+    pub findings: Option<String>,
+    /// The checklist.
+    pub checklist: Vec<Check>,
+    /// Links to photos or reports.
+    pub attachments: Vec<String>,
+}
+
+impl Task {
+    /// Where it stands at `now`.
+    pub fn status(&self, now: Timestamp) -> InspectionStatus {
+        match self.completed_at {
+            Some(at) if at <= self.due_to => InspectionStatus::Done,
+            Some(_) => InspectionStatus::Late,
+            None if self.due_to <= now => InspectionStatus::Missed,
+            None => InspectionStatus::Open,
+        }
+    }
+}
+
+/// What an engineer records on completing an inspection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// When it was done.
+    pub completed_at: Timestamp,
+    /// Who did it.
+    pub completed_by: Uuid,
+    /// Findings.
+    pub findings: String,
+    /// The checklist.
+    pub checklist: Vec<Check>,
+    /// Links to photos or reports.
+    pub attachments: Vec<String>,
+}
 
 /// One inspection task's window.
 #[derive(Clone, Debug, PartialEq, Eq)]

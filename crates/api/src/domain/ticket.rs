@@ -6,9 +6,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sla_engine::{
     Calendars, Clock, ClockError, ClockEvent, ClockEventKind, ClockStatus, Metric, Policy, PolicyError,
-    TargetRule, TicketFacts, Timestamp,
+    Severity, TargetRule, TicketFacts, Timestamp,
 };
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 /// Where a ticket stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -137,6 +138,156 @@ impl FromStr for Action {
     }
 }
 
+/// What a row of the trail records: an action someone took, or a threshold the worker saw crossed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A person's action (or the filing).
+    Action(Action),
+    /// A clock reached a threshold.
+    Alert(AlertLevel),
+}
+
+impl EventKind {
+    /// The name stored and shown (`acknowledge`, `breached`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Action(a) => a.as_str(),
+            EventKind::Alert(l) => l.event_name(),
+        }
+    }
+
+    /// The action, when a person took one.
+    pub const fn action(self) -> Option<Action> {
+        match self {
+            EventKind::Action(a) => Some(a),
+            EventKind::Alert(_) => None,
+        }
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AlertLevel::ALL
+            .into_iter()
+            .find(|l| l.event_name() == s)
+            .map(EventKind::Alert)
+            .map_or_else(|| s.parse().map(EventKind::Action), Ok)
+    }
+}
+
+/// How far past its target a clock is when an alert is raised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertLevel {
+    /// A warning threshold below 100 % (预警).
+    Warning,
+    /// The target itself (已超时).
+    Breach,
+    /// A level past the breach (升级).
+    Escalation,
+}
+
+impl AlertLevel {
+    /// Every level.
+    pub const ALL: [AlertLevel; 3] = [AlertLevel::Warning, AlertLevel::Breach, AlertLevel::Escalation];
+
+    /// The level of a threshold of `percent`.
+    pub const fn of(percent: u32) -> Self {
+        match percent {
+            p if p < 100 => AlertLevel::Warning,
+            100 => AlertLevel::Breach,
+            _ => AlertLevel::Escalation,
+        }
+    }
+
+    /// The trail's name for it.
+    pub const fn event_name(self) -> &'static str {
+        match self {
+            AlertLevel::Warning => "threshold_crossed",
+            AlertLevel::Breach => "breached",
+            AlertLevel::Escalation => "escalated",
+        }
+    }
+
+    /// The outbox's name for a message at this level.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AlertLevel::Warning => "warning",
+            AlertLevel::Breach => "breach",
+            AlertLevel::Escalation => "escalation",
+        }
+    }
+}
+
+/// A ticket (工单) as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// Id.
+    pub id: Uuid,
+    /// `INC-2026-000123`.
+    pub number: String,
+    /// The line item it is filed against.
+    pub line_item_id: Uuid,
+    /// That item's agency key.
+    pub agency: String,
+    /// Summary.
+    pub title: String,
+    /// What happened.
+    pub description: String,
+    /// How serious.
+    pub severity: Severity,
+    /// Where it stands.
+    pub state: TicketState,
+    /// Where a paused ticket returns to.
+    pub paused_from: Option<TicketState>,
+    /// Special conditions (`complex_fault`, …).
+    pub tags: Vec<String>,
+    /// The engineer assigned.
+    pub assignee_id: Option<Uuid>,
+    /// Who filed it.
+    pub created_by: Uuid,
+    /// When the fault was reported: the clocks start here.
+    pub reported_at: Timestamp,
+    /// When it was filed.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Bumped by every change (optimistic concurrency, the ETag).
+    pub version: i32,
+}
+
+/// One row of a ticket's trail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Id.
+    pub id: Uuid,
+    /// The ticket.
+    pub ticket_id: Uuid,
+    /// Position in the trail, from 1.
+    pub seq: i32,
+    /// What happened.
+    pub kind: EventKind,
+    /// Who did it (none for the worker).
+    pub actor_id: Option<Uuid>,
+    /// When it happened.
+    pub at: Timestamp,
+    /// When it was recorded.
+    pub recorded_at: Timestamp,
+    /// The state before.
+    pub from_state: Option<TicketState>,
+    /// The state after.
+    pub to_state: TicketState,
+    /// Details (comment body, severity change, threshold, …).
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    /// The entry the clocks see, when a person acted.
+    pub fn trail_entry(&self) -> Option<TrailEntry> {
+        self.kind.action().map(|action| TrailEntry { action, at: self.at })
+    }
+}
+
 /// An action the current state does not allow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("cannot {} a ticket that is {from}", action.as_str())]
@@ -239,6 +390,18 @@ pub struct TicketClock {
     pub events: Vec<ClockEvent>,
     /// Where it stands at the instant it was computed.
     pub status: ClockStatus,
+}
+
+impl TicketClock {
+    /// The clock as it is stored.
+    pub fn stored(&self) -> super::clock::StoredClock {
+        super::clock::StoredClock {
+            metric: self.rule.metric.clone(),
+            target: self.rule.target,
+            calendar: self.rule.calendar.clone(),
+            events: self.events.clone(),
+        }
+    }
 }
 
 /// Why a ticket's clocks could not be computed.

@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::service::{self, Outage};
+
 /// The problem document every error response carries.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -37,8 +39,6 @@ macro_rules! codes {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Code { $(#[doc = $title] $variant,)* }
         impl Code {
-            /// Every code, for documentation.
-            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
             /// The snake_case code.
             pub const fn as_str(self) -> &'static str { match self { $(Code::$variant => $code,)* } }
             /// The HTTP status.
@@ -170,12 +170,34 @@ impl IntoResponse for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(error: sea_orm::DbErr) -> Self {
-        match outage(&error) {
-            Some(Outage::Unreachable) => {
+        service::Error::from(error).into()
+    }
+}
+
+impl From<service::Error> for ApiError {
+    fn from(error: service::Error) -> Self {
+        use service::Error as E;
+        match error {
+            E::NotFound(what) => Self::not_found(what),
+            E::Forbidden(detail) => Self::forbidden(detail),
+            E::Invalid(invalid) => Self::invalid(invalid.message.en),
+            E::BadRequest(detail) => Self::new(Code::BadRequest, detail),
+            E::Transition(e) => Self::transition(e.action.as_str(), e.from.as_str()),
+            E::Conflict(detail) => Self::new(Code::Conflict, detail),
+            E::Stale(detail) => Self::new(Code::PreconditionFailed, detail),
+            E::IdempotencyKeyReused => {
+                Self::new(Code::IdempotencyKeyReused, E::IdempotencyKeyReused.to_string())
+            }
+            E::Throttled { detail, retry_after } => {
+                Self::new(Code::TooManyRequests, detail).retry_after(retry_after)
+            }
+            E::InvalidCredentials => Self::new(Code::InvalidCredentials, "wrong username or password"),
+            E::Busy(detail) => Self::new(Code::Unavailable, detail),
+            E::Unavailable { outage: Outage::Unreachable, error } => {
                 tracing::warn!(%error, "database unavailable");
                 Self::new(Code::Unavailable, "the database is unavailable; try again shortly")
             }
-            Some(Outage::CannotWrite) => {
+            E::Unavailable { outage: Outage::CannotWrite, error } => {
                 tracing::error!(%error, "database cannot store changes");
                 Self::new(
                     Code::Unavailable,
@@ -183,56 +205,9 @@ impl From<sea_orm::DbErr> for ApiError {
                      nothing was saved; reads still work; try again later",
                 )
             }
-            None => Self::internal(error),
+            E::Db(e) => Self::internal(e),
+            E::Internal(detail) => Self::internal(detail),
         }
-    }
-}
-
-/// Why a database error is the database's condition rather than a bug.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outage {
-    /// No connection, a pool timeout, or the connection dropped mid-query.
-    Unreachable,
-    /// SQLite answered, but its file cannot be written.
-    CannotWrite,
-}
-
-/// Classify `error`: a database that is down, restarting or out of space is
-/// answered 503 (the client may retry), every other error stays a 500.
-fn outage(error: &sea_orm::DbErr) -> Option<Outage> {
-    use sea_orm::sqlx::Error as Sqlx;
-    use sea_orm::{DbErr, RuntimeErr};
-    let e = match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return Some(Outage::Unreachable),
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => &**e,
-        _ => return None,
-    };
-    match e {
-        // A connection that was cut while it was in use (PostgreSQL stopped,
-        // a network fault) fails its statement with an I/O error.
-        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => {
-            Some(Outage::Unreachable)
-        }
-        Sqlx::Database(db) => {
-            let code = db.code()?;
-            if let Ok(extended) = code.parse::<i32>() {
-                // SQLite's result codes: READONLY (8), IOERR (10), FULL (13), CANTOPEN (14).
-                return matches!(extended & 0xff, 8 | 10 | 13 | 14).then_some(Outage::CannotWrite);
-            }
-            // PostgreSQL's SQLSTATEs: class 08 (connection exception), the
-            // server shutting down or starting (57P01..57P03), too many
-            // connections (53300), out of disk (53100).
-            let unreachable =
-                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300");
-            if unreachable {
-                Some(Outage::Unreachable)
-            } else if code == "53100" {
-                Some(Outage::CannotWrite)
-            } else {
-                None
-            }
-        }
-        _ => None,
     }
 }
 

@@ -6,8 +6,8 @@ use axum::http::request::Parts;
 
 use super::error::{ApiError, Code};
 use crate::domain::access::Caller;
+use crate::service::accounts;
 use crate::state::AppState;
-use crate::store::users;
 
 /// `axum::Json`, rejecting with our problem format, and refusing the NUL
 /// character anywhere in the body: no text column of PostgreSQL can hold
@@ -97,16 +97,9 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)
             .ok_or_else(|| ApiError::new(Code::Unauthorized, "send Authorization: Bearer <token>"))?;
-        let now = state.clock.now().unix();
-        let hash = users::token_hash(token);
-        if let Some(caller) = state.callers.get(&hash, now) {
-            return Ok(caller);
-        }
-        let (caller, expires_at) = users::caller_for_token(&state.db, &hash, now)
+        accounts::caller_for_token(state, token)
             .await?
-            .ok_or_else(|| ApiError::new(Code::Unauthorized, "the token is unknown, expired or revoked"))?;
-        state.callers.put(hash, caller.clone(), expires_at, now);
-        Ok(caller)
+            .ok_or_else(|| ApiError::new(Code::Unauthorized, "the token is unknown, expired or revoked"))
     }
 }
 
@@ -150,14 +143,5 @@ pub(crate) fn at_most(name: &str, value: Option<&str>, max: usize) -> Result<(),
             Err(ApiError::new(Code::BadRequest, format!("{name} must be at most {max} characters")))
         }
         _ => Ok(()),
-    }
-}
-
-/// Refuse anyone but an admin, saying what they tried.
-pub(crate) fn admin_only(caller: &Caller, what: &str) -> Result<(), ApiError> {
-    if caller.role == crate::domain::access::Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!("only admins {what}")))
     }
 }

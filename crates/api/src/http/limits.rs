@@ -66,21 +66,38 @@ pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>
 /// The key a request is limited under: its bearer token (hashed) or its address.
 fn client_key(state: &AppState, request: &Request) -> String {
     if let Some(token) = super::extract::bearer_in(request.headers()) {
-        return format!("t:{}", crate::store::users::token_hash(token));
+        return format!("t:{}", crate::service::accounts::token_hash(token));
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     client_ip(state, request.headers(), peer).map_or_else(|| "a:unknown".to_owned(), |ip| format!("a:{ip}"))
 }
 
+/// The limiter a router's requests share, and the state its keys are read with.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    state: AppState,
+    limiter: Option<Arc<ClientLimiter>>,
+}
+
+impl Limits {
+    /// The limits configured in `state`'s settings, on its clock.
+    pub fn new(state: AppState) -> Self {
+        let s = &state.settings;
+        let limiter = limiter(s.rate_limit_per_second, s.rate_limit_burst, state.clock.clone()).map(Arc::new);
+        Self { state, limiter }
+    }
+}
+
 /// Refuse `/v1` requests beyond the client's rate with 429 and `Retry-After`.
-pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(limiter) = &state.limiter else {
+pub async fn rate_limit(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let Some(limiter) = &limits.limiter else {
         return next.run(request).await;
     };
+    let state = &limits.state;
     if !request.uri().path().starts_with("/v1/") {
         return next.run(request).await;
     }
-    let key = client_key(&state, &request);
+    let key = client_key(state, &request);
     if let Err(not_until) = limiter.check_key(&key) {
         let wait = not_until.wait_time_from(limiter.clock().now());
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -228,6 +228,7 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let (router, api) = routes_and_spec();
+    let limits = limits::Limits::new(state.clone());
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
     let body_limit = state.settings.body_limit_bytes;
     let cors = cors(&state.settings.cors_allowed_origins);
@@ -236,7 +237,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::new(Code::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(extract::refuse_nul_in_query))
-        .layer(middleware::from_fn_with_state(state.clone(), limits::rate_limit))
+        .layer(middleware::from_fn_with_state(limits, limits::rate_limit))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(middleware::from_fn(problem_for_bare_errors))

@@ -3,20 +3,19 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
+use sla_engine::Timestamp;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::TAG_ADMIN;
 use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::{AppPath, AppQuery, admin_only};
+use super::extract::{AppPath, AppQuery};
 use crate::domain::access::Caller;
-use crate::service::tickets::rfc3339;
+use crate::domain::outbox::{OutboxStatus, QueuedMessage};
+use crate::service::outbox;
 use crate::state::AppState;
-use crate::store::entities::outbox;
 
 /// A queued, sent or dead-lettered message.
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,20 +44,20 @@ pub struct OutboxView {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-impl From<outbox::Model> for OutboxView {
-    fn from(m: outbox::Model) -> Self {
+impl From<QueuedMessage> for OutboxView {
+    fn from(m: QueuedMessage) -> Self {
         Self {
             id: m.id,
             ticket_id: m.ticket_id,
             kind: m.kind,
-            recipients: serde_json::from_str(&m.recipients).unwrap_or_default(),
+            recipients: m.recipients,
             subject: m.subject,
-            status: m.status,
-            attempts: m.attempts,
-            next_attempt_at: rfc3339(m.next_attempt_at),
+            status: m.status.as_str().to_owned(),
+            attempts: i32::try_from(m.attempts).unwrap_or(i32::MAX),
+            next_attempt_at: m.next_attempt_at.to_datetime(),
             last_error: m.last_error,
-            created_at: rfc3339(m.created_at),
-            sent_at: m.sent_at.map(rfc3339),
+            created_at: m.created_at.to_datetime(),
+            sent_at: m.sent_at.map(Timestamp::to_datetime),
         }
     }
 }
@@ -93,22 +92,17 @@ async fn list(
     caller: Caller,
     AppQuery(q): AppQuery<OutboxQuery>,
 ) -> ApiResult<Json<Vec<OutboxView>>> {
-    admin_only(&caller, "see the mail queue")?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::new(Code::BadRequest, "limit must be 1 to 200"));
     }
-    let mut query = outbox::Entity::find()
-        .order_by_desc(outbox::Column::CreatedAt)
-        .order_by_desc(outbox::Column::Id)
-        .limit(limit);
-    if let Some(status) = q.status {
-        if !matches!(status.as_str(), "pending" | "sent" | "dead") {
-            return Err(ApiError::new(Code::BadRequest, "status must be pending, sent or dead"));
-        }
-        query = query.filter(outbox::Column::Status.eq(status));
-    }
-    Ok(Json(query.all(&state.db).await?.into_iter().map(Into::into).collect()))
+    let status = q
+        .status
+        .map(|s| s.parse::<OutboxStatus>())
+        .transpose()
+        .map_err(|_| ApiError::new(Code::BadRequest, "status must be pending, sent or dead"))?;
+    let messages = outbox::list(&state, &caller, status, limit).await?;
+    Ok(Json(messages.into_iter().map(Into::into).collect()))
 }
 
 /// Send a dead-lettered message again, from its first attempt.
@@ -126,23 +120,5 @@ async fn retry(
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<Json<OutboxView>> {
-    admin_only(&caller, "see the mail queue")?;
-    let now = state.clock.now().unix();
-    let updated = outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value("pending"))
-        .col_expr(outbox::Column::Attempts, Expr::value(0))
-        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-        .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
-        .filter(outbox::Column::Id.eq(id))
-        .filter(outbox::Column::Status.eq("dead"))
-        .exec(&state.db)
-        .await?;
-    let row =
-        outbox::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| ApiError::not_found("message"))?;
-    if updated.rows_affected == 0 {
-        return Err(ApiError::new(Code::Conflict, format!("the message is {}, not dead", row.status)));
-    }
-    tracing::info!(%id, by = %caller.username, "dead letter queued again");
-    state.wake.notify_one();
-    Ok(Json(row.into()))
+    Ok(Json(outbox::retry(&state, &caller, id).await?.into()))
 }

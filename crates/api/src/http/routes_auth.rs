@@ -12,12 +12,12 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::TAG_AUTH;
-use super::error::{ApiError, ApiResult, Code, Problem};
+use super::error::{ApiResult, Problem};
 use super::extract::{AppJson, bearer};
 use super::limits;
 use crate::domain::access::Caller;
+use crate::service::accounts;
 use crate::state::AppState;
-use crate::store::users;
 
 /// Credentials.
 #[derive(Deserialize, ToSchema)]
@@ -81,24 +81,9 @@ async fn change_password(
     caller: Caller,
     AppJson(req): AppJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    let now = state.clock.now().unix();
-    // Guessing the current password with a stolen token counts as failed sign-ins.
-    if let Some(wait) = state.login_accounts.wait(&caller.username, now) {
-        return Err(ApiError::new(Code::TooManyRequests, "too many failed attempts; try again later")
-            .retry_after(wait));
-    }
-    let Some(user) = users::authenticate(&state.db, &caller.username, &req.current_password).await? else {
-        state.login_accounts.fail(&caller.username, now);
-        // 422, not 401: the token is fine, and a client must not take this
-        // for a signal to drop its session.
-        return Err(ApiError::invalid("current_password is wrong"));
-    };
-    let change = users::UserChange { password: Some(req.new_password), ..Default::default() };
-    let (_, revoked) = users::update(&state.db, user, change, |a| state.catalog.agency(a).is_some(), now)
-        .await
-        .map_err(super::routes_users::user_error)?;
-    state.callers.clear();
-    tracing::info!(username = %caller.username, revoked, "password changed");
+    // 422 for a wrong current password, not 401: the token is fine, and a
+    // client must not take this for a signal to drop its session.
+    accounts::change_password(&state, &caller, &req.current_password, req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -117,39 +102,13 @@ async fn issue(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     AppJson(req): AppJson<TokenRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
-    let now = state.clock.now().unix();
-    // Usernames are compared as typed: the throttle counts the name tried,
-    // whether or not such an account exists.
-    let account = req.username.clone();
-    let address = limits::client_ip(&state, &headers, peer.map(|p| p.0.0)).map(|ip| ip.to_string());
-    let waits = [
-        state.login_accounts.wait(&account, now),
-        address.as_deref().and_then(|a| state.login_addresses.wait(a, now)),
-    ];
-    if let Some(wait) = waits.into_iter().flatten().max() {
-        return Err(ApiError::new(Code::TooManyRequests, "too many failed sign-ins; try again later")
-            .retry_after(wait));
-    }
-    let fail = || {
-        state.login_accounts.fail(&account, now);
-        if let Some(a) = &address {
-            state.login_addresses.fail(a, now);
-        }
-        tracing::warn!(username = %account.chars().take(64).collect::<String>(), "failed sign-in");
-        // One message for unknown users and wrong passwords: no enumeration.
-        ApiError::new(Code::InvalidCredentials, "wrong username or password")
-    };
-    if req.username.len() > 256 || req.password.len() > 1024 {
-        return Err(fail());
-    }
-    let Some(user) = users::authenticate(&state.db, &req.username, &req.password).await? else {
-        return Err(fail());
-    };
-    state.login_accounts.clear(&account);
-    let ttl = state.settings.token_ttl_seconds;
-    let token = users::issue_token(&state.db, user.id, now, ttl as i64).await?;
-    tracing::info!(username = %user.username, "token issued");
-    Ok(axum::Json(TokenResponse { access_token: token, token_type: "Bearer".into(), expires_in: ttl }))
+    let address = limits::client_ip(&state, &headers, peer.map(|p| p.0.0));
+    let issued = accounts::sign_in(&state, &req.username, &req.password, address).await?;
+    Ok(axum::Json(TokenResponse {
+        access_token: issued.token,
+        token_type: "Bearer".into(),
+        expires_in: issued.expires_in,
+    }))
 }
 
 /// Revoke the token this request is made with.
@@ -159,9 +118,7 @@ async fn issue(
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
 async fn revoke(State(state): State<AppState>, _caller: Caller, parts: Parts) -> ApiResult<StatusCode> {
-    let token = bearer(&parts).unwrap_or_default();
-    users::revoke_token(&state.db, token, state.clock.now().unix()).await?;
-    state.callers.evict(&users::token_hash(token));
+    accounts::revoke_token(&state, bearer(&parts).unwrap_or_default()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,10 +13,9 @@ use super::TAG_INSPECTIONS;
 use super::error::{ApiError, ApiResult, Code, Problem};
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::domain::access::Caller;
-use crate::service::inspections::{self, Check, Completion, Filter, InspectionStatus};
-use crate::service::tickets::rfc3339;
+use crate::domain::inspections::{Check, InspectionStatus, Task};
+use crate::service::inspections::{self, CompletionInput, TaskFilter};
 use crate::state::AppState;
-use crate::store::entities::inspection_task;
 
 /// An inspection task.
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,26 +72,58 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(complete))
 }
 
-fn view(state: &AppState, t: &inspection_task::Model) -> InspectionView {
-    let now = state.clock.now();
+fn view(state: &AppState, t: &Task) -> InspectionView {
     InspectionView {
         id: t.id,
         line_item_id: t.line_item_id,
         line_item_seq: state.item(t.line_item_id).map_or(0, |i| i.seq),
-        agency: t.agency_key.clone(),
+        agency: t.agency.clone(),
         every: t.every.clone(),
         device_class: t.device_class.clone(),
         slot: t.slot.clone(),
-        due_from: rfc3339(t.due_from),
-        due_to: rfc3339(t.due_to),
-        status: inspections::status(t, now),
-        completed_at: t.completed_at.map(rfc3339),
+        due_from: t.due_from.to_datetime(),
+        due_to: t.due_to.to_datetime(),
+        status: t.status(state.clock.now()),
+        completed_at: t.completed_at.map(Timestamp::to_datetime),
         completed_by: t.completed_by,
         findings: t.findings.clone(),
-        checklist: serde_json::from_str(&t.checklist).unwrap_or_default(),
-        attachments: serde_json::from_str(&t.attachments).unwrap_or_default(),
+        checklist: t.checklist.clone(),
+        attachments: t.attachments.clone(),
     }
 }
+
+/// What an engineer records on completing an inspection.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Completion {
+    /// When it was done (default now; not in the future, not before the window opens).
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Findings, up to 10,000 characters.
+    #[serde(default)]
+    #[schema(max_length = 10000)]
+    pub findings: String,
+    /// The checklist.
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    pub checklist: Vec<Check>,
+    /// Links to photos or reports.
+    #[serde(default)]
+    #[schema(max_items = 50, value_type = Vec<LinkText>)]
+    pub attachments: Vec<String>,
+}
+
+/// A link to a photo or a report as the spec states it: an http(s) URL of
+/// at most 2,000 characters (the service checks the same rule).
+#[derive(Debug)]
+pub struct LinkText;
+
+impl utoipa::PartialSchema for LinkText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::bounded_text(7, 2000, "^https?://")
+    }
+}
+
+impl ToSchema for LinkText {}
 
 /// Inspection tasks in the caller's scope, by window.
 #[utoipa::path(get, path = "/v1/inspections", operation_id = "list_inspections", tag = TAG_INSPECTIONS, security(("bearer" = [])), params(InspectionQuery),
@@ -110,7 +141,8 @@ async fn list(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::new(Code::BadRequest, "limit must be 1 to 500"));
     }
-    let filter = Filter {
+    let filter = TaskFilter {
+        scope: None,
         line_item_id: q.line_item_id,
         due_from: q.due_from.map(Timestamp::from),
         due_to: q.due_to.map(Timestamp::from),
@@ -138,6 +170,12 @@ async fn complete(
     AppPath(id): AppPath<Uuid>,
     AppJson(body): AppJson<Completion>,
 ) -> ApiResult<Json<InspectionView>> {
-    let t = inspections::complete(&state, &caller, id, body).await?;
+    let input = CompletionInput {
+        completed_at: body.completed_at.map(Timestamp::from),
+        findings: body.findings,
+        checklist: body.checklist,
+        attachments: body.attachments,
+    };
+    let t = inspections::complete(&state, &caller, id, input).await?;
     Ok(Json(view(&state, &t)))
 }

@@ -9,7 +9,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sla_engine::{ClockState, Severity, Timestamp};
+use sla_engine::{Severity, Timestamp};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -20,10 +20,9 @@ use super::extract::{AppPath, AppQuery, at_most};
 use crate::domain::access::Caller;
 use crate::domain::ticket::{Action, TicketState};
 use crate::service::tickets::{
-    self, ActionInput, ClockRead, Filed, NewTicket, TicketFilter, TicketRead, rfc3339,
+    self, ActionInput, ClockRead, Filed, Idempotency, NewTicket, TicketFilter, TicketRead,
 };
 use crate::state::AppState;
-use crate::store::entities::ticket_event;
 
 /// Largest page of a ticket list.
 pub const PAGE_MAX: u64 = 200;
@@ -256,13 +255,7 @@ fn clock_view(c: &ClockRead) -> ClockView {
         metric: c.metric.clone(),
         target_minutes,
         calendar: c.calendar.clone(),
-        state: match s.state {
-            ClockState::Running => "running",
-            ClockState::Paused => "paused",
-            ClockState::Met => "met",
-            ClockState::Breached => "breached",
-        }
-        .to_owned(),
+        state: s.state.as_str().to_owned(),
         deadline: s.deadline.map(Timestamp::to_datetime),
         elapsed_seconds: s.elapsed.get(),
         remaining_seconds: s.remaining.get(),
@@ -273,26 +266,26 @@ fn clock_view(c: &ClockRead) -> ClockView {
     }
 }
 
-fn view(t: &TicketRead) -> TicketView {
-    let r = &t.row;
+fn view(read: &TicketRead) -> TicketView {
+    let t = &read.ticket;
     TicketView {
-        id: r.id,
-        number: r.number.clone(),
-        line_item_id: r.line_item_id,
-        line_item_seq: t.item_seq,
-        agency: r.agency_key.clone(),
-        title: r.title.clone(),
-        description: r.description.clone(),
-        severity: r.severity.clone(),
-        state: r.state.parse().unwrap_or(TicketState::Open),
-        tags: serde_json::from_str(&r.tags).unwrap_or_default(),
-        assignee_id: r.assignee_id,
-        created_by: r.created_by,
-        reported_at: rfc3339(r.reported_at),
-        created_at: rfc3339(r.created_at),
-        updated_at: rfc3339(r.updated_at),
-        version: r.version,
-        clocks: t.clocks.iter().map(clock_view).collect(),
+        id: t.id,
+        number: t.number.clone(),
+        line_item_id: t.line_item_id,
+        line_item_seq: read.item_seq,
+        agency: t.agency.clone(),
+        title: t.title.clone(),
+        description: t.description.clone(),
+        severity: t.severity.as_str().to_owned(),
+        state: t.state,
+        tags: t.tags.clone(),
+        assignee_id: t.assignee_id,
+        created_by: t.created_by,
+        reported_at: t.reported_at.to_datetime(),
+        created_at: t.created_at.to_datetime(),
+        updated_at: t.updated_at.to_datetime(),
+        version: t.version,
+        clocks: read.clocks.iter().map(clock_view).collect(),
     }
 }
 
@@ -302,7 +295,7 @@ fn etag(version: i32) -> HeaderValue {
 
 fn with_etag(status: StatusCode, t: &TicketRead) -> Response {
     let mut response = (status, Json(view(t))).into_response();
-    response.headers_mut().insert(header::ETAG, etag(t.row.version));
+    response.headers_mut().insert(header::ETAG, etag(t.ticket.version));
     response
 }
 
@@ -344,7 +337,10 @@ async fn create(
                 })?;
             // serde_json orders object keys, so the hash ignores formatting and key order.
             let digest = Sha256::digest(value.to_string().as_bytes());
-            Some((key.to_owned(), base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)))
+            Some(Idempotency {
+                key: key.to_owned(),
+                hash: base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest),
+            })
         }
     };
     let new = NewTicket {
@@ -357,7 +353,7 @@ async fn create(
     };
     match tickets::file(&state, &caller, new, idempotency).await? {
         Filed::Created(t) => {
-            tracing::info!(number = %t.row.number, by = %caller.username, "ticket filed");
+            tracing::info!(number = %t.ticket.number, by = %caller.username, "ticket filed");
             Ok(with_etag(StatusCode::CREATED, &t))
         }
         Filed::Replayed(t) => {
@@ -410,6 +406,7 @@ async fn list(
         text: q.q,
         cursor: q.cursor.as_deref().map(decode_cursor).transpose()?,
         limit,
+        scope: None,
     };
     let (items, next) = tickets::list(&state, &caller, filter).await?;
     Ok(Json(TicketPage { items: items.iter().map(view).collect(), next_cursor: next.map(encode_cursor) }))
@@ -543,19 +540,19 @@ async fn events(
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<Json<Vec<EventView>>> {
-    let rows: Vec<ticket_event::Model> = tickets::events(&state, &caller, id).await?;
+    let rows = tickets::events(&state, &caller, id).await?;
     Ok(Json(
         rows.into_iter()
             .map(|e| EventView {
                 id: e.id,
                 seq: e.seq,
-                action: e.kind,
+                action: e.kind.as_str().to_owned(),
                 actor_id: e.actor_id,
-                at: rfc3339(e.at),
-                recorded_at: rfc3339(e.recorded_at),
-                from_state: e.from_state,
-                to_state: e.to_state,
-                data: serde_json::from_str(&e.data).unwrap_or_default(),
+                at: e.at.to_datetime(),
+                recorded_at: e.recorded_at.to_datetime(),
+                from_state: e.from_state.map(|s| s.as_str().to_owned()),
+                to_state: e.to_state.as_str().to_owned(),
+                data: e.data,
             })
             .collect(),
     ))

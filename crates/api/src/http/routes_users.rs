@@ -9,12 +9,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::TAG_USERS;
-use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::{AppJson, AppPath, admin_only};
+use super::error::{ApiResult, Problem};
+use super::extract::{AppJson, AppPath};
 use crate::domain::access::{Caller, Role};
+use crate::domain::account::{NewUser, User, UserChange};
+use crate::service::accounts;
 use crate::state::AppState;
-use crate::store::entities::user;
-use crate::store::users::{self, NewUser, UserChange, UserError};
 
 /// A new account.
 #[derive(Deserialize, ToSchema)]
@@ -75,23 +75,20 @@ pub struct UserView {
     pub email: Option<String>,
 }
 
-impl From<user::Model> for UserView {
-    fn from(u: user::Model) -> Self {
-        Self { id: u.id, username: u.username, role: u.role, agency: u.agency_key, email: u.email }
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            role: u.role.as_str().to_owned(),
+            agency: u.agency,
+            email: u.email,
+        }
     }
 }
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(update))
-}
-
-/// Map account errors to problems.
-pub(crate) fn user_error(e: UserError) -> ApiError {
-    match e {
-        UserError::Taken(name) => ApiError::new(Code::Conflict, format!("username \"{name}\" is taken")),
-        UserError::Invalid(msg) => ApiError::invalid(msg),
-        UserError::Db(e) => e.into(),
-    }
 }
 
 /// Create an account (admins only).
@@ -108,7 +105,6 @@ async fn create(
     caller: Caller,
     AppJson(req): AppJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    admin_only(&caller, "manage accounts")?;
     let new = NewUser {
         username: req.username,
         role: req.role,
@@ -116,9 +112,7 @@ async fn create(
         email: req.email,
         password: req.password,
     };
-    users::validate(&new, |a| state.catalog.agency(a).is_some()).map_err(user_error)?;
-    let created = users::create(&state.db, new, state.clock.now().unix()).await.map_err(user_error)?;
-    tracing::info!(username = %created.username, role = %created.role, by = %caller.username, "account created");
+    let created = accounts::create(&state, Some(&caller), new).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -130,8 +124,7 @@ async fn create(
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<UserView>>> {
-    admin_only(&caller, "manage accounts")?;
-    Ok(Json(users::list(&state.db).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(accounts::list(&state, &caller).await?.into_iter().map(Into::into).collect()))
 }
 
 /// Change an account (admins only). A change of role, agency or password
@@ -153,19 +146,8 @@ async fn update(
     AppPath(id): AppPath<Uuid>,
     AppJson(req): AppJson<UpdateUser>,
 ) -> ApiResult<Json<UserView>> {
-    admin_only(&caller, "manage accounts")?;
-    let current = users::get(&state.db, id).await?.ok_or_else(|| ApiError::not_found("account"))?;
     let change = UserChange { role: req.role, agency: req.agency, email: req.email, password: req.password };
-    let now = state.clock.now().unix();
-    let (updated, revoked) =
-        users::update(&state.db, current, change, |a| state.catalog.agency(a).is_some(), now)
-            .await
-            .map_err(user_error)?;
-    if revoked > 0 {
-        state.callers.clear();
-    }
-    tracing::info!(username = %updated.username, role = %updated.role, revoked, by = %caller.username, "account changed");
-    Ok(Json(updated.into()))
+    Ok(Json(accounts::update(&state, &caller, id, change).await?.into()))
 }
 
 impl std::fmt::Debug for UpdateUser {

@@ -111,7 +111,6 @@ pub mod ticket {
         pub created_at: i64,
         pub updated_at: i64,
         pub version: i32,
-        pub next_due_at: Option<i64>,
     }
 
     /// A ticket owns its clocks.

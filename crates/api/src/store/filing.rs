@@ -16,23 +16,60 @@
 //! gaps.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value};
+use sla_engine::Timestamp;
 
+use super::clocks::ClockWrite;
 use super::entities::{clock, idempotency_key, ticket, ticket_event};
+use super::trail::NewEvent;
+use crate::domain::ticket::Ticket;
 
 /// Everything a new ticket writes. `ticket.number` is ignored: the number is
 /// taken from the year's counter inside the same write.
-#[derive(Clone, Debug)]
-pub struct Filing {
+#[derive(Clone, Copy, Debug)]
+pub struct Filing<'a> {
     /// The year the number carries (`INC-{year}-…`).
     pub year: i32,
-    /// The ticket row.
-    pub ticket: ticket::Model,
+    /// The ticket.
+    pub ticket: &'a Ticket,
     /// The `file` event that opens its trail.
-    pub event: ticket_event::Model,
+    pub event: &'a NewEvent,
     /// Its clocks.
-    pub clocks: Vec<clock::Model>,
-    /// The Idempotency-Key it was filed under, if any.
-    pub idempotency: Option<idempotency_key::Model>,
+    pub clocks: &'a [ClockWrite<'a>],
+    /// The Idempotency-Key it was filed under and the request's hash, if any.
+    pub idempotency: Option<(&'a str, &'a str)>,
+    /// When it is filed.
+    pub now: Timestamp,
+}
+
+/// The rows a filing writes.
+struct Models {
+    year: i32,
+    ticket: ticket::Model,
+    event: ticket_event::Model,
+    clocks: Vec<clock::Model>,
+    idempotency: Option<idempotency_key::Model>,
+}
+
+impl Models {
+    fn of(f: &Filing<'_>) -> Result<Self, DbErr> {
+        Ok(Self {
+            year: f.year,
+            ticket: super::tickets::to_row(f.ticket)?,
+            event: super::trail::to_row(f.event),
+            clocks: f
+                .clocks
+                .iter()
+                .map(|w| super::clocks::to_row(f.ticket.id, *w, f.now))
+                .collect::<Result<_, _>>()?,
+            idempotency: f.idempotency.map(|(key, hash)| idempotency_key::Model {
+                user_id: f.ticket.created_by,
+                key: key.to_owned(),
+                request_hash: hash.to_owned(),
+                ticket_id: f.ticket.id,
+                created_at: f.now.unix(),
+            }),
+        })
+    }
 }
 
 /// A ticket number as both engines write it: at least six digits.
@@ -51,7 +88,7 @@ struct Rows {
 macro_rules! ticket_columns {
     () => {
         "id, line_item_id, agency_key, title, description, severity, state, paused_from, \
-         tags, assignee_id, created_by, reported_at, created_at, updated_at, version, next_due_at"
+         tags, assignee_id, created_by, reported_at, created_at, updated_at, version"
     };
 }
 
@@ -72,12 +109,11 @@ fn ticket_values(t: &ticket::Model) -> Vec<Value> {
         t.created_at.into(),
         t.updated_at.into(),
         t.version.into(),
-        t.next_due_at.into(),
     ]
 }
 
 /// The rows besides the ticket's own, in the order they are written.
-fn dependents(f: &Filing) -> Vec<Rows> {
+fn dependents(f: &Models) -> Vec<Rows> {
     let e = &f.event;
     let mut out = vec![Rows {
         table: "ticket_events",
@@ -188,14 +224,15 @@ const UNDEFINED_TABLE: &str = "42P01";
 /// A unique violation means a lost race on the Idempotency-Key (the ids are
 /// fresh UUIDs and the counter never repeats): nothing was written, and the
 /// caller looks the key up again.
-pub async fn insert(db: &DatabaseConnection, filing: &Filing) -> Result<String, DbErr> {
+pub async fn insert(db: &DatabaseConnection, filing: &Filing<'_>) -> Result<String, DbErr> {
+    let models = Models::of(filing)?;
     match db.get_database_backend() {
-        DbBackend::Postgres => insert_postgres(db, filing).await,
-        _ => insert_in_transaction(db, filing).await,
+        DbBackend::Postgres => insert_postgres(db, &models).await,
+        _ => insert_in_transaction(db, &models).await,
     }
 }
 
-async fn insert_postgres(db: &DatabaseConnection, f: &Filing) -> Result<String, DbErr> {
+async fn insert_postgres(db: &DatabaseConnection, f: &Models) -> Result<String, DbErr> {
     match db.query_one_raw(postgres_statement(f)).await {
         Err(e) if super::sqlstate(&e).as_deref() == Some(UNDEFINED_TABLE) => {
             // The year's first filing. Two instances may race to make the
@@ -214,7 +251,7 @@ async fn insert_postgres(db: &DatabaseConnection, f: &Filing) -> Result<String, 
     .try_get("", "number")
 }
 
-fn postgres_statement(f: &Filing) -> Statement {
+fn postgres_statement(f: &Models) -> Statement {
     let mut p = Params::new(DbBackend::Postgres);
     let year = p.bind(f.year.into());
     let name = p.bind(sequence(f.year).into());
@@ -236,7 +273,7 @@ fn postgres_statement(f: &Filing) -> Statement {
     p.statement(sql)
 }
 
-async fn insert_in_transaction(db: &DatabaseConnection, f: &Filing) -> Result<String, DbErr> {
+async fn insert_in_transaction(db: &DatabaseConnection, f: &Models) -> Result<String, DbErr> {
     let backend = db.get_database_backend();
     let txn = db.begin().await?;
     let row = txn

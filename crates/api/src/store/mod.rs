@@ -1,15 +1,27 @@
-//! Storage: the database connection, migrations, and the queries the API
-//! needs, on SQLite (embedded default) and PostgreSQL alike.
+//! Storage: the connection, migrations, and every query the service makes,
+//! on SQLite (embedded default) and PostgreSQL alike. No other layer writes
+//! SQL or asks which engine it is talking to; where the engines differ
+//! (row locks, filing in one statement) the difference stays in here.
 
 pub mod catalog_sync;
+pub mod clocks;
 pub mod entities;
 pub mod filing;
+pub mod inspections;
+pub mod metrics;
+pub mod outbox;
+pub mod tickets;
+pub mod trail;
 pub mod users;
 
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::sea_query::{LockBehavior, LockType};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    QuerySelect, Select,
+};
 
 /// Connect to `url`. A SQLite file's folder is created; SQLite gets a single
 /// connection, because it allows one writer and a pool only trades queueing
@@ -44,9 +56,33 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// Ask the database to answer at all.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
 /// True for PostgreSQL, whose SQL differs in a few places.
-pub fn is_postgres(db: &DatabaseConnection) -> bool {
+fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DbBackend::Postgres
+}
+
+/// `select` as a claim of work several instances share: on PostgreSQL the
+/// rows are locked `FOR UPDATE SKIP LOCKED`, so another instance's claimed
+/// rows are skipped rather than waited for. SQLite has one writer and needs
+/// no lock.
+fn claim<E: EntityTrait>(select: Select<E>, db: &impl ConnectionTrait) -> Select<E> {
+    if is_postgres(db) {
+        select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+    } else {
+        select
+    }
+}
+
+/// `select` with its rows locked until the transaction ends, so that
+/// concurrent writers of one row queue instead of failing their version
+/// check (SQLite's single connection serialises them anyway).
+fn lock<E: EntityTrait>(select: Select<E>, db: &impl ConnectionTrait) -> Select<E> {
+    if is_postgres(db) { select.lock_exclusive() } else { select }
 }
 
 /// True when `error` is a unique-constraint violation (a lost race, not a bug).
@@ -55,7 +91,7 @@ pub fn is_unique_violation(error: &DbErr) -> bool {
 }
 
 /// The SQLSTATE of a database error, if the database gave one.
-pub fn sqlstate(error: &DbErr) -> Option<String> {
+fn sqlstate(error: &DbErr) -> Option<String> {
     use sea_orm::RuntimeErr;
     let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = error else {
         return None;
@@ -64,4 +100,73 @@ pub fn sqlstate(error: &DbErr) -> Option<String> {
         sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
         _ => None,
     }
+}
+
+/// Why a database error is the database's condition rather than a bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    /// No connection, a pool timeout, or the connection dropped mid-query.
+    Unreachable,
+    /// The database answered, but cannot store anything (disk full, read-only).
+    CannotWrite,
+}
+
+/// Classify `error`: a database that is down, restarting or out of space is
+/// an outage (worth retrying), every other error is a bug.
+pub fn outage(error: &DbErr) -> Option<Outage> {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let e = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return Some(Outage::Unreachable),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => &**e,
+        _ => return None,
+    };
+    match e {
+        // A connection that was cut while it was in use (PostgreSQL stopped,
+        // a network fault) fails its statement with an I/O error.
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => {
+            Some(Outage::Unreachable)
+        }
+        Sqlx::Database(db) => {
+            let code = db.code()?;
+            if let Ok(extended) = code.parse::<i32>() {
+                // SQLite's result codes: READONLY (8), IOERR (10), FULL (13), CANTOPEN (14).
+                return matches!(extended & 0xff, 8 | 10 | 13 | 14).then_some(Outage::CannotWrite);
+            }
+            // PostgreSQL's SQLSTATEs: class 08 (connection exception), the
+            // server shutting down or starting (57P01..57P03), too many
+            // connections (53300), out of disk (53100).
+            let unreachable =
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300");
+            if unreachable {
+                Some(Outage::Unreachable)
+            } else if code == "53100" {
+                Some(Outage::CannotWrite)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A stored text that should name an enum value but does not: the schema
+/// and the code disagree, which is a bug, not bad input.
+fn corrupt(what: &str, value: &str) -> DbErr {
+    DbErr::Custom(format!("stored {what} \"{value}\" is not known to this version"))
+}
+
+/// Parse a stored enum name.
+fn parse<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, DbErr> {
+    value.parse().map_err(|_| corrupt(what, value))
+}
+
+/// Parse a stored JSON column.
+fn json<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> Result<T, DbErr> {
+    serde_json::from_str(value).map_err(|e| DbErr::Custom(format!("stored {what} is not valid: {e}")))
+}
+
+/// Write a JSON column.
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, DbErr> {
+    serde_json::to_string(value).map_err(|e| DbErr::Custom(e.to_string()))
 }

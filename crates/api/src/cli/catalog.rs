@@ -9,6 +9,26 @@ use catalog::{Catalog, Inspection, LineItem};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use sla_engine::{Metric, OpenedIn};
 
+#[derive(clap::Subcommand)]
+pub(crate) enum CatalogAction {
+    /// Load and validate the configuration; print a summary table.
+    Check,
+    /// Print the normalized catalog.
+    Show {
+        /// As JSON (the only format, and the default).
+        #[arg(long, default_value_t = true)]
+        json: bool,
+    },
+}
+
+/// Run a catalog subcommand.
+pub(crate) fn run(config_dir: &Path, action: &CatalogAction) -> ExitCode {
+    match action {
+        CatalogAction::Check => check(config_dir),
+        CatalogAction::Show { .. } => show_json(config_dir),
+    }
+}
+
 fn load(config_dir: &Path) -> Result<Catalog, ExitCode> {
     Catalog::load(config_dir).map_err(|errors| {
         let mut err = std::io::stderr().lock();
@@ -26,7 +46,7 @@ fn load(config_dir: &Path) -> Result<Catalog, ExitCode> {
 }
 
 /// Validate and print one row per item, then the totals.
-pub(crate) fn check(config_dir: &Path) -> ExitCode {
+fn check(config_dir: &Path) -> ExitCode {
     let catalog = match load(config_dir) {
         Ok(c) => c,
         Err(code) => return code,
@@ -74,7 +94,7 @@ pub(crate) fn check(config_dir: &Path) -> ExitCode {
 }
 
 /// Print the normalized catalog as JSON.
-pub(crate) fn show_json(config_dir: &Path) -> ExitCode {
+fn show_json(config_dir: &Path) -> ExitCode {
     let catalog = match load(config_dir) {
         Ok(c) => c,
         Err(code) => return code,

@@ -1,0 +1,344 @@
+//! Monthly SLA compliance: for a period, per line item, per agency and for
+//! the whole contract, how each metric's clocks stood at the period's end.
+//!
+//! A clock counts where it stood at the end of the period (or now, if
+//! sooner): met on time, breached (late or still open past its target), or
+//! still running, which is not met. Time to meet is the business time a met
+//! clock took.
+
+use std::collections::BTreeMap;
+
+mod export;
+
+use chrono::{Datelike, NaiveDate, TimeZone};
+use serde::Serialize;
+use sla_engine::{ClockState, Timestamp};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub use export::{Lang, to_csv, to_xlsx};
+
+use super::{Error, Result};
+use crate::domain::access::{Caller, Role};
+use crate::domain::inspections::InspectionStatus;
+use crate::domain::ticket::Ticket;
+use crate::state::AppState;
+use crate::store;
+
+/// The local dates a report covers, `[from, to)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period {
+    /// First day.
+    pub from: NaiveDate,
+    /// Day after the last.
+    pub to: NaiveDate,
+}
+
+impl Period {
+    /// A calendar month written `YYYY-MM`.
+    pub fn month(text: &str) -> Result<Self, String> {
+        let bad = || format!("month \"{text}\" is not like 2026-06");
+        let (y, m) = text.split_once('-').ok_or_else(bad)?;
+        let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        let from = NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(bad)?;
+        let to =
+            if m == 12 { NaiveDate::from_ymd_opt(y + 1, 1, 1) } else { NaiveDate::from_ymd_opt(y, m + 1, 1) }
+                .ok_or_else(bad)?;
+        Ok(Self { from, to })
+    }
+}
+
+/// How one metric fared in a group.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct MetricFigures {
+    /// Met within target.
+    pub met: u32,
+    /// Missed: met late, or past target and not met.
+    pub breached: u32,
+    /// Still counting (or paused) within target at the period's end.
+    pub running: u32,
+    /// `met / (met + breached)` in percent; absent when nothing was decided.
+    pub attainment_percent: Option<f64>,
+    /// Mean business seconds to meet, over met clocks (on time or late).
+    pub mean_seconds_to_meet: Option<f64>,
+    /// 90th percentile (nearest rank) of business seconds to meet.
+    pub p90_seconds_to_meet: Option<u64>,
+}
+
+/// Inspections whose window closed in the period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InspectionFigures {
+    /// Due in the period.
+    pub due: u32,
+    /// Done within their window.
+    pub on_time: u32,
+    /// Done after their window.
+    pub late: u32,
+    /// Not done by the period's end.
+    pub missed: u32,
+}
+
+/// One group's figures: an item, an agency, or the whole contract.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct GroupReport {
+    /// Inspections due in the period and what became of them.
+    pub inspections: InspectionFigures,
+    /// Tickets by severity.
+    pub tickets_by_severity: BTreeMap<String, u32>,
+    /// Tickets by current state.
+    pub tickets_by_state: BTreeMap<String, u32>,
+    /// Figures per metric.
+    pub metrics: BTreeMap<String, MetricFigures>,
+}
+
+/// A ticket that missed a target in the period.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct BreachedTicket {
+    /// Ticket id.
+    pub id: Uuid,
+    /// Its number.
+    pub number: String,
+    /// Line item 序号.
+    pub line_item_seq: u32,
+    /// Agency key.
+    pub agency: String,
+    /// The metrics it missed.
+    pub metrics: Vec<String>,
+    /// Link to the ticket.
+    pub link: String,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct SlaReport {
+    /// First day covered.
+    pub from: NaiveDate,
+    /// Last day covered.
+    pub to: NaiveDate,
+    /// The instant clocks were read at: the period's end, or now if sooner.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    /// The whole contract (within the caller's scope).
+    pub contract: GroupReport,
+    /// Per agency key.
+    pub agencies: BTreeMap<String, GroupReport>,
+    /// Agency key → name, for the agencies in the report.
+    pub agency_names: BTreeMap<String, String>,
+    /// Per line item 序号 (JSON object keys are text: `"1"`, `"2"`, …).
+    #[schema(value_type = BTreeMap<String, GroupReport>)]
+    pub line_items: BTreeMap<u32, GroupReport>,
+    /// Tickets that missed a target.
+    pub breached_tickets: Vec<BreachedTicket>,
+}
+
+#[derive(Default)]
+struct Acc {
+    inspections: InspectionFigures,
+    by_severity: BTreeMap<String, u32>,
+    by_state: BTreeMap<String, u32>,
+    metrics: BTreeMap<String, (u32, u32, u32, Vec<u64>)>,
+}
+
+impl Acc {
+    fn count_ticket(&mut self, t: &Ticket, outcomes: &[(String, Outcome)]) {
+        *self.by_severity.entry(t.severity.as_str().to_owned()).or_default() += 1;
+        *self.by_state.entry(t.state.as_str().to_owned()).or_default() += 1;
+        for (metric, (met, breached, running, time)) in outcomes {
+            let e = self.metrics.entry(metric.clone()).or_default();
+            e.0 += met;
+            e.1 += breached;
+            e.2 += running;
+            e.3.extend(time);
+        }
+    }
+
+    fn finish(self) -> GroupReport {
+        let metrics = self
+            .metrics
+            .into_iter()
+            .map(|(m, (met, breached, running, mut times))| {
+                times.sort_unstable();
+                let decided = met + breached;
+                let figures = MetricFigures {
+                    met,
+                    breached,
+                    running,
+                    attainment_percent: (decided > 0).then(|| f64::from(met) * 100.0 / f64::from(decided)),
+                    mean_seconds_to_meet: (!times.is_empty())
+                        .then(|| times.iter().sum::<u64>() as f64 / times.len() as f64),
+                    p90_seconds_to_meet: (!times.is_empty()).then(|| {
+                        let rank = (times.len() * 9).div_ceil(10).max(1);
+                        times[rank - 1]
+                    }),
+                };
+                (m, figures)
+            })
+            .collect();
+        GroupReport {
+            inspections: self.inspections,
+            tickets_by_severity: self.by_severity,
+            tickets_by_state: self.by_state,
+            metrics,
+        }
+    }
+}
+
+/// Who may read reports: managers, engineers and admins; an agency manager sees only their agency.
+pub fn may_read(caller: &Caller) -> bool {
+    caller.role != Role::AgencyUser
+}
+
+/// Where a report's records come from: the period's instants and the scope.
+struct Scope<'a> {
+    start: Timestamp,
+    end: Timestamp,
+    as_of: Timestamp,
+    agencies: Vec<&'a str>,
+    line_item: Option<Uuid>,
+}
+
+/// The three levels every record is counted at.
+#[derive(Default)]
+struct Groups {
+    contract: Acc,
+    agencies: BTreeMap<String, Acc>,
+    items: BTreeMap<u32, Acc>,
+}
+
+impl Groups {
+    /// The accumulators a record of `agency` and item `seq` counts in.
+    fn of(&mut self, agency: &str, seq: u32) -> [&mut Acc; 3] {
+        [
+            &mut self.contract,
+            self.agencies.entry(agency.to_owned()).or_default(),
+            self.items.entry(seq).or_default(),
+        ]
+    }
+}
+
+/// The report for `period`, within the caller's scope, optionally narrowed to an agency or a line item.
+pub async fn sla(
+    state: &AppState,
+    caller: &Caller,
+    period: Period,
+    agency: Option<&str>,
+    line_item: Option<Uuid>,
+) -> Result<SlaReport> {
+    if !may_read(caller) {
+        return Err(Error::forbidden("reports are for managers, engineers and admins"));
+    }
+    let tz = state.catalog.settings.timezone;
+    let instant = |d: NaiveDate| {
+        Timestamp::from_unix(
+            tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+                .earliest()
+                .map_or(0, |t| t.timestamp()),
+        )
+    };
+    let (start, end) = (instant(period.from), instant(period.to));
+    let as_of = end.min(state.clock.now());
+    let scope =
+        Scope { start, end, as_of, agencies: caller.scope().into_iter().chain(agency).collect(), line_item };
+    let mut groups = Groups::default();
+    let breached_tickets = count_tickets(state, &scope, &mut groups).await?;
+    count_inspections(state, &scope, &mut groups).await?;
+    let Groups { contract, agencies, items } = groups;
+    Ok(SlaReport {
+        from: period.from,
+        to: period.to.pred_opt().unwrap_or(period.to),
+        as_of: as_of.to_datetime(),
+        contract: contract.finish(),
+        agency_names: agencies
+            .keys()
+            .map(|k| (k.clone(), state.catalog.agency(k).map_or_else(|| k.clone(), |a| a.name.clone())))
+            .collect(),
+        agencies: agencies.into_iter().map(|(k, v)| (k, v.finish())).collect(),
+        line_items: items.into_iter().map(|(k, v)| (k, v.finish())).collect(),
+        breached_tickets,
+    })
+}
+
+/// A clock's outcome as counted: (met, breached, running) as 0 or 1, and the business seconds it took to meet.
+type Outcome = (u32, u32, u32, Option<u64>);
+
+fn outcome(s: &sla_engine::ClockStatus) -> Outcome {
+    match (s.state, s.breached_at) {
+        (ClockState::Met, None) => (1, 0, 0, Some(s.elapsed.get())),
+        (ClockState::Met, Some(_)) => (0, 1, 0, Some(s.elapsed.get())),
+        (ClockState::Breached, _) => (0, 1, 0, None),
+        (ClockState::Running | ClockState::Paused, _) => (0, 0, 1, None),
+    }
+}
+
+/// Count the tickets reported in the period, each clock as it stood at the
+/// period's end; the tickets that missed a target.
+async fn count_tickets(
+    state: &AppState,
+    scope: &Scope<'_>,
+    groups: &mut Groups,
+) -> Result<Vec<BreachedTicket>> {
+    let tickets =
+        store::tickets::reported_between(&state.db, scope.start, scope.end, &scope.agencies, scope.line_item)
+            .await?;
+    let ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
+    let mut clocks = store::tickets::clocks_of(&state.db, &ids).await?;
+    let mut breached = Vec::new();
+    for t in &tickets {
+        let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
+        let mut outcomes = Vec::new();
+        for c in clocks.remove(&t.id).unwrap_or_default() {
+            let s = c.evaluate(&state.catalog.calendars, &[], scope.as_of).map_err(Error::internal)?;
+            outcomes.push((c.metric.as_str().to_owned(), outcome(&s)));
+        }
+        for acc in groups.of(&t.agency, seq) {
+            acc.count_ticket(t, &outcomes);
+        }
+        let missed: Vec<String> = outcomes.iter().filter(|(_, o)| o.1 == 1).map(|(m, _)| m.clone()).collect();
+        if !missed.is_empty() {
+            let base = state.settings.public_base_url.as_deref().unwrap_or("").trim_end_matches('/');
+            breached.push(BreachedTicket {
+                id: t.id,
+                number: t.number.clone(),
+                line_item_seq: seq,
+                agency: t.agency.clone(),
+                metrics: missed,
+                link: format!("{base}/v1/tickets/{}", t.id),
+            });
+        }
+    }
+    Ok(breached)
+}
+
+/// Count the inspections whose window closed within the period, as they stood at its end.
+async fn count_inspections(state: &AppState, scope: &Scope<'_>, groups: &mut Groups) -> Result<()> {
+    let tasks = store::inspections::closing_between(
+        &state.db,
+        scope.start,
+        scope.end,
+        &scope.agencies,
+        scope.line_item,
+    )
+    .await?;
+    for mut t in tasks {
+        if t.completed_at.is_some_and(|at| at > scope.as_of) {
+            t.completed_at = None;
+        }
+        let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
+        let status = t.status(scope.as_of);
+        for acc in groups.of(&t.agency, seq) {
+            let f = &mut acc.inspections;
+            f.due += 1;
+            match status {
+                InspectionStatus::Done => f.on_time += 1,
+                InspectionStatus::Late => f.late += 1,
+                InspectionStatus::Open | InspectionStatus::Missed => f.missed += 1,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Today's month in the contract's timezone, for defaults.
+pub fn current_month(state: &AppState) -> String {
+    let d = state.clock.now().to_datetime().with_timezone(&state.catalog.settings.timezone).date_naive();
+    format!("{:04}-{:02}", d.year(), d.month())
+}

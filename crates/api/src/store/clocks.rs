@@ -1,0 +1,215 @@
+//! SLA clocks and the thresholds they crossed: a ticket's clocks rewritten
+//! with each action, the due clocks claimed by the worker in the order of
+//! their indexed `next_at`, and each threshold recorded once.
+
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use sla_engine::{BusinessSeconds, ClockStatus, Timestamp};
+use uuid::Uuid;
+
+use super::entities::{clock, clock_alert};
+use super::{json, parse, to_json};
+use crate::domain::clock::StoredClock;
+
+/// A stored clock as the domain reads it.
+pub(crate) fn from_row(c: &clock::Model) -> Result<StoredClock, DbErr> {
+    Ok(StoredClock {
+        metric: parse("metric", &c.metric)?,
+        target: BusinessSeconds::new(u64::try_from(c.target_seconds).unwrap_or(0)),
+        calendar: c.calendar.clone(),
+        events: json("clock events", &c.events)?,
+    })
+}
+
+/// A clock to write: what it is, where it stood when computed, and when the worker must look at it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClockWrite<'a> {
+    /// The clock.
+    pub clock: &'a StoredClock,
+    /// Its standing at `now`.
+    pub status: &'a ClockStatus,
+    /// When the worker must look at it next.
+    pub next_at: Option<Timestamp>,
+}
+
+/// The row of a clock of `ticket_id`, computed at `now`.
+pub(crate) fn to_row(ticket_id: Uuid, w: ClockWrite<'_>, now: Timestamp) -> Result<clock::Model, DbErr> {
+    let s = w.status;
+    Ok(clock::Model {
+        ticket_id,
+        metric: w.clock.metric.as_str().to_owned(),
+        target_seconds: i64::try_from(w.clock.target.get()).unwrap_or(i64::MAX),
+        calendar: w.clock.calendar.clone(),
+        state: s.state.as_str().to_owned(),
+        events: to_json(&w.clock.events)?,
+        started_at: w.clock.started_at().map_or(0, Timestamp::unix),
+        deadline: s.deadline.map(Timestamp::unix),
+        next_at: w.next_at.map(Timestamp::unix),
+        breached_at: s.breached_at.map(Timestamp::unix),
+        met_at: s.met_at.map(Timestamp::unix),
+        updated_at: now.unix(),
+    })
+}
+
+/// Replace every clock of a ticket.
+pub async fn replace(
+    db: &impl ConnectionTrait,
+    ticket_id: Uuid,
+    clocks: &[ClockWrite<'_>],
+    now: Timestamp,
+) -> Result<(), DbErr> {
+    clock::Entity::delete_many().filter(clock::Column::TicketId.eq(ticket_id)).exec(db).await?;
+    if clocks.is_empty() {
+        return Ok(());
+    }
+    let rows = clocks
+        .iter()
+        .map(|w| to_row(ticket_id, *w, now).map(clock::ActiveModel::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    clock::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Write a clock's standing (its history is unchanged).
+pub async fn set_status(
+    db: &impl ConnectionTrait,
+    ticket_id: Uuid,
+    w: ClockWrite<'_>,
+    now: Timestamp,
+) -> Result<(), DbErr> {
+    let s = w.status;
+    clock::Entity::update_many()
+        .col_expr(clock::Column::NextAt, Expr::value(w.next_at.map(Timestamp::unix)))
+        .col_expr(clock::Column::State, Expr::value(s.state.as_str()))
+        .col_expr(clock::Column::Deadline, Expr::value(s.deadline.map(Timestamp::unix)))
+        .col_expr(clock::Column::BreachedAt, Expr::value(s.breached_at.map(Timestamp::unix)))
+        .col_expr(clock::Column::MetAt, Expr::value(s.met_at.map(Timestamp::unix)))
+        .col_expr(clock::Column::UpdatedAt, Expr::value(now.unix()))
+        .filter(clock::Column::TicketId.eq(ticket_id))
+        .filter(clock::Column::Metric.eq(w.clock.metric.as_str()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A clock the worker claimed.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    /// Its ticket.
+    pub ticket_id: Uuid,
+    /// The clock.
+    pub clock: StoredClock,
+}
+
+/// Claim up to `limit` clocks due at `now`, in the order they fell due
+/// (another instance's claims are skipped); and when the next clock not yet
+/// due falls due, so that the worker knows how long to sleep without asking again.
+pub async fn claim_due(
+    db: &impl ConnectionTrait,
+    now: Timestamp,
+    limit: u64,
+) -> Result<(Vec<Claimed>, Option<Timestamp>), DbErr> {
+    let query = clock::Entity::find()
+        .filter(clock::Column::NextAt.is_not_null())
+        .order_by_asc(clock::Column::NextAt)
+        .limit(limit + 1);
+    let rows = super::claim(query, db).all(db).await?;
+    let mut due = Vec::with_capacity(rows.len());
+    let mut next = None;
+    for row in rows {
+        match row.next_at {
+            Some(at) if at <= now.unix() && (due.len() as u64) < limit => {
+                due.push(Claimed { ticket_id: row.ticket_id, clock: from_row(&row)? });
+            }
+            Some(at) => {
+                next = Some(Timestamp::from_unix(at.max(now.unix())));
+                break;
+            }
+            None => {}
+        }
+    }
+    Ok((due, next))
+}
+
+/// Clocks not yet met, a page at a time after `(ticket, metric)`: for a recomputation.
+pub async fn unmet_after(
+    db: &impl ConnectionTrait,
+    after: Option<(Uuid, String)>,
+    limit: u64,
+) -> Result<Vec<Claimed>, DbErr> {
+    let mut query = clock::Entity::find()
+        .filter(clock::Column::MetAt.is_null())
+        .order_by_asc(clock::Column::TicketId)
+        .order_by_asc(clock::Column::Metric)
+        .limit(limit);
+    if let Some((ticket, metric)) = after {
+        query = query.filter(
+            sea_orm::Condition::any().add(clock::Column::TicketId.gt(ticket)).add(
+                sea_orm::Condition::all()
+                    .add(clock::Column::TicketId.eq(ticket))
+                    .add(clock::Column::Metric.gt(metric)),
+            ),
+        );
+    }
+    query
+        .all(db)
+        .await?
+        .iter()
+        .map(|row| Ok(Claimed { ticket_id: row.ticket_id, clock: from_row(row)? }))
+        .collect()
+}
+
+/// The thresholds of a ticket's clocks already recorded, as (metric, percent).
+pub async fn recorded_alerts(
+    db: &impl ConnectionTrait,
+    ticket_id: Uuid,
+) -> Result<Vec<(String, u32)>, DbErr> {
+    Ok(clock_alert::Entity::find()
+        .filter(clock_alert::Column::TicketId.eq(ticket_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.metric, u32::try_from(a.percent).unwrap_or(0)))
+        .collect())
+}
+
+/// A threshold a clock crossed.
+#[derive(Clone, Copy, Debug)]
+pub struct NewAlert<'a> {
+    /// The ticket.
+    pub ticket_id: Uuid,
+    /// The clock's metric.
+    pub metric: &'a str,
+    /// The threshold.
+    pub percent: u32,
+    /// When the clock crossed it.
+    pub at: Timestamp,
+    /// Whether a message goes out for it (only the highest of several at once does).
+    pub notified: bool,
+}
+
+/// Record a threshold once, ever: false when it was recorded already.
+pub async fn record_alert(db: &impl ConnectionTrait, a: NewAlert<'_>, now: Timestamp) -> Result<bool, DbErr> {
+    let inserted = clock_alert::Entity::insert(clock_alert::ActiveModel {
+        ticket_id: Set(a.ticket_id),
+        metric: Set(a.metric.to_owned()),
+        percent: Set(i32::try_from(a.percent).unwrap_or(i32::MAX)),
+        at: Set(a.at.unix()),
+        recorded_at: Set(now.unix()),
+        notified: Set(a.notified),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            clock_alert::Column::TicketId,
+            clock_alert::Column::Metric,
+            clock_alert::Column::Percent,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(inserted > 0)
+}

@@ -1,0 +1,229 @@
+//! Inspection tasks: the schedule kept in step with the catalog, listing and
+//! completion, the windows that closed undone, and the windows a report counts.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use sla_engine::Timestamp;
+use uuid::Uuid;
+
+use super::entities::inspection_task as task;
+use super::{json, to_json};
+use crate::domain::inspections::{Completion, Task};
+
+fn from_row(m: task::Model) -> Result<Task, DbErr> {
+    Ok(Task {
+        id: m.id,
+        schedule_key: m.schedule_key,
+        line_item_id: m.line_item_id,
+        agency: m.agency_key,
+        cycle: u32::try_from(m.cycle).unwrap_or(0),
+        every: m.every,
+        device_class: m.device_class,
+        slot: m.slot,
+        due_from: Timestamp::from_unix(m.due_from),
+        due_to: Timestamp::from_unix(m.due_to),
+        completed_at: m.completed_at.map(Timestamp::from_unix),
+        completed_by: m.completed_by,
+        findings: m.findings,
+        checklist: json("checklist", &m.checklist)?,
+        attachments: json("attachments", &m.attachments)?,
+    })
+}
+
+/// A task as the schedule knows it: (id, key, opens, done at).
+pub type Scheduled = (Uuid, String, Timestamp, Option<Timestamp>);
+
+/// Every stored task of a line item, as the schedule knows them.
+pub async fn scheduled(db: &impl ConnectionTrait, line_item_id: Uuid) -> Result<Vec<Scheduled>, DbErr> {
+    let rows: Vec<(Uuid, String, i64, Option<i64>)> = task::Entity::find()
+        .select_only()
+        .columns([
+            task::Column::Id,
+            task::Column::ScheduleKey,
+            task::Column::DueFrom,
+            task::Column::CompletedAt,
+        ])
+        .filter(task::Column::LineItemId.eq(line_item_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, key, from, done)| (id, key, Timestamp::from_unix(from), done.map(Timestamp::from_unix)))
+        .collect())
+}
+
+/// A window to add to the schedule.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    /// Stable key of the window.
+    pub schedule_key: String,
+    /// The line item.
+    pub line_item_id: Uuid,
+    /// Its agency.
+    pub agency: String,
+    /// Which cycle.
+    pub cycle: u32,
+    /// The cycle's period kind.
+    pub every: String,
+    /// The device class, for per-class cycles.
+    pub device_class: Option<String>,
+    /// A named slot.
+    pub slot: Option<String>,
+    /// Opens.
+    pub due_from: Timestamp,
+    /// Due before.
+    pub due_to: Timestamp,
+}
+
+/// Add windows, a few hundred rows per statement.
+pub async fn add(db: &impl ConnectionTrait, tasks: Vec<NewTask>) -> Result<(), DbErr> {
+    let mut rows = tasks.into_iter().map(|t| task::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        schedule_key: Set(t.schedule_key),
+        line_item_id: Set(t.line_item_id),
+        agency_key: Set(t.agency),
+        cycle: Set(i32::try_from(t.cycle).unwrap_or(i32::MAX)),
+        every: Set(t.every),
+        device_class: Set(t.device_class),
+        slot: Set(t.slot),
+        due_from: Set(t.due_from.unix()),
+        due_to: Set(t.due_to.unix()),
+        completed_at: Set(None),
+        completed_by: Set(None),
+        findings: Set(None),
+        checklist: Set("[]".into()),
+        attachments: Set("[]".into()),
+        late_alerted: Set(false),
+    });
+    loop {
+        let chunk: Vec<_> = rows.by_ref().take(200).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        task::Entity::insert_many(chunk).exec_without_returning(db).await?;
+    }
+}
+
+/// Remove tasks.
+pub async fn remove(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), DbErr> {
+    for chunk in ids.chunks(200) {
+        task::Entity::delete_many().filter(task::Column::Id.is_in(chunk.to_vec())).exec(db).await?;
+    }
+    Ok(())
+}
+
+/// One task.
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Task>, DbErr> {
+    task::Entity::find_by_id(id).one(db).await?.map(from_row).transpose()
+}
+
+/// What a list of tasks is narrowed to.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only this agency.
+    pub scope: Option<String>,
+    /// Line item.
+    pub line_item_id: Option<Uuid>,
+    /// Windows ending after.
+    pub due_from: Option<Timestamp>,
+    /// Windows starting before.
+    pub due_to: Option<Timestamp>,
+    /// Page size.
+    pub limit: u64,
+}
+
+/// Tasks by window.
+pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<Task>, DbErr> {
+    let mut cond = Condition::all();
+    if let Some(scope) = &f.scope {
+        cond = cond.add(task::Column::AgencyKey.eq(scope.clone()));
+    }
+    if let Some(li) = f.line_item_id {
+        cond = cond.add(task::Column::LineItemId.eq(li));
+    }
+    if let Some(from) = f.due_from {
+        cond = cond.add(task::Column::DueTo.gt(from.unix()));
+    }
+    if let Some(to) = f.due_to {
+        cond = cond.add(task::Column::DueFrom.lt(to.unix()));
+    }
+    task::Entity::find()
+        .filter(cond)
+        .order_by_asc(task::Column::DueFrom)
+        .order_by_asc(task::Column::Id)
+        .limit(f.limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Record a task done, unless it already is; false when it was.
+pub async fn complete(db: &impl ConnectionTrait, id: Uuid, c: &Completion) -> Result<bool, DbErr> {
+    let updated = task::Entity::update_many()
+        .col_expr(task::Column::CompletedAt, Expr::value(c.completed_at.unix()))
+        .col_expr(task::Column::CompletedBy, Expr::value(c.completed_by))
+        .col_expr(task::Column::Findings, Expr::value(c.findings.clone()))
+        .col_expr(task::Column::Checklist, Expr::value(to_json(&c.checklist)?))
+        .col_expr(task::Column::Attachments, Expr::value(to_json(&c.attachments)?))
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::CompletedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
+/// Claim up to `limit` tasks whose window closed undone by `now` and that
+/// were not announced yet (another instance's claims are skipped); and when
+/// the next such window closes.
+pub async fn claim_unannounced(
+    db: &impl ConnectionTrait,
+    now: Timestamp,
+    limit: u64,
+) -> Result<(Vec<Task>, Option<Timestamp>), DbErr> {
+    let query = task::Entity::find()
+        .filter(task::Column::CompletedAt.is_null())
+        .filter(task::Column::LateAlerted.eq(false))
+        .order_by_asc(task::Column::DueTo)
+        .limit(limit + 1);
+    let rows = super::claim(query, db).all(db).await?;
+    let (due, later): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.due_to <= now.unix());
+    let next = later.first().map(|r| Timestamp::from_unix(r.due_to));
+    let due = due.into_iter().take(limit as usize).map(from_row).collect::<Result<_, _>>()?;
+    Ok((due, next))
+}
+
+/// Mark tasks announced.
+pub async fn mark_announced(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), DbErr> {
+    task::Entity::update_many()
+        .col_expr(task::Column::LateAlerted, Expr::value(true))
+        .filter(task::Column::Id.is_in(ids.to_vec()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Tasks whose window closes within `(from, to]`, in scope.
+pub async fn closing_between(
+    db: &impl ConnectionTrait,
+    from: Timestamp,
+    to: Timestamp,
+    agencies: &[&str],
+    line_item: Option<Uuid>,
+) -> Result<Vec<Task>, DbErr> {
+    let mut query = task::Entity::find()
+        .filter(task::Column::DueTo.gt(from.unix()))
+        .filter(task::Column::DueTo.lte(to.unix()));
+    for a in agencies {
+        query = query.filter(task::Column::AgencyKey.eq(*a));
+    }
+    if let Some(li) = line_item {
+        query = query.filter(task::Column::LineItemId.eq(li));
+    }
+    query.all(db).await?.into_iter().map(from_row).collect()
+}

@@ -1,0 +1,277 @@
+//! Tickets: reading one (with its clocks), listing a filtered page, locking
+//! one for an action and writing the action's outcome, idempotency keys.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use sla_engine::{Severity, Timestamp};
+use uuid::Uuid;
+
+use super::entities::{clock, idempotency_key, ticket};
+use super::{clocks, json, parse, to_json};
+use crate::domain::clock::StoredClock;
+use crate::domain::ticket::{Ticket, TicketState};
+
+/// A ticket row as the domain reads it.
+pub(crate) fn from_row(m: ticket::Model) -> Result<Ticket, DbErr> {
+    Ok(Ticket {
+        id: m.id,
+        number: m.number,
+        line_item_id: m.line_item_id,
+        agency: m.agency_key,
+        title: m.title,
+        description: m.description,
+        severity: parse("severity", &m.severity)?,
+        state: parse("ticket state", &m.state)?,
+        paused_from: m.paused_from.as_deref().map(|s| parse("ticket state", s)).transpose()?,
+        tags: json("tags", &m.tags)?,
+        assignee_id: m.assignee_id,
+        created_by: m.created_by,
+        reported_at: Timestamp::from_unix(m.reported_at),
+        created_at: Timestamp::from_unix(m.created_at),
+        updated_at: Timestamp::from_unix(m.updated_at),
+        version: m.version,
+    })
+}
+
+/// The row of a ticket (its number as given).
+pub(crate) fn to_row(t: &Ticket) -> Result<ticket::Model, DbErr> {
+    Ok(ticket::Model {
+        id: t.id,
+        number: t.number.clone(),
+        line_item_id: t.line_item_id,
+        agency_key: t.agency.clone(),
+        title: t.title.clone(),
+        description: t.description.clone(),
+        severity: t.severity.as_str().to_owned(),
+        state: t.state.as_str().to_owned(),
+        paused_from: t.paused_from.map(|s| s.as_str().to_owned()),
+        tags: to_json(&t.tags)?,
+        assignee_id: t.assignee_id,
+        created_by: t.created_by,
+        reported_at: t.reported_at.unix(),
+        created_at: t.created_at.unix(),
+        updated_at: t.updated_at.unix(),
+        version: t.version,
+    })
+}
+
+/// A ticket by id.
+pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Ticket>, DbErr> {
+    ticket::Entity::find_by_id(id).one(db).await?.map(from_row).transpose()
+}
+
+/// A ticket and its clocks, in one query.
+pub async fn find_with_clocks(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<(Ticket, Vec<StoredClock>)>, DbErr> {
+    let Some((row, stored)) =
+        ticket::Entity::find_by_id(id).find_with_related(clock::Entity).all(db).await?.pop()
+    else {
+        return Ok(None);
+    };
+    let clocks = stored.into_iter().map(|c| clocks::from_row(&c)).collect::<Result<_, _>>()?;
+    Ok(Some((from_row(row)?, clocks)))
+}
+
+/// A ticket, locked until the transaction ends.
+pub async fn lock(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Ticket>, DbErr> {
+    super::lock(ticket::Entity::find_by_id(id), db).one(db).await?.map(from_row).transpose()
+}
+
+/// Write an action's outcome: the ticket's new state, severity, tags,
+/// assignee and version, if it is still at `version`. False when someone
+/// else changed it meanwhile.
+pub async fn update(db: &impl ConnectionTrait, t: &Ticket, version: i32) -> Result<bool, DbErr> {
+    use ticket::Column as C;
+    let updated = ticket::Entity::update_many()
+        .col_expr(C::State, Expr::value(t.state.as_str()))
+        .col_expr(C::PausedFrom, Expr::value(t.paused_from.map(TicketState::as_str)))
+        .col_expr(C::Severity, Expr::value(t.severity.as_str()))
+        .col_expr(C::Tags, Expr::value(to_json(&t.tags)?))
+        .col_expr(C::AssigneeId, Expr::value(t.assignee_id))
+        .col_expr(C::UpdatedAt, Expr::value(t.updated_at.unix()))
+        .col_expr(C::Version, Expr::value(t.version))
+        .filter(C::Id.eq(t.id))
+        .filter(C::Version.eq(version))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
+/// What a list of tickets is narrowed to.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only this agency (the caller's scope, or a filter).
+    pub scope: Option<String>,
+    /// Agency key.
+    pub agency: Option<String>,
+    /// Line item id.
+    pub line_item_id: Option<Uuid>,
+    /// State.
+    pub state: Option<TicketState>,
+    /// Severity.
+    pub severity: Option<Severity>,
+    /// Only tickets with (or without) a clock breached as of `now`.
+    pub breached: Option<bool>,
+    /// Filed at or after.
+    pub created_from: Option<Timestamp>,
+    /// Filed before.
+    pub created_to: Option<Timestamp>,
+    /// Text in the number, title or description.
+    pub text: Option<String>,
+    /// Continue after this (created, id) position.
+    pub cursor: Option<(i64, Uuid)>,
+    /// Page size.
+    pub limit: u64,
+}
+
+/// A page of tickets, newest first, as of `now`; and the position of the
+/// last one when more follow.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &Filter,
+    now: Timestamp,
+) -> Result<(Vec<Ticket>, Option<(i64, Uuid)>), DbErr> {
+    use ticket::Column as T;
+    let rows = ticket::Entity::find()
+        .filter(condition(filter, now))
+        .order_by_desc(T::CreatedAt)
+        .order_by_desc(T::Id)
+        .limit(filter.limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > filter.limit;
+    let rows: Vec<_> = rows.into_iter().take(filter.limit as usize).collect();
+    let next = if more { rows.last().map(|r| (r.created_at, r.id)) } else { None };
+    Ok((rows.into_iter().map(from_row).collect::<Result<_, _>>()?, next))
+}
+
+fn condition(f: &Filter, now: Timestamp) -> Condition {
+    use ticket::Column as T;
+    let mut cond = Condition::all();
+    for agency in [&f.scope, &f.agency].into_iter().flatten() {
+        cond = cond.add(T::AgencyKey.eq(agency.clone()));
+    }
+    if let Some(li) = f.line_item_id {
+        cond = cond.add(T::LineItemId.eq(li));
+    }
+    if let Some(s) = f.state {
+        cond = cond.add(T::State.eq(s.as_str()));
+    }
+    if let Some(s) = f.severity {
+        cond = cond.add(T::Severity.eq(s.as_str()));
+    }
+    if let Some(from) = f.created_from {
+        cond = cond.add(T::CreatedAt.gte(from.unix()));
+    }
+    if let Some(to) = f.created_to {
+        cond = cond.add(T::CreatedAt.lt(to.unix()));
+    }
+    if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
+        cond = cond.add(text_condition(text));
+    }
+    if let Some(breached) = f.breached {
+        let exists = breached_clock(now);
+        cond = cond.add(if breached { exists } else { exists.not() });
+    }
+    if let Some((created, id)) = f.cursor {
+        cond = cond.add(
+            Condition::any()
+                .add(T::CreatedAt.lt(created))
+                .add(Condition::all().add(T::CreatedAt.eq(created)).add(T::Id.lt(id))),
+        );
+    }
+    cond
+}
+
+/// Case-insensitive text in the title, description or number; `%`, `_`
+/// and `\` match themselves.
+fn text_condition(text: &str) -> Condition {
+    use ticket::Column as T;
+    let escaped: String = text
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let pattern = format!("%{escaped}%");
+    let like = |col: T| {
+        Expr::expr(Func::lower(Expr::col((ticket::Entity, col))))
+            .like(LikeExpr::new(pattern.clone()).escape('\\'))
+    };
+    Condition::any().add(like(T::Title)).add(like(T::Description)).add(like(T::Number))
+}
+
+/// EXISTS a clock of the ticket that breached, or is past its deadline unmet at `now`.
+fn breached_clock(now: Timestamp) -> sea_orm::sea_query::SimpleExpr {
+    let mut sub = Query::select();
+    sub.expr(Expr::val(1))
+        .from(clock::Entity)
+        .and_where(
+            Expr::col((clock::Entity, clock::Column::TicketId)).equals((ticket::Entity, ticket::Column::Id)),
+        )
+        .cond_where(
+            Condition::any().add(Expr::col((clock::Entity, clock::Column::BreachedAt)).is_not_null()).add(
+                Condition::all()
+                    .add(Expr::col((clock::Entity, clock::Column::MetAt)).is_null())
+                    .add(Expr::col((clock::Entity, clock::Column::Deadline)).lte(now.unix())),
+            ),
+        );
+    Expr::exists(sub)
+}
+
+/// Each listed ticket's clocks.
+pub async fn clocks_of(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<StoredClock>>, DbErr> {
+    let mut out: HashMap<Uuid, Vec<StoredClock>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows =
+            clock::Entity::find().filter(clock::Column::TicketId.is_in(chunk.to_vec())).all(db).await?;
+        for c in rows {
+            out.entry(c.ticket_id).or_default().push(clocks::from_row(&c)?);
+        }
+    }
+    Ok(out)
+}
+
+/// A filing's Idempotency-Key as it was first used: the request's hash and the ticket it filed.
+pub async fn idempotency(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    key: &str,
+) -> Result<Option<(String, Uuid)>, DbErr> {
+    Ok(idempotency_key::Entity::find_by_id((user_id, key.to_owned()))
+        .one(db)
+        .await?
+        .map(|k| (k.request_hash, k.ticket_id)))
+}
+
+/// Tickets reported within `[from, to)`, in scope, oldest first.
+pub async fn reported_between(
+    db: &impl ConnectionTrait,
+    from: Timestamp,
+    to: Timestamp,
+    agencies: &[&str],
+    line_item: Option<Uuid>,
+) -> Result<Vec<Ticket>, DbErr> {
+    let mut query = ticket::Entity::find()
+        .filter(ticket::Column::ReportedAt.gte(from.unix()))
+        .filter(ticket::Column::ReportedAt.lt(to.unix()))
+        .order_by_asc(ticket::Column::ReportedAt);
+    for a in agencies {
+        query = query.filter(ticket::Column::AgencyKey.eq(*a));
+    }
+    if let Some(li) = line_item {
+        query = query.filter(ticket::Column::LineItemId.eq(li));
+    }
+    query.all(db).await?.into_iter().map(from_row).collect()
+}

@@ -1,0 +1,180 @@
+//! Due clocks: each claimed clock is evaluated, every threshold it crossed is
+//! recorded once (on the ticket's trail too), and its alerts are queued in
+//! the same transaction. Also the recomputation of every running clock when
+//! holidays or windows change.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
+use serde_json::json;
+use sla_engine::{ClockStatus, Crossing, Timestamp};
+use uuid::Uuid;
+
+use super::TickReport;
+use super::alerts::{self, Due};
+use crate::domain::clock::{StoredClock, next_at};
+use crate::domain::ticket::{AlertLevel, EventKind, Ticket};
+use crate::state::AppState;
+use crate::store;
+use crate::store::clocks::{ClockWrite, NewAlert};
+use crate::store::trail::NewEvent;
+
+/// Clocks handled per transaction.
+const BATCH: u64 = 100;
+
+fn db_err(e: impl std::fmt::Display) -> DbErr {
+    DbErr::Custom(e.to_string())
+}
+
+/// Process every due clock; when the next one falls due.
+pub(super) async fn process_due(
+    state: &AppState,
+    report: &mut TickReport,
+) -> Result<Option<Timestamp>, DbErr> {
+    loop {
+        let (n, next) = process_batch(state, report).await?;
+        if (n as u64) < BATCH {
+            return Ok(next);
+        }
+    }
+}
+
+async fn process_batch(
+    state: &AppState,
+    report: &mut TickReport,
+) -> Result<(usize, Option<Timestamp>), DbErr> {
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let (due, next) = store::clocks::claim_due(&txn, now, BATCH).await?;
+    let count = due.len();
+    let mut by_ticket: BTreeMap<Uuid, Vec<StoredClock>> = BTreeMap::new();
+    for c in due {
+        by_ticket.entry(c.ticket_id).or_default().push(c.clock);
+    }
+    for (ticket_id, clocks) in by_ticket {
+        let Some(t) = store::tickets::find(&txn, ticket_id).await? else { continue };
+        let due = check_ticket(state, &txn, &t, &clocks, now, report).await?;
+        if !due.is_empty() {
+            report.queued += alerts::enqueue(state, &txn, &t, &due, now).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok((count, next))
+}
+
+/// Evaluate a ticket's due clocks, record what they crossed, store their
+/// standing; the alerts to send, one per clock (its highest new threshold).
+async fn check_ticket(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    t: &Ticket,
+    clocks: &[StoredClock],
+    now: Timestamp,
+    report: &mut TickReport,
+) -> Result<Vec<Due>, DbErr> {
+    let thresholds = state.thresholds(t.line_item_id, t.severity);
+    let known = store::clocks::recorded_alerts(txn, t.id).await?;
+    let mut seq = store::trail::last_seq(txn, t.id).await?;
+    let mut due = Vec::new();
+    for c in clocks {
+        report.clocks += 1;
+        let status = c.evaluate(&state.catalog.calendars, &thresholds, now).map_err(db_err)?;
+        let metric = c.metric.as_str();
+        // Paused and met clocks never fire.
+        let fresh: Vec<Crossing> = if status.stopped {
+            Vec::new()
+        } else {
+            status
+                .crossed
+                .iter()
+                .filter(|x| !known.contains(&(metric.to_owned(), x.percent)))
+                .copied()
+                .collect()
+        };
+        if let Some(top) = fresh.last() {
+            for x in &fresh {
+                // Several thresholds due at once (a backdated ticket, an
+                // outage of the service): all are recorded, only the highest is sent.
+                if record(txn, t, c, *x, x.percent == top.percent, seq + 1, now).await? {
+                    report.thresholds += 1;
+                    seq += 1;
+                }
+            }
+            due.push(Due {
+                metric: metric.to_owned(),
+                calendar: c.calendar.clone(),
+                percent: top.percent,
+                status: status.clone(),
+            });
+        }
+        let write = ClockWrite { clock: c, status: &status, next_at: next_at(&status, now, |_| false) };
+        store::clocks::set_status(txn, t.id, write, now).await?;
+    }
+    Ok(due)
+}
+
+/// Record one threshold and its row on the trail; false when it was recorded already.
+async fn record(
+    txn: &DatabaseTransaction,
+    t: &Ticket,
+    c: &StoredClock,
+    x: Crossing,
+    notified: bool,
+    seq: i32,
+    now: Timestamp,
+) -> Result<bool, DbErr> {
+    let metric = c.metric.as_str();
+    let alert = NewAlert { ticket_id: t.id, metric, percent: x.percent, at: x.at, notified };
+    if !store::clocks::record_alert(txn, alert, now).await? {
+        return Ok(false);
+    }
+    let event = NewEvent {
+        ticket_id: t.id,
+        seq,
+        kind: EventKind::Alert(AlertLevel::of(x.percent)),
+        actor_id: None,
+        at: x.at,
+        recorded_at: now,
+        from_state: Some(t.state),
+        to_state: t.state,
+        data: json!({ "metric": metric, "percent": x.percent, "notified": notified, "target_seconds": c.target.get() }),
+    };
+    store::trail::append(txn, &event)
+        .await
+        .map_err(|e| db_err(format!("cannot record {}: {e}", event.kind.as_str())))?;
+    Ok(true)
+}
+
+/// Clocks rewritten per transaction by a recomputation.
+const RECOMPUTE_BATCH: u64 = 500;
+
+/// Recompute every clock not yet met: at start, so that changed holidays or
+/// windows move the deadlines of tickets already open. In batches, each its
+/// own short transaction, so that filing never waits long behind it.
+pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
+    let now = state.clock.now();
+    let mut after = None;
+    let mut n = 0;
+    loop {
+        let batch = store::clocks::unmet_after(&state.db, after.clone(), RECOMPUTE_BATCH).await?;
+        let Some(last) = batch.last() else { return Ok(n) };
+        after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
+        let txn = state.db.begin().await?;
+        for c in &batch {
+            let Some(t) = store::tickets::find(&txn, c.ticket_id).await? else { continue };
+            let thresholds = state.thresholds(t.line_item_id, t.severity);
+            let status: ClockStatus =
+                c.clock.evaluate(&state.catalog.calendars, &thresholds, now).map_err(db_err)?;
+            // A threshold crossed while the service was down may be
+            // unannounced: such a clock is due at once, and the next tick decides.
+            let write =
+                ClockWrite { clock: &c.clock, status: &status, next_at: next_at(&status, now, |_| true) };
+            store::clocks::set_status(&txn, c.ticket_id, write, now).await?;
+            n += 1;
+        }
+        txn.commit().await?;
+        if (batch.len() as u64) < RECOMPUTE_BATCH {
+            return Ok(n);
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The worker inside `itsm serve`: it sleeps until the earliest instant at
+//! which something is due, then records the thresholds clocks crossed and
+//! queues their alerts (`clocks`, `alerts`), announces inspections that
+//! closed undone and sends the monthly summaries (`notices`), and delivers
+//! queued messages with retries (`outbox`).
+//!
+//! Exactly once: a threshold is a row keyed (ticket, metric, percent),
+//! written in the transaction that queues its message, whose dedupe key is
+//! unique; on PostgreSQL due work is claimed with `FOR UPDATE SKIP LOCKED`,
+//! so several instances share it without sending twice. A database outage
+//! between sending and recording is waited out while the message's lease
+//! holds; a crash there can at worst resend the same message, with the same
+//! `Message-ID`.
+
+mod alerts;
+pub mod clocks;
+mod notices;
+mod outbox;
+
+use std::time::Duration;
+
+use sea_orm::DbErr;
+use sla_engine::Timestamp;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+
+/// The longest the worker sleeps without looking again.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// What one tick did, and when the next thing falls due.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Clocks examined.
+    pub clocks: usize,
+    /// Thresholds recorded (sent or not).
+    pub thresholds: usize,
+    /// Messages queued.
+    pub queued: usize,
+    /// Messages delivered.
+    pub sent: usize,
+    /// Sends that failed and will be retried.
+    pub retried: usize,
+    /// Messages dead-lettered.
+    pub dead: usize,
+    /// The earliest instant a clock, a message or an inspection window falls due next.
+    pub next_at: Option<Timestamp>,
+}
+
+impl TickReport {
+    /// True when the tick did any work.
+    pub fn did_work(&self) -> bool {
+        Self { next_at: None, ..*self } != Self::default()
+    }
+
+    fn due_by(&mut self, at: Option<Timestamp>) {
+        self.next_at = match (self.next_at, at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Process every due clock, the notices, then deliver every due message.
+pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
+    let mut report = TickReport::default();
+    let next = clocks::process_due(state, &mut report).await?;
+    report.due_by(next);
+    if state.settings.inspection_alerts {
+        let next = notices::late_inspections(state, &mut report).await?;
+        report.due_by(next);
+    }
+    if state.settings.monthly_reports {
+        let next = notices::monthly_summaries(state, &mut report).await?;
+        report.due_by(next);
+    }
+    let next = outbox::deliver(state, &mut report).await?;
+    report.due_by(next);
+    Ok(report)
+}
+
+/// Run until cancelled: tick, then sleep until the next instant of interest,
+/// a change to any clock, or a jump of the (test) clock.
+pub async fn run(state: AppState, cancel: CancellationToken) {
+    let jumps = state.clock.jumps();
+    tracing::info!("SLA timer started");
+    loop {
+        let pause = match tick(&state).await {
+            Ok(report) => {
+                if report.did_work() {
+                    tracing::debug!(?report, "timer tick");
+                }
+                report.next_at.map_or(MAX_SLEEP, |at| {
+                    let secs = (at.unix() - state.clock.now().unix()).clamp(0, MAX_SLEEP.as_secs() as i64);
+                    Duration::from_secs(secs as u64)
+                })
+            }
+            Err(e) => {
+                // The database is away: look again shortly, without spinning.
+                tracing::warn!(error = %e, "timer tick failed; retrying");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            // A ticket was filed or acted on: its clocks may be due sooner.
+            () = state.wake.notified() => {}
+            // The earliest due clock or message.
+            () = tokio::time::sleep(pause) => {}
+            // A manual clock moved (tests).
+            () = async {
+                match &jumps {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Notices that are not about one clock: inspections whose window closed
+//! undone, and last month's summary on each month's first working day.
+
+use catalog::Recipients;
+use chrono::{Datelike, Months, NaiveDate, TimeZone};
+use sea_orm::{DbErr, TransactionTrait};
+use sla_engine::Timestamp;
+
+use super::TickReport;
+use super::alerts::{addresses, locale};
+use crate::domain::access::{Caller, Role};
+use crate::domain::account::User;
+use crate::domain::inspections::Task;
+use crate::domain::outbox::{Attachment, MessageKind, NewMessage};
+use crate::service::reports::{self, Lang, Period};
+use crate::state::AppState;
+use crate::store;
+
+/// Inspections announced per transaction.
+const BATCH: u64 = 100;
+/// The calendar whose first opening in a month is "the first working day".
+const WORKING_CALENDAR: &str = "5x8";
+
+fn db_err(e: impl std::fmt::Display) -> DbErr {
+    DbErr::Custom(e.to_string())
+}
+
+/// Inspections whose window closed undone: one notice each, to the agency's
+/// and the supplier's managers. When the next open window closes.
+pub(super) async fn late_inspections(
+    state: &AppState,
+    report: &mut TickReport,
+) -> Result<Option<Timestamp>, DbErr> {
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let (tasks, next) = store::inspections::claim_unannounced(&txn, now, BATCH).await?;
+    for t in &tasks {
+        let rendered = notifier::render_notice(&notice(state, t), locale(state)).map_err(db_err)?;
+        let groups = [Recipients::AgencyManagers, Recipients::SupplierManagers];
+        for email in addresses(&txn, &t.agency, None, &t.schedule_key, &groups).await? {
+            let dedupe_key = format!("inspection/{}/{email}", t.id);
+            let message = NewMessage {
+                message_id: notifier::message_id(&dedupe_key, &state.settings.mail_from),
+                dedupe_key,
+                ticket_id: None,
+                kind: MessageKind::InspectionLate,
+                recipient: email,
+                subject: rendered.subject.clone(),
+                text: rendered.text.clone(),
+                html: rendered.html.clone(),
+                attachment: None,
+            };
+            report.queued += usize::from(store::outbox::queue(&txn, &message, now).await?);
+        }
+    }
+    let ids: Vec<_> = tasks.iter().map(|t| t.id).collect();
+    store::inspections::mark_announced(&txn, &ids).await?;
+    txn.commit().await?;
+    // A full batch leaves more for the next tick, at once.
+    Ok(if tasks.len() as u64 == BATCH { Some(now) } else { next })
+}
+
+fn notice(state: &AppState, t: &Task) -> notifier::Notice {
+    notifier::Notice::InspectionLate {
+        agency: state.catalog.agency(&t.agency).map_or_else(|| t.agency.clone(), |a| a.name.clone()),
+        line_item: state.item(t.line_item_id).map_or_else(String::new, |i| i.name.clone()),
+        device_class: t.device_class.clone(),
+        window_from: t.due_from.to_datetime(),
+        window_to: t.due_to.to_datetime(),
+        timezone: state.catalog.settings.timezone,
+    }
+}
+
+/// The first working-day opening of the month that starts on `first`.
+fn first_opening(state: &AppState, first: NaiveDate) -> Option<Timestamp> {
+    let tz = state.catalog.settings.timezone;
+    let midnight = tz.from_local_datetime(&first.and_hms_opt(0, 0, 0)?).earliest()?;
+    let calendar = state.catalog.calendars.get(WORKING_CALENDAR)?;
+    Some(calendar.next_open(Timestamp::from(midnight.to_utc())).ok()?.value)
+}
+
+/// On the first working day of a month, last month's summary to every
+/// manager with an address, for their scope, with the workbook attached:
+/// once each. When the next month's summaries fall due.
+pub(super) async fn monthly_summaries(
+    state: &AppState,
+    report: &mut TickReport,
+) -> Result<Option<Timestamp>, DbErr> {
+    let now = state.clock.now();
+    let today = now.to_datetime().with_timezone(&state.catalog.settings.timezone).date_naive();
+    let Some(first) = today.with_day(1) else { return Ok(None) };
+    let Some(opens) = first_opening(state, first) else { return Ok(None) };
+    if now < opens {
+        return Ok(Some(opens));
+    }
+    let Some(prev_first) = first.pred_opt().and_then(|d| d.with_day(1)) else { return Ok(None) };
+    let period = Period { from: prev_first, to: first };
+    for m in store::users::managers_with_email(&state.db).await? {
+        report.queued += summarize(state, &m, period, now).await?;
+    }
+    Ok(first.checked_add_months(Months::new(1)).and_then(|next| first_opening(state, next)))
+}
+
+/// Queue `m`'s summary of `period`, unless it was queued before.
+async fn summarize(state: &AppState, m: &User, period: Period, now: Timestamp) -> Result<usize, DbErr> {
+    let Some(email) = m.email.clone() else { return Ok(0) };
+    let month = format!("{:04}-{:02}", period.from.year(), period.from.month());
+    let dedupe_key = format!("monthly/{month}/{email}");
+    if store::outbox::exists(&state.db, &dedupe_key).await? {
+        return Ok(0);
+    }
+    let caller =
+        Caller { id: m.id, username: m.username.clone(), role: Role::Manager, agency: m.agency.clone() };
+    let sla = reports::sla(state, &caller, period, None, None)
+        .await
+        .map_err(|e| db_err(format!("monthly report: {e}")))?;
+    let xlsx = reports::to_xlsx(&sla, Lang::default()).map_err(db_err)?;
+    let scope = m
+        .agency
+        .as_deref()
+        .and_then(|a| state.catalog.agency(a))
+        .map_or_else(|| state.catalog.contract.name.clone(), |a| a.name.clone());
+    let mut lines = vec![format!("{scope} {month}")];
+    for (metric, f) in &sla.contract.metrics {
+        let attainment = f.attainment_percent.map_or_else(|| "—".to_owned(), |a| format!("{a:.1}%"));
+        lines.push(format!("{metric}: {} / {} / {} ({attainment})", f.met, f.breached, f.running));
+    }
+    let i = &sla.contract.inspections;
+    lines.push(format!("inspections: {} / {} / {} / {}", i.due, i.on_time, i.late, i.missed));
+    let notice = notifier::Notice::Monthly { month: month.clone(), scope, lines };
+    let rendered = notifier::render_notice(&notice, locale(state)).map_err(db_err)?;
+    let message = NewMessage {
+        message_id: notifier::message_id(&dedupe_key, &state.settings.mail_from),
+        dedupe_key,
+        ticket_id: None,
+        kind: MessageKind::Monthly,
+        recipient: email,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        attachment: Some(Attachment { filename: format!("sla-{month}.xlsx"), bytes: xlsx }),
+    };
+    let txn = state.db.begin().await?;
+    let queued = store::outbox::queue(&txn, &message, now).await?;
+    txn.commit().await?;
+    Ok(usize::from(queued))
+}
