@@ -554,139 +554,59 @@ fn resolve_items(
     calendars: &CalendarSet,
     p: &mut Problems,
 ) -> Vec<LineItem> {
-    const SRC: &str = "catalog/items.toml";
-    let filing_sets: BTreeSet<&str> = filing_periods.iter().map(|f| f.set.as_str()).collect();
-    let mut out = Vec::new();
-    for (i, r) in itf.item.into_iter().enumerate() {
+    let cx = ItemContext {
+        contract,
+        settings,
+        agencies,
+        filing_sets: filing_periods.iter().map(|f| f.set.as_str()).collect(),
+        calendars,
+    };
+    itf.item.into_iter().enumerate().map(|(i, r)| cx.resolve(i, r, p)).collect()
+}
+
+/// What every item is checked against.
+struct ItemContext<'a> {
+    contract: &'a Contract,
+    settings: &'a Settings,
+    agencies: &'a [Agency],
+    filing_sets: BTreeSet<&'a str>,
+    calendars: &'a CalendarSet,
+}
+
+const ITEMS: &str = "catalog/items.toml";
+
+impl ItemContext<'_> {
+    /// One item, checked and resolved; problems are collected, not returned.
+    fn resolve(&self, i: usize, r: RawItem, p: &mut Problems) -> LineItem {
         let entry = format!("item[{i}] seq={}", r.seq);
-        if !agencies.iter().any(|a| a.key == r.agency) {
-            p.add(SRC, &entry, format!("agency \"{}\" is not in agencies.toml", r.agency));
+        if !self.agencies.iter().any(|a| a.key == r.agency) {
+            p.add(ITEMS, &entry, format!("agency \"{}\" is not in agencies.toml", r.agency));
         }
         if r.name.trim().is_empty() {
-            p.add(SRC, &entry, "name is empty");
+            p.add(ITEMS, &entry, "name is empty");
         }
-        let amount = p.money(SRC, &entry, "amount_yuan", &r.amount_yuan);
+        let amount = p.money(ITEMS, &entry, "amount_yuan", &r.amount_yuan);
         if let (Some(a), Ok(printed)) = (amount, Money::parse_yuan(&r.amount_source)) {
             if a != printed {
-                p.add(SRC, &entry, format!("amount_yuan {a} differs from the printed {}", r.amount_source));
+                p.add(ITEMS, &entry, format!("amount_yuan {a} differs from the printed {}", r.amount_source));
             }
         }
-        let (service_period, own_period) = match &r.period {
-            None => (contract.service_period, false),
-            Some(raw) => match p.period(SRC, &entry, "period", raw) {
-                Some(period) => {
-                    if period.from < contract.service_period.from {
-                        p.add(
-                            SRC,
-                            &entry,
-                            format!(
-                                "period starts {} before the contract's {}",
-                                period.from, contract.service_period.from
-                            ),
-                        );
-                    }
-                    (period, true)
-                }
-                None => (contract.service_period, true),
-            },
-        };
+        let (service_period, own_period) = self.period(&entry, r.period.as_ref(), p);
         if let Some(window) = &r.service_window {
-            if calendars.get(window).is_none() {
-                p.add(SRC, &entry, format!("service_window \"{window}\" is not a defined calendar"));
+            if self.calendars.get(window).is_none() {
+                p.add(ITEMS, &entry, format!("service_window \"{window}\" is not a defined calendar"));
             }
         }
-        // Every normalized value keeps the annex's wording beside it.
-        for (field, present) in [
-            ("service_level", r.service_level.is_some()),
-            ("service_window", r.service_window.is_some()),
-            ("resident_engineers", r.resident_engineers.is_some()),
-            ("service_mode", r.service_mode.is_some()),
-        ] {
-            if present && r.source_text.get(field).is_none_or(|s| s.trim().is_empty()) {
-                p.add(SRC, &entry, format!("{field} has no source_text.{field} (the annex's words)"));
-            }
-        }
-
-        let mut targets = Vec::new();
-        for (j, t) in r.target.into_iter().enumerate() {
-            let tentry = format!("{entry} target[{j}] {}", t.metric);
-            let metric = match t.metric.parse::<Metric>() {
-                Ok(m) => m,
-                Err(e) => {
-                    p.add(SRC, &tentry, e);
-                    continue;
-                }
-            };
-            let target = match parse_duration(&t.duration, settings.real_time) {
-                Ok(d) => d,
-                Err(e) => {
-                    p.add(SRC, &tentry, e);
-                    continue;
-                }
-            };
-            if t.source.trim().is_empty() {
-                p.add(SRC, &tentry, "source (the annex's words) is empty");
-            }
-            let rule = TargetRule { metric, when: t.when, target, calendar: t.calendar };
-            if let Err(e) = sla_engine::Policy::new(vec![rule.clone()]).validate(calendars) {
-                p.add(SRC, &tentry, e.to_string());
-            }
-            if rule.when.opened.is_none() && rule.when.calendar.is_some() {
-                p.add(SRC, &tentry, "`when.calendar` is given without `when.opened`");
-            }
-            targets.push(Target { rule, duration: t.duration, source: t.source, note: t.note });
-        }
-        // A rule after an unconditional rule for the same metric can never apply.
-        for (j, t) in targets.iter().enumerate() {
-            if let Some(k) =
-                targets[..j].iter().position(|e| e.rule.metric == t.rule.metric && e.rule.when.is_always())
-            {
-                p.add(
-                    SRC,
-                    format!("{entry} target[{j}] {}", t.rule.metric),
-                    format!("can never apply: target[{k}] already applies to every ticket"),
-                );
-            }
-        }
-
-        let mut inspections = Vec::new();
-        for (j, ins) in r.inspection.into_iter().enumerate() {
-            let ientry = format!("{entry} inspection[{j}]");
-            if ins.times == 0 {
-                p.add(SRC, &ientry, "times must be at least 1");
-            }
-            if !ins.slots.is_empty() && ins.slots.len() as u32 != ins.times {
-                p.add(SRC, &ientry, format!("{} slots named for {} times", ins.slots.len(), ins.times));
-            }
-            if let Some(set) = &ins.during {
-                if !filing_sets.contains(set.as_str()) {
-                    p.add(
-                        SRC,
-                        &ientry,
-                        format!("during = \"{set}\" names no filing_period set in contract.toml"),
-                    );
-                }
-            }
-            if ins.source.trim().is_empty() {
-                p.add(SRC, &ientry, "source (the annex's words) is empty");
-            }
-            inspections.push(Inspection {
-                every: ins.every,
-                times: ins.times,
-                slots: ins.slots,
-                device_class: ins.device_class,
-                during: ins.during,
-                source: ins.source,
-            });
-        }
-
+        check_sources(&entry, &r, p);
+        let targets = self.targets(&entry, r.target, p);
+        let inspections = self.inspections(&entry, r.inspection, p);
         if let Some(bad) = r.alert_warn.iter().flatten().find(|&&x| x == 0 || x >= 100) {
-            p.add(SRC, &entry, format!("alert_warn threshold {bad} must be between 1 and 99"));
+            p.add(ITEMS, &entry, format!("alert_warn threshold {bad} must be between 1 and 99"));
         }
         let mut source_text = r.source_text;
         source_text.insert("period".into(), r.period_source);
         source_text.insert("amount".into(), r.amount_source);
-        out.push(LineItem {
+        LineItem {
             seq: r.seq,
             agency: r.agency,
             name: r.name,
@@ -702,9 +622,122 @@ fn resolve_items(
             alert_warn: r.alert_warn,
             note: r.note,
             source_text,
-        });
+        }
     }
-    out
+
+    /// The item's own period (which may not start before the contract's), or the contract's.
+    fn period(&self, entry: &str, raw: Option<&RawPeriod>, p: &mut Problems) -> (ServicePeriod, bool) {
+        let contract = self.contract.service_period;
+        let Some(raw) = raw else { return (contract, false) };
+        match p.period(ITEMS, entry, "period", raw) {
+            Some(period) => {
+                if period.from < contract.from {
+                    p.add(
+                        ITEMS,
+                        entry,
+                        format!("period starts {} before the contract's {}", period.from, contract.from),
+                    );
+                }
+                (period, true)
+            }
+            None => (contract, true),
+        }
+    }
+
+    /// The item's target rules, each checked; a rule that can never apply is a problem.
+    fn targets(&self, entry: &str, raw: Vec<RawTarget>, p: &mut Problems) -> Vec<Target> {
+        let mut targets = Vec::new();
+        for (j, t) in raw.into_iter().enumerate() {
+            let tentry = format!("{entry} target[{j}] {}", t.metric);
+            let metric = match t.metric.parse::<Metric>() {
+                Ok(m) => m,
+                Err(e) => {
+                    p.add(ITEMS, &tentry, e);
+                    continue;
+                }
+            };
+            let target = match parse_duration(&t.duration, self.settings.real_time) {
+                Ok(d) => d,
+                Err(e) => {
+                    p.add(ITEMS, &tentry, e);
+                    continue;
+                }
+            };
+            if t.source.trim().is_empty() {
+                p.add(ITEMS, &tentry, "source (the annex's words) is empty");
+            }
+            let rule = TargetRule { metric, when: t.when, target, calendar: t.calendar };
+            if let Err(e) = sla_engine::Policy::new(vec![rule.clone()]).validate(self.calendars) {
+                p.add(ITEMS, &tentry, e.to_string());
+            }
+            if rule.when.opened.is_none() && rule.when.calendar.is_some() {
+                p.add(ITEMS, &tentry, "`when.calendar` is given without `when.opened`");
+            }
+            targets.push(Target { rule, duration: t.duration, source: t.source, note: t.note });
+        }
+        // A rule after an unconditional rule for the same metric can never apply.
+        for (j, t) in targets.iter().enumerate() {
+            if let Some(k) =
+                targets[..j].iter().position(|e| e.rule.metric == t.rule.metric && e.rule.when.is_always())
+            {
+                p.add(
+                    ITEMS,
+                    format!("{entry} target[{j}] {}", t.rule.metric),
+                    format!("can never apply: target[{k}] already applies to every ticket"),
+                );
+            }
+        }
+        targets
+    }
+
+    /// The item's inspection cycles, each checked.
+    fn inspections(&self, entry: &str, raw: Vec<RawInspection>, p: &mut Problems) -> Vec<Inspection> {
+        let mut out = Vec::new();
+        for (j, ins) in raw.into_iter().enumerate() {
+            let ientry = format!("{entry} inspection[{j}]");
+            if ins.times == 0 {
+                p.add(ITEMS, &ientry, "times must be at least 1");
+            }
+            if !ins.slots.is_empty() && ins.slots.len() as u32 != ins.times {
+                p.add(ITEMS, &ientry, format!("{} slots named for {} times", ins.slots.len(), ins.times));
+            }
+            if let Some(set) = &ins.during {
+                if !self.filing_sets.contains(set.as_str()) {
+                    p.add(
+                        ITEMS,
+                        &ientry,
+                        format!("during = \"{set}\" names no filing_period set in contract.toml"),
+                    );
+                }
+            }
+            if ins.source.trim().is_empty() {
+                p.add(ITEMS, &ientry, "source (the annex's words) is empty");
+            }
+            out.push(Inspection {
+                every: ins.every,
+                times: ins.times,
+                slots: ins.slots,
+                device_class: ins.device_class,
+                during: ins.during,
+                source: ins.source,
+            });
+        }
+        out
+    }
+}
+
+/// Every normalized value keeps the annex's wording beside it.
+fn check_sources(entry: &str, r: &RawItem, p: &mut Problems) {
+    for (field, present) in [
+        ("service_level", r.service_level.is_some()),
+        ("service_window", r.service_window.is_some()),
+        ("resident_engineers", r.resident_engineers.is_some()),
+        ("service_mode", r.service_mode.is_some()),
+    ] {
+        if present && r.source_text.get(field).is_none_or(|s| s.trim().is_empty()) {
+            p.add(ITEMS, entry, format!("{field} has no source_text.{field} (the annex's words)"));
+        }
+    }
 }
 
 /// The contract's own figures: numbering, sums and the payment schedule.
