@@ -299,31 +299,30 @@ pub fn clock<'a>(ticket: &'a Value, metric: &str) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
-/// Run each test on SQLite and on PostgreSQL.
+/// Run each named test on SQLite and on PostgreSQL: `both_backends!(files_a_ticket);`
+/// beside `async fn files_a_ticket(app: TestApp) { ... }` makes
+/// `sqlite::files_a_ticket` and `postgres::files_a_ticket`, each on a fresh app.
+///
+/// The bodies are ordinary functions, not macro input, so that rustfmt
+/// formats them and the compiler points at their own lines.
 #[macro_export]
 macro_rules! both_backends {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {
+    ($($name:ident),+ $(,)?) => {
         mod sqlite {
-            #[allow(unused_imports)]
-            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
-                    $body
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
                 }
-            )*
+            )+
         }
         mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
-                    $body
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
                 }
-            )*
+            )+
         }
     };
 }
