@@ -47,7 +47,16 @@ async fn file_assigned(app: &TestApp, p: &People, seq: u64, extra: Value) -> Str
     id
 }
 
-crate::both_backends!(warnings_and_breach_at_the_right_instants_on_7x24, five_by_eight_alerts_wait_for_working_time, paused_met_and_resolved_clocks_never_fire, a_backdated_ticket_alerts_at_once_with_only_the_highest_threshold, a_mail_outage_delays_but_never_doubles, dead_letters_are_listed_and_can_be_retried, changed_holidays_move_running_clocks_and_item_thresholds_apply, the_timer_fires_by_itself_when_time_comes);
+crate::both_backends!(
+    warnings_and_breach_at_the_right_instants_on_7x24,
+    five_by_eight_alerts_wait_for_working_time,
+    paused_met_and_resolved_clocks_never_fire,
+    a_backdated_ticket_alerts_at_once_with_only_the_highest_threshold,
+    a_mail_outage_delays_but_never_doubles,
+    dead_letters_are_listed_and_can_be_retried,
+    changed_holidays_move_running_clocks_and_item_thresholds_apply,
+    the_timer_fires_by_itself_when_time_comes
+);
 
 async fn warnings_and_breach_at_the_right_instants_on_7x24(app: TestApp) {
     // Item 1 is 7x24: response 30 min (50 % at 10:15, 80 % at 10:24, breach 10:30), on site 1 h.
@@ -74,7 +83,11 @@ async fn warnings_and_breach_at_the_right_instants_on_7x24(app: TestApp) {
     assert_eq!(app.tick().await.sent, 3);
     let mail = inbox(&app);
     let last = |who: &str| mail[who].last().cloned().unwrap_or_default();
-    assert!(last("supplier-manager@example.org").starts_with("【SLA已超时】") && last("supplier-manager@example.org").contains("等2项"), "{mail:?}");
+    assert!(
+        last("supplier-manager@example.org").starts_with("【SLA已超时】")
+            && last("supplier-manager@example.org").contains("等2项"),
+        "{mail:?}"
+    );
     assert!(last("edu-manager@example.org").starts_with("【SLA已超时】"), "{mail:?}");
     assert!(last("eng@example.org").contains("到场已用50%"), "{mail:?}");
     assert!(!mail.contains_key("justice-manager@example.org"), "another agency's manager hears nothing");
@@ -82,7 +95,8 @@ async fn warnings_and_breach_at_the_right_instants_on_7x24(app: TestApp) {
     // Exactly once: ticking again at the same instant sends nothing.
     assert_eq!(app.tick().await.sent, 0);
     assert_eq!(app.smtp.messages().len(), 7);
-    let ids: std::collections::BTreeSet<_> = app.smtp.messages().iter().filter_map(|m| m.header("Message-ID")).collect();
+    let ids: std::collections::BTreeSet<_> =
+        app.smtp.messages().iter().filter_map(|m| m.header("Message-ID")).collect();
     assert_eq!(ids.len(), 7, "distinct messages have distinct ids");
 }
 
@@ -123,8 +137,15 @@ async fn paused_met_and_resolved_clocks_never_fire(app: TestApp) {
     app.clock.set(sh("2026-06-03 20:00"));
     assert_eq!(app.tick().await.sent, 0);
     assert!(app.smtp.messages().is_empty());
-    let trail = app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &p.engineer, None, StatusCode::OK).await;
-    assert!(trail.as_array().expect("events").iter().all(|e| e["action"] != "threshold_crossed" && e["action"] != "breached"));
+    let trail =
+        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &p.engineer, None, StatusCode::OK).await;
+    assert!(
+        trail
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["action"] != "threshold_crossed" && e["action"] != "breached")
+    );
 }
 
 async fn a_backdated_ticket_alerts_at_once_with_only_the_highest_threshold(app: TestApp) {
@@ -132,7 +153,8 @@ async fn a_backdated_ticket_alerts_at_once_with_only_the_highest_threshold(app: 
     // on-site (1 h) are past 200 %; recovery (6 h) reaches 50 % right now.
     let p = people(&app).await;
     app.clock.set(sh("2026-06-01 12:00"));
-    let id = file_assigned(&app, &p, 1, json!({"reported_at": crate::helpers::utc("2026-06-01 09:00")})).await;
+    let id =
+        file_assigned(&app, &p, 1, json!({"reported_at": crate::helpers::utc("2026-06-01 09:00")})).await;
     let r = app.tick().await;
     assert_eq!(r.thresholds, 5 + 5 + 1, "every threshold recorded: {r:?}");
     let mail = inbox(&app);
@@ -143,16 +165,24 @@ async fn a_backdated_ticket_alerts_at_once_with_only_the_highest_threshold(app: 
     assert_eq!(mail["edu-manager@example.org"].len(), 1, "{mail:?}");
     assert!(mail["edu-manager@example.org"][0].starts_with("【SLA升级】"), "{mail:?}");
     assert_eq!(mail["eng@example.org"].len(), 1, "{mail:?}");
-    let trail = app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &p.engineer, None, StatusCode::OK).await;
+    let trail =
+        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &p.engineer, None, StatusCode::OK).await;
     let response: Vec<(u64, bool)> = trail
         .as_array()
         .expect("events")
         .iter()
         .filter(|e| e["data"]["metric"] == "response")
-        .map(|e| (e["data"]["percent"].as_u64().unwrap_or(0), e["data"]["notified"].as_bool().unwrap_or(false)))
+        .map(|e| {
+            (e["data"]["percent"].as_u64().unwrap_or(0), e["data"]["notified"].as_bool().unwrap_or(false))
+        })
         .collect();
     assert_eq!(response, vec![(50, false), (80, false), (100, false), (150, false), (200, true)]);
-    let breach = trail.as_array().expect("events").iter().find(|e| e["action"] == "breached").expect("breach recorded");
+    let breach = trail
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["action"] == "breached")
+        .expect("breach recorded");
     assert_eq!(breach["at"], crate::helpers::utc("2026-06-01 09:30"), "recorded at the instant it happened");
 }
 
@@ -183,7 +213,8 @@ async fn dead_letters_are_listed_and_can_be_retried(app: TestApp) {
     app.tick().await;
     app.clock.set(sh("2026-06-01 11:15"));
     assert_eq!(app.tick().await.dead, 2);
-    let dead = app.call(Method::GET, "/v1/admin/outbox?status=dead", &app.admin_token, None, StatusCode::OK).await;
+    let dead =
+        app.call(Method::GET, "/v1/admin/outbox?status=dead", &app.admin_token, None, StatusCode::OK).await;
     let dead = dead.as_array().expect("list").clone();
     assert_eq!(dead.len(), 2);
     assert!(dead[0]["last_error"].as_str().is_some_and(|e| e.contains("SMTP")), "{dead:?}");
@@ -192,9 +223,24 @@ async fn dead_letters_are_listed_and_can_be_retried(app: TestApp) {
     app.smtp.set_down(false);
     for d in &dead {
         let id = d["id"].as_str().expect("id");
-        let again = app.call(Method::POST, &format!("/v1/admin/outbox/{id}/retry"), &app.admin_token, None, StatusCode::OK).await;
+        let again = app
+            .call(
+                Method::POST,
+                &format!("/v1/admin/outbox/{id}/retry"),
+                &app.admin_token,
+                None,
+                StatusCode::OK,
+            )
+            .await;
         assert_eq!(again["status"], "pending");
-        app.call(Method::POST, &format!("/v1/admin/outbox/{id}/retry"), &app.admin_token, None, StatusCode::CONFLICT).await;
+        app.call(
+            Method::POST,
+            &format!("/v1/admin/outbox/{id}/retry"),
+            &app.admin_token,
+            None,
+            StatusCode::CONFLICT,
+        )
+        .await;
     }
     assert_eq!(app.tick().await.sent, 2);
     let (_, engineer) = app.user("engineer", None).await;
@@ -216,7 +262,11 @@ async fn changed_holidays_move_running_clocks_and_item_thresholds_apply(app: Tes
     crate::helpers::copy_dir(&crate::helpers::config_dir(), dir.path());
     let holidays = dir.path().join("calendars/cn-2026.toml");
     let text = std::fs::read_to_string(&holidays).expect("read");
-    std::fs::write(&holidays, text + "\n[[holiday]]\nname = \"test\"\nfrom = \"2026-06-02\"\nto = \"2026-06-02\"\n").expect("write");
+    std::fs::write(
+        &holidays,
+        text + "\n[[holiday]]\nname = \"test\"\nfrom = \"2026-06-02\"\nto = \"2026-06-02\"\n",
+    )
+    .expect("write");
     // Item 1 warns only at 90 % in this configuration.
     let items = dir.path().join("catalog/items.toml");
     let text = std::fs::read_to_string(&items).expect("read");
@@ -228,7 +278,11 @@ async fn changed_holidays_move_running_clocks_and_item_thresholds_apply(app: Tes
     renewed.clock.set(sh("2026-06-02 09:15"));
     assert_eq!(renewed.tick().await.sent, 0, "Tuesday is now a holiday");
     renewed.clock.set(sh("2026-06-03 09:15"));
-    assert_eq!(renewed.tick().await.sent, 2, "the breach, to the supplier's and the justice bureau's managers");
+    assert_eq!(
+        renewed.tick().await.sent,
+        2,
+        "the breach, to the supplier's and the justice bureau's managers"
+    );
 
     renewed.act(&p.engineer, &id, "resolve", json!({}), StatusCode::OK).await;
     renewed.clock.set(sh("2026-06-03 10:00"));

@@ -5,14 +5,35 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, USER_PASSWORD};
 
-crate::both_backends!(tokens_are_issued_revoked_and_expire, accounts_are_checked, failed_sign_ins_are_throttled_per_account_and_address, tokens_die_with_a_password_or_rights_change, another_instance_trusts_a_checked_token_for_auth_cache_seconds, authorization_matrix);
+crate::both_backends!(
+    tokens_are_issued_revoked_and_expire,
+    accounts_are_checked,
+    failed_sign_ins_are_throttled_per_account_and_address,
+    tokens_die_with_a_password_or_rights_change,
+    another_instance_trusts_a_checked_token_for_auth_cache_seconds,
+    authorization_matrix
+);
 
 async fn tokens_are_issued_revoked_and_expire(app: TestApp) {
     let (_, token) = app.user("engineer", None).await;
     app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
     // Wrong password and unknown user read the same.
-    let wrong = app.send(Method::POST, "/v1/auth/token", None, Some(&json!({"username": "admin", "password": "not the password"}))).await;
-    let unknown = app.send(Method::POST, "/v1/auth/token", None, Some(&json!({"username": "nobody", "password": "not the password"}))).await;
+    let wrong = app
+        .send(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(&json!({"username": "admin", "password": "not the password"})),
+        )
+        .await;
+    let unknown = app
+        .send(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(&json!({"username": "nobody", "password": "not the password"})),
+        )
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     let (w, u): (Value, Value) = (wrong.json().await.expect("json"), unknown.json().await.expect("json"));
@@ -36,19 +57,36 @@ async fn accounts_are_checked(app: TestApp) {
     let admin = app.admin_token.clone();
     let bad = [
         json!({"username": "u1", "role": "agency_user", "password": USER_PASSWORD}),
-        json!({"username": "u2", "role": "engineer", "agency": "education-bureau", "password": USER_PASSWORD}),
+        json!({
+            "username": "u2", "role": "engineer", "agency": "education-bureau", "password": USER_PASSWORD
+        }),
         json!({"username": "u3", "role": "manager", "agency": "no-such-agency", "password": USER_PASSWORD}),
         json!({"username": "u4", "role": "engineer", "password": "short"}),
         json!({"username": "bad name", "role": "engineer", "password": USER_PASSWORD}),
         json!({"username": "u5", "role": "engineer", "email": "not-an-email", "password": USER_PASSWORD}),
     ];
     for body in bad {
-        let p = app.call(Method::POST, "/v1/users", &admin, Some(&body), StatusCode::UNPROCESSABLE_ENTITY).await;
+        let p =
+            app.call(Method::POST, "/v1/users", &admin, Some(&body), StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(p["code"], "validation_failed", "{body}");
     }
-    let p = app.call(Method::POST, "/v1/users", &admin, Some(&json!({"username": "u6", "role": "root", "password": USER_PASSWORD})), StatusCode::BAD_REQUEST).await;
+    let p = app
+        .call(
+            Method::POST,
+            "/v1/users",
+            &admin,
+            Some(&json!({"username": "u6", "role": "root", "password": USER_PASSWORD})),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     assert_eq!(p["code"], "invalid_json");
-    let ok = json!({"username": "li.wei", "role": "manager", "agency": "education-bureau", "email": "li.wei@example.org", "password": USER_PASSWORD});
+    let ok = json!({
+        "username": "li.wei",
+        "role": "manager",
+        "agency": "education-bureau",
+        "email": "li.wei@example.org",
+        "password": USER_PASSWORD
+    });
     let created = app.call(Method::POST, "/v1/users", &admin, Some(&ok), StatusCode::CREATED).await;
     assert_eq!(created["agency"], "education-bureau");
     assert!(created.get("password").is_none() && created.get("password_hash").is_none());
@@ -84,35 +122,84 @@ async fn failed_sign_ins_are_throttled_per_account_and_address(app: TestApp) {
     // Per address: 20 failures (the default) across many names shut the
     // address out (the failures above have left the window).
     for i in 0..20 {
-        assert_eq!(sign_in(&format!("spray-{i}"), "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            sign_in(&format!("spray-{i}"), "wrong password!").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     assert_eq!(sign_in("spray-20", "wrong password!").await.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 async fn tokens_die_with_a_password_or_rights_change(app: TestApp) {
     let (id, token) = app.user("engineer", None).await;
-    let name = app.call(Method::GET, "/v1/users", &app.admin_token, None, StatusCode::OK).await
-        .as_array().expect("users").iter().find(|u| u["id"] == id.as_str()).expect("the user")["username"]
-        .as_str().expect("username").to_owned();
+    let name = app
+        .call(Method::GET, "/v1/users", &app.admin_token, None, StatusCode::OK)
+        .await
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["id"] == id.as_str())
+        .expect("the user")["username"]
+        .as_str()
+        .expect("username")
+        .to_owned();
     let second = app.token(&name, USER_PASSWORD).await;
     // A wrong current password changes nothing.
-    let p = app.call(Method::POST, "/v1/auth/password", &token, Some(&json!({"current_password": "not it at all", "new_password": "a brand new password"})), StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = app
+        .call(
+            Method::POST,
+            "/v1/auth/password",
+            &token,
+            Some(&json!({"current_password": "not it at all", "new_password": "a brand new password"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     assert_eq!(p["code"], "validation_failed");
     app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
     // The right one: every token of the account is revoked at once.
-    app.call(Method::POST, "/v1/auth/password", &token, Some(&json!({"current_password": USER_PASSWORD, "new_password": "a brand new password"})), StatusCode::NO_CONTENT).await;
+    app.call(
+        Method::POST,
+        "/v1/auth/password",
+        &token,
+        Some(&json!({"current_password": USER_PASSWORD, "new_password": "a brand new password"})),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
     app.call(Method::GET, "/v1/agencies", &second, None, StatusCode::UNAUTHORIZED).await;
-    let old = app.send(Method::POST, "/v1/auth/token", None, Some(&json!({"username": name, "password": USER_PASSWORD}))).await;
+    let old = app
+        .send(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(&json!({"username": name, "password": USER_PASSWORD})),
+        )
+        .await;
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
     let token = app.token(&name, "a brand new password").await;
 
     // An email change keeps the token; a role change revokes it.
     let admin = app.admin_token.clone();
-    let u = app.call(Method::PATCH, &format!("/v1/users/{id}"), &admin, Some(&json!({"email": "eng@example.org"})), StatusCode::OK).await;
+    let u = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{id}"),
+            &admin,
+            Some(&json!({"email": "eng@example.org"})),
+            StatusCode::OK,
+        )
+        .await;
     assert_eq!(u["email"], "eng@example.org");
     app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
-    let u = app.call(Method::PATCH, &format!("/v1/users/{id}"), &admin, Some(&json!({"role": "manager", "agency": "education-bureau"})), StatusCode::OK).await;
+    let u = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{id}"),
+            &admin,
+            Some(&json!({"role": "manager", "agency": "education-bureau"})),
+            StatusCode::OK,
+        )
+        .await;
     assert_eq!((u["role"].as_str(), u["agency"].as_str()), (Some("manager"), Some("education-bureau")));
     app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
     // The new rights hold for the next token: an education-bureau manager sees no foreign item.
@@ -120,15 +207,49 @@ async fn tokens_die_with_a_password_or_rights_change(app: TestApp) {
     let items = app.call(Method::GET, "/v1/line-items", &token, None, StatusCode::OK).await;
     assert!(items.as_array().expect("items").iter().all(|i| i["agency"] == "education-bureau"));
     // An agency change revokes too; bad changes are refused and change nothing.
-    app.call(Method::PATCH, &format!("/v1/users/{id}"), &admin, Some(&json!({"agency": "justice-bureau"})), StatusCode::OK).await;
+    app.call(
+        Method::PATCH,
+        &format!("/v1/users/{id}"),
+        &admin,
+        Some(&json!({"agency": "justice-bureau"})),
+        StatusCode::OK,
+    )
+    .await;
     app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
-    for bad in [json!({"role": "agency_user", "agency": null}), json!({"agency": "no-such-agency"}), json!({"password": "short"}), json!({"role": "engineer"})] {
-        let p = app.call(Method::PATCH, &format!("/v1/users/{id}"), &admin, Some(&bad), StatusCode::UNPROCESSABLE_ENTITY).await;
+    for bad in [
+        json!({"role": "agency_user", "agency": null}),
+        json!({"agency": "no-such-agency"}),
+        json!({"password": "short"}),
+        json!({"role": "engineer"}),
+    ] {
+        let p = app
+            .call(
+                Method::PATCH,
+                &format!("/v1/users/{id}"),
+                &admin,
+                Some(&bad),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         assert_eq!(p["code"], "validation_failed", "{bad}");
     }
-    app.call(Method::PATCH, &format!("/v1/users/{}", uuid::Uuid::nil()), &admin, Some(&json!({"email": null})), StatusCode::NOT_FOUND).await;
+    app.call(
+        Method::PATCH,
+        &format!("/v1/users/{}", uuid::Uuid::nil()),
+        &admin,
+        Some(&json!({"email": null})),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     let token = app.token(&name, "a brand new password").await;
-    app.call(Method::PATCH, &format!("/v1/users/{id}"), &token, Some(&json!({"role": "admin", "agency": null})), StatusCode::FORBIDDEN).await;
+    app.call(
+        Method::PATCH,
+        &format!("/v1/users/{id}"),
+        &token,
+        Some(&json!({"role": "admin", "agency": null})),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
 }
 
 async fn another_instance_trusts_a_checked_token_for_auth_cache_seconds(app: TestApp) {
@@ -230,7 +351,9 @@ async fn matrix(app: &TestApp) {
             StatusCode::FORBIDDEN
         };
         post(format!("/v1/tickets/{id}/acknowledge"), json!({}), work).await;
-        let user = json!({"username": format!("made-by-{}", w.name.len()), "role": "engineer", "password": USER_PASSWORD});
+        let user = json!({
+            "username": format!("made-by-{}", w.name.len()), "role": "engineer", "password": USER_PASSWORD
+        });
         post("/v1/users".into(), user, if w.admin { StatusCode::CREATED } else { StatusCode::FORBIDDEN })
             .await;
 

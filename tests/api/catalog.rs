@@ -3,9 +3,12 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{config_dir, copy_dir, TestApp};
+use crate::helpers::{TestApp, config_dir, copy_dir};
 
-crate::both_backends!(line_items_carry_their_requirements, restarts_change_nothing_and_a_changed_catalog_keeps_tickets);
+crate::both_backends!(
+    line_items_carry_their_requirements,
+    restarts_change_nothing_and_a_changed_catalog_keeps_tickets
+);
 
 async fn line_items_carry_their_requirements(app: TestApp) {
     let (_, token) = app.user("agency_user", Some("urban-management-bureau")).await;
@@ -31,7 +34,8 @@ async fn restarts_change_nothing_and_a_changed_catalog_keeps_tickets(app: TestAp
 
     // A restart on the same database: same items, same ids, the ticket still there.
     let again = app.restart_with(&config_dir()).await;
-    let items: Value = again.call(Method::GET, "/v1/line-items", &again.admin_token, None, StatusCode::OK).await;
+    let items: Value =
+        again.call(Method::GET, "/v1/line-items", &again.admin_token, None, StatusCode::OK).await;
     assert_eq!(items.as_array().map(Vec::len), Some(40));
     assert_eq!(again.item_id(1).await, item);
 
@@ -40,14 +44,25 @@ async fn restarts_change_nothing_and_a_changed_catalog_keeps_tickets(app: TestAp
     copy_dir(&config_dir(), dir.path());
     let items_toml = dir.path().join("catalog/items.toml");
     let text = std::fs::read_to_string(&items_toml).expect("read");
-    let text = text.replacen("name = \"“雪亮工程”及双重预防体系建设维护及服务\"", "name = \"雪亮工程（续）\"", 1);
-    let text = text.replacen("amount_yuan = \"250000.00\"\namount_source = \"250000.00\"", "amount_yuan = \"250100.00\"\namount_source = \"250100.00\"", 1);
+    let text =
+        text.replacen("name = \"“雪亮工程”及双重预防体系建设维护及服务\"", "name = \"雪亮工程（续）\"", 1);
+    let text = text.replacen(
+        "amount_yuan = \"250000.00\"\namount_source = \"250000.00\"",
+        "amount_yuan = \"250100.00\"\namount_source = \"250100.00\"",
+        1,
+    );
     std::fs::write(&items_toml, text).expect("write");
     let contract = dir.path().join("catalog/contract.toml");
-    let c = std::fs::read_to_string(&contract).expect("read").replace("8271400.00", "8271500.00").replace("5789980.00", "5790050.00").replace("2481420.00", "2481450.00");
+    let c = std::fs::read_to_string(&contract)
+        .expect("read")
+        .replace("8271400.00", "8271500.00")
+        .replace("5789980.00", "5790050.00")
+        .replace("2481420.00", "2481450.00");
     std::fs::write(&contract, c).expect("write");
     let renewed = app.restart_with(dir.path()).await;
-    let one = renewed.call(Method::GET, &format!("/v1/line-items/{item}"), &renewed.admin_token, None, StatusCode::OK).await;
+    let one = renewed
+        .call(Method::GET, &format!("/v1/line-items/{item}"), &renewed.admin_token, None, StatusCode::OK)
+        .await;
     assert_eq!(one["name"], "雪亮工程（续）");
     assert_eq!(one["amount_yuan"], "250100.00");
     let still = renewed.ticket(&renewed.admin_token, t["id"].as_str().expect("id")).await;

@@ -4,9 +4,15 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{clock, sh, utc, TestApp};
+use crate::helpers::{TestApp, clock, sh, utc};
 
-crate::both_backends!(file_work_and_close_a_7x24_ticket, a_5x8_ticket_counts_only_working_time, a_backdated_ticket_starts_its_clocks_when_reported, invalid_transitions_name_both_states, severity_change_reselects_targets_and_keeps_the_start);
+crate::both_backends!(
+    file_work_and_close_a_7x24_ticket,
+    a_5x8_ticket_counts_only_working_time,
+    a_backdated_ticket_starts_its_clocks_when_reported,
+    invalid_transitions_name_both_states,
+    severity_change_reselects_targets_and_keeps_the_start
+);
 
 async fn file_work_and_close_a_7x24_ticket(app: TestApp) {
     // Item 1: 7x24, response 0.5 h, on site 1 h, recovery 6 h.
@@ -14,7 +20,14 @@ async fn file_work_and_close_a_7x24_ticket(app: TestApp) {
     let (_, agency_user) = app.user("agency_user", Some("education-bureau")).await;
     let (_, engineer) = app.user("engineer", None).await;
 
-    let t = app.file(&agency_user, json!({"line_item_id": item, "title": "平台无法登录", "description": "all users", "severity": "general"})).await;
+    let t = app
+        .file(
+            &agency_user,
+            json!({
+                "line_item_id": item, "title": "平台无法登录", "description": "all users", "severity": "general"
+            }),
+        )
+        .await;
     let id = t["id"].as_str().expect("id").to_owned();
     assert!(t["number"].as_str().is_some_and(|n| n.starts_with("INC-2026-")), "{t}");
     assert_eq!(t["state"], "open");
@@ -36,7 +49,9 @@ async fn file_work_and_close_a_7x24_ticket(app: TestApp) {
 
     // Waiting on the agency from 11:30 to 12:30: recovery moves an hour, to 17:00.
     app.clock.set(sh("2026-06-01 11:30"));
-    let t = app.act(&engineer, &id, "pause", json!({"body": "waiting for the agency's VPN account"}), StatusCode::OK).await;
+    let t = app
+        .act(&engineer, &id, "pause", json!({"body": "waiting for the agency's VPN account"}), StatusCode::OK)
+        .await;
     assert_eq!(t["state"], "paused");
     assert_eq!(clock(&t, "recovery")["state"], "paused");
     app.clock.set(sh("2026-06-01 12:30"));
@@ -63,9 +78,14 @@ async fn file_work_and_close_a_7x24_ticket(app: TestApp) {
     assert_eq!(t["state"], "closed");
     assert_eq!(clock(&t, "recovery")["elapsed_seconds"], 4 * 3600);
 
-    let trail = app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &agency_user, None, StatusCode::OK).await;
-    let actions: Vec<&str> = trail.as_array().expect("events").iter().map(|e| e["action"].as_str().unwrap_or("")).collect();
-    assert_eq!(actions, ["file", "acknowledge", "arrive", "pause", "resume", "resolve", "reopen", "resolve", "close"]);
+    let trail =
+        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &agency_user, None, StatusCode::OK).await;
+    let actions: Vec<&str> =
+        trail.as_array().expect("events").iter().map(|e| e["action"].as_str().unwrap_or("")).collect();
+    assert_eq!(
+        actions,
+        ["file", "acknowledge", "arrive", "pause", "resume", "resolve", "reopen", "resolve", "close"]
+    );
     assert_eq!(trail[3]["from_state"], "in_progress");
     assert_eq!(trail[3]["to_state"], "paused");
     assert_eq!(trail[3]["data"]["note"], "waiting for the agency's VPN account");
@@ -103,14 +123,24 @@ async fn a_backdated_ticket_starts_its_clocks_when_reported(app: TestApp) {
     assert_eq!(clock(&t, "response")["state"], "breached");
     assert_eq!(clock(&t, "response")["breached_at"], utc("2026-06-01 09:30"));
     assert_eq!(clock(&t, "recovery")["deadline"], utc("2026-06-01 15:00"));
-    let trail = app.call(Method::GET, &format!("/v1/tickets/{}/events", t["id"].as_str().expect("id")), &engineer, None, StatusCode::OK).await;
+    let trail = app
+        .call(
+            Method::GET,
+            &format!("/v1/tickets/{}/events", t["id"].as_str().expect("id")),
+            &engineer,
+            None,
+            StatusCode::OK,
+        )
+        .await;
     assert_eq!(trail[0]["data"]["backdated_by_seconds"], 3600);
     // Agency users may not backdate; nobody may date a fault in the future or before the service period.
     app.call(Method::POST, "/v1/tickets", &agency_user, Some(&body), StatusCode::FORBIDDEN).await;
     let future = json!({"line_item_id": item, "title": "x", "reported_at": utc("2026-06-01 11:00")});
     app.call(Method::POST, "/v1/tickets", &engineer, Some(&future), StatusCode::UNPROCESSABLE_ENTITY).await;
     let early = json!({"line_item_id": item, "title": "x", "reported_at": utc("2026-05-21 12:00")});
-    let p = app.call(Method::POST, "/v1/tickets", &engineer, Some(&early), StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p = app
+        .call(Method::POST, "/v1/tickets", &engineer, Some(&early), StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
     assert_eq!(p["code"], "validation_failed");
 }
 
@@ -125,9 +155,24 @@ async fn invalid_transitions_name_both_states(app: TestApp) {
     assert_eq!(p["action"], "close");
     app.act(&engineer, id, "resume", json!({}), StatusCode::CONFLICT).await;
     // `at` may not be in the future nor before the previous event.
-    app.act(&engineer, id, "acknowledge", json!({"at": utc("2026-06-01 10:05")}), StatusCode::UNPROCESSABLE_ENTITY).await;
-    app.act(&engineer, id, "acknowledge", json!({"at": utc("2026-06-01 09:59")}), StatusCode::UNPROCESSABLE_ENTITY).await;
-    let t = app.act(&engineer, id, "acknowledge", json!({"at": utc("2026-06-01 10:00")}), StatusCode::OK).await;
+    app.act(
+        &engineer,
+        id,
+        "acknowledge",
+        json!({"at": utc("2026-06-01 10:05")}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    app.act(
+        &engineer,
+        id,
+        "acknowledge",
+        json!({"at": utc("2026-06-01 09:59")}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let t =
+        app.act(&engineer, id, "acknowledge", json!({"at": utc("2026-06-01 10:00")}), StatusCode::OK).await;
     assert_eq!(clock(&t, "response")["met_at"], utc("2026-06-01 10:00"));
 }
 
@@ -138,7 +183,15 @@ async fn severity_change_reselects_targets_and_keeps_the_start(app: TestApp) {
     let t = app.file(&engineer, json!({"line_item_id": item, "title": "告警"})).await;
     assert_eq!(clock(&t, "response")["deadline"], utc("2026-06-01 11:00"));
     app.clock.set(sh("2026-06-01 10:10"));
-    let t = app.act(&engineer, t["id"].as_str().expect("id"), "severity", json!({"severity": "major"}), StatusCode::OK).await;
+    let t = app
+        .act(
+            &engineer,
+            t["id"].as_str().expect("id"),
+            "severity",
+            json!({"severity": "major"}),
+            StatusCode::OK,
+        )
+        .await;
     assert_eq!(t["severity"], "major");
     assert_eq!(clock(&t, "response")["deadline"], utc("2026-06-01 10:30"));
     assert_eq!(clock(&t, "response")["target_minutes"], 30);

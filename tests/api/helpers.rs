@@ -75,7 +75,10 @@ async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
             let admin = postgres_admin_url();
             let name = format!("itsm_test_{}", Uuid::new_v4().simple());
             let db = Database::connect(&admin).await.unwrap_or_else(|e| {
-                panic!("PostgreSQL at {admin} is needed for the postgres tests (start it, or set TEST_POSTGRES_URL): {e}")
+                panic!(
+                    "PostgreSQL at {admin} is needed for the postgres tests \
+                     (start it, or set TEST_POSTGRES_URL): {e}"
+                )
             });
             db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
             let _ = db.close().await;
@@ -312,7 +315,8 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                    super::$name(app).await
                 }
             )+
         }
@@ -320,7 +324,8 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                    super::$name(app).await
                 }
             )+
         }

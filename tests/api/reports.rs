@@ -10,7 +10,11 @@ async fn report(app: &TestApp, token: &str, query: &str) -> Value {
     app.call(Method::GET, &format!("/v1/reports/sla?{query}"), token, None, StatusCode::OK).await
 }
 
-crate::both_backends!(june_figures_match_the_tickets, a_month_that_crosses_holidays, reports_are_scoped_and_checked);
+crate::both_backends!(
+    june_figures_match_the_tickets,
+    a_month_that_crosses_holidays,
+    reports_are_scoped_and_checked
+);
 
 async fn june_figures_match_the_tickets(app: TestApp) {
     let (_, eng) = app.user("engineer", None).await;
@@ -25,7 +29,13 @@ async fn june_figures_match_the_tickets(app: TestApp) {
     app.clock.set(sh("2026-06-01 10:00"));
     let t1 = app.file(&eng, json!({"line_item_id": item1, "title": "T1"})).await;
     let t1 = t1["id"].as_str().expect("id").to_owned();
-    for (at, action) in [("2026-06-01 10:20", "acknowledge"), ("2026-06-01 10:50", "arrive"), ("2026-06-01 14:00", "resolve"), ("2026-06-02 09:00", "reopen"), ("2026-06-02 10:00", "resolve")] {
+    for (at, action) in [
+        ("2026-06-01 10:20", "acknowledge"),
+        ("2026-06-01 10:50", "arrive"),
+        ("2026-06-01 14:00", "resolve"),
+        ("2026-06-02 09:00", "reopen"),
+        ("2026-06-02 10:00", "resolve"),
+    ] {
         app.clock.set(sh(at));
         app.act(&eng, &t1, action, json!({}), StatusCode::OK).await;
     }
@@ -52,7 +62,14 @@ async fn june_figures_match_the_tickets(app: TestApp) {
     assert_eq!(c["tickets_by_severity"], json!({"general": 2, "major": 1}));
     assert_eq!(c["tickets_by_state"], json!({"resolved": 2, "acknowledged": 1}));
     let m = &c["metrics"];
-    assert_eq!((m["response"]["met"].as_u64(), m["response"]["breached"].as_u64(), m["response"]["running"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(
+        (
+            m["response"]["met"].as_u64(),
+            m["response"]["breached"].as_u64(),
+            m["response"]["running"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
     assert_eq!(m["response"]["attainment_percent"], 50.0);
     assert_eq!(m["response"]["mean_seconds_to_meet"], 1950.0);
     assert_eq!(m["response"]["p90_seconds_to_meet"], 2700);
@@ -77,15 +94,38 @@ async fn june_figures_match_the_tickets(app: TestApp) {
     // Narrowed to one item, and as CSV.
     let one = report(&app, &eng, &format!("month=2026-06&line_item={item3}")).await;
     assert_eq!(one["contract"]["metrics"]["response"]["running"], 1);
-    let csv = app.client.get(app.url("/v1/reports/sla?month=2026-06&format=csv")).bearer_auth(&eng).send().await.expect("sent");
+    let csv = app
+        .client
+        .get(app.url("/v1/reports/sla?month=2026-06&format=csv"))
+        .bearer_auth(&eng)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.expect("text");
-    assert!(csv.starts_with("范围,对象,指标,按时达成,超时,进行中,达成率(%),平均用时(分钟),P90用时(分钟)\n"), "{csv}");
+    assert!(
+        csv.starts_with("范围,对象,指标,按时达成,超时,进行中,达成率(%),平均用时(分钟),P90用时(分钟)\n"),
+        "{csv}"
+    );
     assert!(csv.contains("合同,全部,response,1,1,1,50.0,32.5,45.0\n"), "{csv}");
     assert!(csv.contains("服务单位,洛阳市教育局,response,1,1,0,50.0,32.5,45.0\n"), "{csv}");
     assert!(csv.contains("\n\n范围,对象,应巡检,按时完成,逾期完成,未完成\n"), "{csv}");
-    let en = app.client.get(app.url("/v1/reports/sla?month=2026-06&format=csv&lang=en")).bearer_auth(&eng).send().await.expect("sent").text().await.expect("text");
-    assert!(en.starts_with("Scope,Of,Metric,Met,Breached,Running,Attainment (%),Mean to meet (min),P90 to meet (min)\n"), "{en}");
+    let en = app
+        .client
+        .get(app.url("/v1/reports/sla?month=2026-06&format=csv&lang=en"))
+        .bearer_auth(&eng)
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        en.starts_with(
+            "Scope,Of,Metric,Met,Breached,Running,Attainment (%),Mean to meet (min),P90 to meet (min)\n"
+        ),
+        "{en}"
+    );
     let xlsx = app
         .client
         .get(app.url("/v1/reports/sla?month=2026-06"))
@@ -94,7 +134,10 @@ async fn june_figures_match_the_tickets(app: TestApp) {
         .send()
         .await
         .expect("sent");
-    assert_eq!(xlsx.headers()["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    assert_eq!(
+        xlsx.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
     assert_eq!(xlsx.headers()["content-disposition"], "attachment; filename=\"sla-2026-06.xlsx\"");
     let bytes = xlsx.bytes().await.expect("bytes");
     assert!(bytes.starts_with(b"PK\x03\x04"), "a zip container");
@@ -118,7 +161,10 @@ async fn a_month_that_crosses_holidays(app: TestApp) {
     app.clock.set(sh("2026-10-09 12:00"));
     let r = report(&app, &eng, "month=2026-09").await;
     let response = &r["contract"]["metrics"]["response"];
-    assert_eq!((response["met"].as_u64(), response["breached"].as_u64(), response["running"].as_u64()), (Some(1), Some(0), Some(1)));
+    assert_eq!(
+        (response["met"].as_u64(), response["breached"].as_u64(), response["running"].as_u64()),
+        (Some(1), Some(0), Some(1))
+    );
     assert_eq!(response["mean_seconds_to_meet"], 1200.0);
     assert_eq!(response["attainment_percent"], 100.0);
     // An empty month has no figures at all.
@@ -136,8 +182,16 @@ async fn reports_are_scoped_and_checked(app: TestApp) {
     assert_eq!(r["contract"]["tickets_by_severity"], json!({}), "another agency's tickets are not counted");
     let (_, agency_user) = app.user("agency_user", Some("education-bureau")).await;
     app.call(Method::GET, "/v1/reports/sla?month=2026-06", &agency_user, None, StatusCode::FORBIDDEN).await;
-    for q in ["month=2026-13", "month=june", "month=2026-06&from=2026-06-01", "from=2026-06-10&to=2026-06-01", "from=2026-06-01", "format=pdf"] {
-        let p = app.call(Method::GET, &format!("/v1/reports/sla?{q}"), &eng, None, StatusCode::BAD_REQUEST).await;
+    for q in [
+        "month=2026-13",
+        "month=june",
+        "month=2026-06&from=2026-06-01",
+        "from=2026-06-10&to=2026-06-01",
+        "from=2026-06-01",
+        "format=pdf",
+    ] {
+        let p =
+            app.call(Method::GET, &format!("/v1/reports/sla?{q}"), &eng, None, StatusCode::BAD_REQUEST).await;
         assert_eq!(p["code"], "bad_request", "{q}");
     }
     let range = report(&app, &eng, "from=2026-06-01&to=2026-06-01").await;

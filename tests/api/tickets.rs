@@ -3,22 +3,35 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{sh, TestApp};
+use crate::helpers::{TestApp, sh};
 
-crate::both_backends!(idempotency_key_returns_the_same_ticket, numbers_count_on_past_six_digits, etags_refuse_stale_updates, concurrent_updates_lose_nothing, list_filters_and_pages);
+crate::both_backends!(
+    idempotency_key_returns_the_same_ticket,
+    numbers_count_on_past_six_digits,
+    etags_refuse_stale_updates,
+    concurrent_updates_lose_nothing,
+    list_filters_and_pages
+);
 
 async fn idempotency_key_returns_the_same_ticket(app: TestApp) {
     let (_, engineer) = app.user("engineer", None).await;
     let item = app.item_id(1).await;
     let post = |key: &'static str, body: Value| {
-        app.client.post(app.url("/v1/tickets")).bearer_auth(&engineer).header("idempotency-key", key).json(&body).send()
+        app.client
+            .post(app.url("/v1/tickets"))
+            .bearer_auth(&engineer)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
     };
     let body = json!({"line_item_id": item, "title": "重复提交", "severity": "major"});
     let first = post("k-1", body.clone()).await.expect("sent");
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.expect("json");
     // Same key, same body (keys in another order): the same ticket again.
-    let again = post("k-1", json!({"severity": "major", "title": "重复提交", "line_item_id": item})).await.expect("sent");
+    let again = post("k-1", json!({"severity": "major", "title": "重复提交", "line_item_id": item}))
+        .await
+        .expect("sent");
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.expect("json");
@@ -78,7 +91,12 @@ async fn etags_refuse_stale_updates(app: TestApp) {
     let r = app.send(Method::GET, &format!("/v1/tickets/{id}"), Some(&engineer), None).await;
     assert_eq!(r.headers()["etag"], "\"1\"");
     let act = |etag: &'static str, action: &'static str| {
-        app.client.post(app.url(&format!("/v1/tickets/{id}/{action}"))).bearer_auth(&engineer).header("if-match", etag).json(&json!({"body": "note"})).send()
+        app.client
+            .post(app.url(&format!("/v1/tickets/{id}/{action}")))
+            .bearer_auth(&engineer)
+            .header("if-match", etag)
+            .json(&json!({"body": "note"}))
+            .send()
     };
     let ok = act("\"1\"", "comment").await.expect("sent");
     assert_eq!(ok.status(), StatusCode::OK);
@@ -97,19 +115,32 @@ async fn concurrent_updates_lose_nothing(app: TestApp) {
     let t = app.file(&engineer, json!({"line_item_id": item, "title": "busy"})).await;
     let id = t["id"].as_str().expect("id").to_owned();
     let comments: Vec<_> = (0..12)
-        .map(|i| app.client.post(app.url(&format!("/v1/tickets/{id}/comment"))).bearer_auth(&engineer).json(&json!({"body": format!("comment {i}")})).send())
+        .map(|i| {
+            app.client
+                .post(app.url(&format!("/v1/tickets/{id}/comment")))
+                .bearer_auth(&engineer)
+                .json(&json!({"body": format!("comment {i}")}))
+                .send()
+        })
         .collect();
     for r in futures::future::join_all(comments).await {
         assert_eq!(r.expect("sent").status(), StatusCode::OK);
     }
-    let trail = app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &engineer, None, StatusCode::OK).await;
+    let trail =
+        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &engineer, None, StatusCode::OK).await;
     let seqs: Vec<i64> = trail.as_array().expect("events").iter().filter_map(|e| e["seq"].as_i64()).collect();
     assert_eq!(seqs, (1..=13).collect::<Vec<_>>());
     let t = app.ticket(&engineer, &id).await;
     assert_eq!(t["version"], 13);
     // Concurrent filing: every number distinct.
     let filings: Vec<_> = (0..16)
-        .map(|i| app.client.post(app.url("/v1/tickets")).bearer_auth(&engineer).json(&json!({"line_item_id": item, "title": format!("parallel {i}")})).send())
+        .map(|i| {
+            app.client
+                .post(app.url("/v1/tickets"))
+                .bearer_auth(&engineer)
+                .json(&json!({"line_item_id": item, "title": format!("parallel {i}")}))
+                .send()
+        })
         .collect();
     let mut numbers = Vec::new();
     for r in futures::future::join_all(filings).await {
@@ -133,9 +164,13 @@ async fn list_filters_and_pages(app: TestApp) {
         (&item3, "general", "video_wall offline"),
         (&item3, "critical", "会议系统瘫痪"),
         (&item1, "general", "Login page slow"),
-    ].into_iter().enumerate() {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         app.clock.set(sh("2026-06-01 10:00").plus_seconds(i as i64 * 60));
-        let t = app.file(&engineer, json!({"line_item_id": item, "title": title, "severity": severity})).await;
+        let t =
+            app.file(&engineer, json!({"line_item_id": item, "title": title, "severity": severity})).await;
         ids.push(t["id"].as_str().expect("id").to_owned());
     }
     let shared = &app;
@@ -143,7 +178,8 @@ async fn list_filters_and_pages(app: TestApp) {
         let q = q.to_owned();
         let token = engineer.clone();
         async move {
-            let page = shared.call(Method::GET, &format!("/v1/tickets?{q}"), &token, None, StatusCode::OK).await;
+            let page =
+                shared.call(Method::GET, &format!("/v1/tickets?{q}"), &token, None, StatusCode::OK).await;
             page["items"].as_array().map_or(0, Vec::len)
         }
     };
@@ -161,8 +197,19 @@ async fn list_filters_and_pages(app: TestApp) {
     assert_eq!(count("q=_").await, 1, "only one title has an underscore");
     assert_eq!(count("q=%27%3B%20DROP%20TABLE%20tickets%3B--").await, 0);
     assert_eq!(count(&format!("q={}", "界".repeat(200))).await, 0);
-    assert_eq!(count(&format!("created_from={}", crate::helpers::in_query(&crate::helpers::utc("2026-06-01 10:02")))).await, 3);
-    assert_eq!(count(&format!("created_to={}", crate::helpers::in_query(&crate::helpers::utc("2026-06-01 10:02")))).await, 2);
+    assert_eq!(
+        count(&format!(
+            "created_from={}",
+            crate::helpers::in_query(&crate::helpers::utc("2026-06-01 10:02"))
+        ))
+        .await,
+        3
+    );
+    assert_eq!(
+        count(&format!("created_to={}", crate::helpers::in_query(&crate::helpers::utc("2026-06-01 10:02"))))
+            .await,
+        2
+    );
     // Breached as of now, without any write: every response target here is
     // 30 minutes (item 1 in 7x24, item 3 in 5x8 on a working Monday).
     assert_eq!(count("breached=true").await, 0);
@@ -178,7 +225,9 @@ async fn list_filters_and_pages(app: TestApp) {
     for _ in 0..5 {
         let q = cursor.as_ref().map_or("limit=2".to_owned(), |c| format!("limit=2&cursor={c}"));
         let page = app.call(Method::GET, &format!("/v1/tickets?{q}"), &engineer, None, StatusCode::OK).await;
-        seen.extend(page["items"].as_array().expect("items").iter().map(|t| t["id"].as_str().expect("id").to_owned()));
+        seen.extend(
+            page["items"].as_array().expect("items").iter().map(|t| t["id"].as_str().expect("id").to_owned()),
+        );
         cursor = page["next_cursor"].as_str().map(str::to_owned);
         if cursor.is_none() {
             break;
