@@ -117,6 +117,49 @@ impl Proxy {
     }
 }
 
+/// What the outage cases (b) and (e) start from: a fresh PostgreSQL database
+/// reached only through a proxy that can cut it off, an SMTP sink, and a
+/// service on the proxied database whose mail lease outlasts the outage,
+/// ready, with the admin's token and line item 1's id.
+struct BehindProxy {
+    pg: PgDb,
+    proxy: Arc<Proxy>,
+    smtp: SmtpSink,
+    http: reqwest::Client,
+    service: Service,
+    token: String,
+    item: String,
+    /// The service's folder, kept for as long as it runs.
+    dir: tempfile::TempDir,
+}
+
+/// `mail_to` gives the SMTP URL the service sends to: the sink's own, or a
+/// relay in front of the sink that may act on the proxy.
+async fn behind_proxy(
+    label: &str,
+    mail_to: impl AsyncFnOnce(&SmtpSink, &Arc<Proxy>) -> String,
+) -> BehindProxy {
+    let pg = PgDb::create(label).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let smtp = SmtpSink::start().expect("SMTP sink");
+    let http = support::client();
+    let proxy = Proxy::start(&pg.host()).await;
+    let smtp_url = mail_to(&smtp, &proxy).await;
+    let db = pg.url_via(proxy.port);
+    let serve = Serve {
+        db: &db,
+        dir: dir.path(),
+        smtp: Some(&smtp_url),
+        lease_seconds: outage_lease(),
+        ignore_sigxfsz: false,
+        env: CHAOS_ENV,
+    };
+    let mut service = serve.start();
+    service.ready(&http).await;
+    let (token, item) = setup(&http, &service.base).await;
+    BehindProxy { pg, proxy, smtp, http, service, token, item, dir }
+}
+
 // ---------------------------------------------------------------- the API
 
 /// What one filing got back.
@@ -533,24 +576,8 @@ async fn a_kill_9_under_load_on_postgres_loses_and_doubles_no_ticket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow: run by `make chaos`"]
 async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
-    let pg = PgDb::create("chaos_outage").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let smtp = SmtpSink::start().expect("SMTP sink");
-    let http = support::client();
-    let proxy = Proxy::start(&pg.host()).await;
-    let db = pg.url_via(proxy.port);
-    let smtp_url = smtp.url();
-    let serve = Serve {
-        db: &db,
-        dir: dir.path(),
-        smtp: Some(&smtp_url),
-        lease_seconds: outage_lease(),
-        ignore_sigxfsz: false,
-        env: CHAOS_ENV,
-    };
-    let mut service = serve.start();
-    service.ready(&http).await;
-    let (token, item) = setup(&http, &service.base).await;
+    let BehindProxy { pg, proxy, smtp, http, service, token, item, dir: _dir } =
+        behind_proxy("chaos_outage", async |sink, _| sink.url()).await;
     let bases = [service.base.clone()];
 
     // Before: tickets whose alert is due at once.
@@ -870,25 +897,12 @@ async fn smtp_tripwire(sink: &SmtpSink, pg: Arc<Proxy>, tripped: Arc<Mutex<Optio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow: run by `make chaos`"]
 async fn e_postgres_cut_between_sending_an_alert_and_recording_it_sends_it_once() {
-    let pg = PgDb::create("chaos_cut").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let smtp = SmtpSink::start().expect("SMTP sink");
-    let http = support::client();
-    let proxy = Proxy::start(&pg.host()).await;
     let tripped = Arc::new(Mutex::new(None));
-    let relay = smtp_tripwire(&smtp, Arc::clone(&proxy), Arc::clone(&tripped)).await;
-    let db = pg.url_via(proxy.port);
-    let serve = Serve {
-        db: &db,
-        dir: dir.path(),
-        smtp: Some(&relay),
-        lease_seconds: outage_lease(),
-        ignore_sigxfsz: false,
-        env: CHAOS_ENV,
-    };
-    let mut service = serve.start();
-    service.ready(&http).await;
-    let (token, item) = setup(&http, &service.base).await;
+    let BehindProxy { pg, proxy, smtp, http, mut service, token, item, dir: _dir } =
+        behind_proxy("chaos_cut", async |sink, proxy| {
+            smtp_tripwire(sink, Arc::clone(proxy), Arc::clone(&tripped)).await
+        })
+        .await;
     let reported = Utc::now() - chrono::Duration::seconds(BACKDATE_SECONDS);
     let outcome = file(&http, &service.base, &token, &item, "cut", Some(reported)).await;
     let Outcome::Created { .. } = &outcome else { panic!("filing: {outcome:?}") };
