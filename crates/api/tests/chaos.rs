@@ -658,7 +658,8 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
             let sent = rows(
                 &direct,
                 &format!(
-                    "SELECT o.sent_at FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE t.number = '{number}'"
+                    "SELECT o.sent_at FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+                     WHERE t.number = '{number}'"
                 ),
             )
             .await;
@@ -671,7 +672,8 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
     assert!(!service.log().contains("panicked"), "no panic:\n{}", service.log());
     eprintln!(
         "figures (b) postgres outage: outage_s={} attempts={} answered_201={} answered_503_while_down={} \
-         reads_503_while_down={} recovered_after_ms={} stored={} stored_without_201={} (of which answered_503={}) \
+         reads_503_while_down={} recovered_after_ms={} stored={} \
+         stored_without_201={} (of which answered_503={}) \
          alerts_expected={} \
          alerts_sent={} alerts_due_during_outage={} doubles={}",
         outage().as_secs(),
