@@ -5,148 +5,269 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, USER_PASSWORD};
 
-crate::both_backends! {
-    async fn tokens_are_issued_revoked_and_expire(app) {
-        let (_, token) = app.user("engineer", None).await;
-        app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
-        // Wrong password and unknown user read the same.
-        let wrong = app.send(Method::POST, "/v1/auth/token", None, Some(&json!({"username": "admin", "password": "not the password"}))).await;
-        let unknown = app.send(Method::POST, "/v1/auth/token", None, Some(&json!({"username": "nobody", "password": "not the password"}))).await;
-        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
-        let (w, u): (Value, Value) = (wrong.json().await.expect("json"), unknown.json().await.expect("json"));
-        assert_eq!(w, u);
-        assert_eq!(w["code"], "invalid_credentials");
-        // Revoked: refused from then on.
-        app.call(Method::DELETE, "/v1/auth/token", &token, None, StatusCode::NO_CONTENT).await;
-        let p = app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
-        assert_eq!(p["code"], "unauthorized");
-        // Expired: the harness's tokens live 400 days.
-        let fresh = app.token("admin", crate::helpers::ADMIN_PASSWORD).await;
-        app.clock.advance(401 * 86_400);
-        app.call(Method::GET, "/v1/agencies", &fresh, None, StatusCode::UNAUTHORIZED).await;
-        // No token, or a malformed header.
-        let r = app.send(Method::GET, "/v1/tickets", None, None).await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(r.headers()["content-type"], "application/problem+json");
-    }
+crate::both_backends!(
+    tokens_are_issued_revoked_and_expire,
+    accounts_are_checked,
+    failed_sign_ins_are_throttled_per_account_and_address,
+    tokens_die_with_a_password_or_rights_change,
+    another_instance_trusts_a_checked_token_for_auth_cache_seconds,
+    authorization_matrix
+);
 
-    async fn accounts_are_checked(app) {
-        let admin = app.admin_token.clone();
-        let bad = [
-            json!({"username": "u1", "role": "agency_user", "password": USER_PASSWORD}),
-            json!({"username": "u2", "role": "engineer", "agency": "education-bureau", "password": USER_PASSWORD}),
-            json!({"username": "u3", "role": "manager", "agency": "no-such-agency", "password": USER_PASSWORD}),
-            json!({"username": "u4", "role": "engineer", "password": "short"}),
-            json!({"username": "bad name", "role": "engineer", "password": USER_PASSWORD}),
-            json!({"username": "u5", "role": "engineer", "email": "not-an-email", "password": USER_PASSWORD}),
-        ];
-        for body in bad {
-            let p = app.call(Method::POST, "/v1/users", &admin, Some(&body), StatusCode::UNPROCESSABLE_ENTITY).await;
-            assert_eq!(p["code"], "validation_failed", "{body}");
-        }
-        let p = app.call(Method::POST, "/v1/users", &admin, Some(&json!({"username": "u6", "role": "root", "password": USER_PASSWORD})), StatusCode::BAD_REQUEST).await;
-        assert_eq!(p["code"], "invalid_json");
-        let ok = json!({"username": "li.wei", "role": "manager", "agency": "education-bureau", "email": "li.wei@example.org", "password": USER_PASSWORD});
-        let created = app.call(Method::POST, "/v1/users", &admin, Some(&ok), StatusCode::CREATED).await;
-        assert_eq!(created["agency"], "education-bureau");
-        assert!(created.get("password").is_none() && created.get("password_hash").is_none());
-        app.call(Method::POST, "/v1/users", &admin, Some(&ok), StatusCode::CONFLICT).await;
-        let list = app.call(Method::GET, "/v1/users", &admin, None, StatusCode::OK).await;
-        assert_eq!(list.as_array().map(Vec::len), Some(2));
-    }
+async fn tokens_are_issued_revoked_and_expire(app: TestApp) {
+    let (_, token) = app.user("engineer", None).await;
+    app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
+    // Wrong password and unknown user read the same.
+    let wrong = app
+        .send(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(&json!({"username": "admin", "password": "not the password"})),
+        )
+        .await;
+    let unknown = app
+        .send(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(&json!({"username": "nobody", "password": "not the password"})),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let (w, u): (Value, Value) = (wrong.json().await.expect("json"), unknown.json().await.expect("json"));
+    assert_eq!(w, u);
+    assert_eq!(w["code"], "invalid_credentials");
+    // Revoked: refused from then on.
+    app.call(Method::DELETE, "/v1/auth/token", &token, None, StatusCode::NO_CONTENT).await;
+    let p = app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(p["code"], "unauthorized");
+    // Expired: the harness's tokens live 400 days.
+    let fresh = app.token("admin", crate::helpers::ADMIN_PASSWORD).await;
+    app.clock.advance(401 * 86_400);
+    app.call(Method::GET, "/v1/agencies", &fresh, None, StatusCode::UNAUTHORIZED).await;
+    // No token, or a malformed header.
+    let r = app.send(Method::GET, "/v1/tickets", None, None).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+}
 
-    async fn failed_sign_ins_are_throttled_per_account_and_address(app) {
-        let app = &app;
-        let sign_in = |username: &str, password: &str| {
-            let body = json!({"username": username, "password": password});
-            async move { app.send(Method::POST, "/v1/auth/token", None, Some(&body)).await }
-        };
-        // Five failures for one account (the default), then 429 even with the right password.
-        for _ in 0..5 {
-            assert_eq!(sign_in("admin", "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
-        }
-        let r = sign_in("admin", crate::helpers::ADMIN_PASSWORD).await;
-        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-        let wait: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
-        assert!((1..=900).contains(&wait), "Retry-After {wait}");
-        let p: Value = r.json().await.expect("json");
-        assert_eq!(p["code"], "too_many_requests");
-        // An unknown name is throttled the same way: no telling which accounts exist.
-        for _ in 0..5 {
-            assert_eq!(sign_in("no-such-user", "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
-        }
-        assert_eq!(sign_in("no-such-user", "wrong password!").await.status(), StatusCode::TOO_MANY_REQUESTS);
-        // When the window has passed, the right password works again.
-        app.clock.advance(wait as i64);
-        app.token("admin", crate::helpers::ADMIN_PASSWORD).await;
-        // Per address: 20 failures (the default) across many names shut the
-        // address out (the failures above have left the window).
-        for i in 0..20 {
-            assert_eq!(sign_in(&format!("spray-{i}"), "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
-        }
-        assert_eq!(sign_in("spray-20", "wrong password!").await.status(), StatusCode::TOO_MANY_REQUESTS);
+async fn accounts_are_checked(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let bad = [
+        json!({"username": "u1", "role": "agency_user", "password": USER_PASSWORD}),
+        json!({
+            "username": "u2", "role": "engineer", "agency": "education-bureau", "password": USER_PASSWORD
+        }),
+        json!({"username": "u3", "role": "manager", "agency": "no-such-agency", "password": USER_PASSWORD}),
+        json!({"username": "u4", "role": "engineer", "password": "short"}),
+        json!({"username": "bad name", "role": "engineer", "password": USER_PASSWORD}),
+        json!({"username": "u5", "role": "engineer", "email": "not-an-email", "password": USER_PASSWORD}),
+    ];
+    for body in bad {
+        let p =
+            app.call(Method::POST, "/v1/users", &admin, Some(&body), StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p["code"], "validation_failed", "{body}");
     }
+    let p = app
+        .call(
+            Method::POST,
+            "/v1/users",
+            &admin,
+            Some(&json!({"username": "u6", "role": "root", "password": USER_PASSWORD})),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    assert_eq!(p["code"], "invalid_json");
+    let ok = json!({
+        "username": "li.wei",
+        "role": "manager",
+        "agency": "education-bureau",
+        "email": "li.wei@example.org",
+        "password": USER_PASSWORD
+    });
+    let created = app.call(Method::POST, "/v1/users", &admin, Some(&ok), StatusCode::CREATED).await;
+    assert_eq!(created["agency"], "education-bureau");
+    assert!(created.get("password").is_none() && created.get("password_hash").is_none());
+    app.call(Method::POST, "/v1/users", &admin, Some(&ok), StatusCode::CONFLICT).await;
+    let list = app.call(Method::GET, "/v1/users", &admin, None, StatusCode::OK).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+}
 
-    async fn tokens_die_with_a_password_or_rights_change(app) {
-        let (id, token) = app.user("engineer", None).await;
-        let name = app.call(Method::GET, "/v1/users", &app.admin_token, None, StatusCode::OK).await
-            .as_array().expect("users").iter().find(|u| u["id"] == id.as_str()).expect("the user")["username"]
-            .as_str().expect("username").to_owned();
-        let second = app.token(&name, USER_PASSWORD).await;
-        // A wrong current password changes nothing.
-        let p = app.call(Method::POST, "/v1/auth/password", &token, Some(&json!({"current_password": "not it at all", "new_password": "a brand new password"})), StatusCode::UNPROCESSABLE_ENTITY).await;
-        assert_eq!(p["code"], "validation_failed");
-        app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
-        // The right one: every token of the account is revoked at once.
-        app.call(Method::POST, "/v1/auth/password", &token, Some(&json!({"current_password": USER_PASSWORD, "new_password": "a brand new password"})), StatusCode::NO_CONTENT).await;
-        app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
-        app.call(Method::GET, "/v1/agencies", &second, None, StatusCode::UNAUTHORIZED).await;
-        let old = app.send(Method::POST, "/v1/auth/token", None, Some(&json!({"username": name, "password": USER_PASSWORD}))).await;
-        assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
-        let token = app.token(&name, "a brand new password").await;
-
-        // An email change keeps the token; a role change revokes it.
-        let admin = app.admin_token.clone();
-        let u = app.call(Method::PATCH, &format!("/v1/users/{id}"), &admin, Some(&json!({"email": "eng@example.org"})), StatusCode::OK).await;
-        assert_eq!(u["email"], "eng@example.org");
-        app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
-        let u = app.call(Method::PATCH, &format!("/v1/users/{id}"), &admin, Some(&json!({"role": "manager", "agency": "education-bureau"})), StatusCode::OK).await;
-        assert_eq!((u["role"].as_str(), u["agency"].as_str()), (Some("manager"), Some("education-bureau")));
-        app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
-        // The new rights hold for the next token: an education-bureau manager sees no foreign item.
-        let token = app.token(&name, "a brand new password").await;
-        let items = app.call(Method::GET, "/v1/line-items", &token, None, StatusCode::OK).await;
-        assert!(items.as_array().expect("items").iter().all(|i| i["agency"] == "education-bureau"));
-        // An agency change revokes too; bad changes are refused and change nothing.
-        app.call(Method::PATCH, &format!("/v1/users/{id}"), &admin, Some(&json!({"agency": "justice-bureau"})), StatusCode::OK).await;
-        app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
-        for bad in [json!({"role": "agency_user", "agency": null}), json!({"agency": "no-such-agency"}), json!({"password": "short"}), json!({"role": "engineer"})] {
-            let p = app.call(Method::PATCH, &format!("/v1/users/{id}"), &admin, Some(&bad), StatusCode::UNPROCESSABLE_ENTITY).await;
-            assert_eq!(p["code"], "validation_failed", "{bad}");
-        }
-        app.call(Method::PATCH, &format!("/v1/users/{}", uuid::Uuid::nil()), &admin, Some(&json!({"email": null})), StatusCode::NOT_FOUND).await;
-        let token = app.token(&name, "a brand new password").await;
-        app.call(Method::PATCH, &format!("/v1/users/{id}"), &token, Some(&json!({"role": "admin", "agency": null})), StatusCode::FORBIDDEN).await;
+async fn failed_sign_ins_are_throttled_per_account_and_address(app: TestApp) {
+    let app = &app;
+    let sign_in = |username: &str, password: &str| {
+        let body = json!({"username": username, "password": password});
+        async move { app.send(Method::POST, "/v1/auth/token", None, Some(&body)).await }
+    };
+    // Five failures for one account (the default), then 429 even with the right password.
+    for _ in 0..5 {
+        assert_eq!(sign_in("admin", "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
     }
-
-    async fn another_instance_trusts_a_checked_token_for_auth_cache_seconds(app) {
-        let (_, token) = app.user("engineer", None).await;
-        let other = app.another(|s| s.auth_cache_seconds = 5).await;
-        other.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
-        // Revoked through the first instance: refused there at once.
-        app.call(Method::DELETE, "/v1/auth/token", &token, None, StatusCode::NO_CONTENT).await;
-        app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
-        // The other instance checked it a moment ago and trusts that for 5 s, no longer.
-        other.clock.advance(4);
-        other.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
-        other.clock.advance(1);
-        other.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
+    let r = sign_in("admin", crate::helpers::ADMIN_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=900).contains(&wait), "Retry-After {wait}");
+    let p: Value = r.json().await.expect("json");
+    assert_eq!(p["code"], "too_many_requests");
+    // An unknown name is throttled the same way: no telling which accounts exist.
+    for _ in 0..5 {
+        assert_eq!(sign_in("no-such-user", "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
     }
-
-    async fn authorization_matrix(app) {
-        matrix(&app).await;
+    assert_eq!(sign_in("no-such-user", "wrong password!").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    // When the window has passed, the right password works again.
+    app.clock.advance(wait as i64);
+    app.token("admin", crate::helpers::ADMIN_PASSWORD).await;
+    // Per address: 20 failures (the default) across many names shut the
+    // address out (the failures above have left the window).
+    for i in 0..20 {
+        assert_eq!(
+            sign_in(&format!("spray-{i}"), "wrong password!").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
+    assert_eq!(sign_in("spray-20", "wrong password!").await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn tokens_die_with_a_password_or_rights_change(app: TestApp) {
+    let (id, token) = app.user("engineer", None).await;
+    let name = app
+        .call(Method::GET, "/v1/users", &app.admin_token, None, StatusCode::OK)
+        .await
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["id"] == id.as_str())
+        .expect("the user")["username"]
+        .as_str()
+        .expect("username")
+        .to_owned();
+    let second = app.token(&name, USER_PASSWORD).await;
+    // A wrong current password changes nothing.
+    let p = app
+        .call(
+            Method::POST,
+            "/v1/auth/password",
+            &token,
+            Some(&json!({"current_password": "not it at all", "new_password": "a brand new password"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    assert_eq!(p["code"], "validation_failed");
+    app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
+    // The right one: every token of the account is revoked at once.
+    app.call(
+        Method::POST,
+        "/v1/auth/password",
+        &token,
+        Some(&json!({"current_password": USER_PASSWORD, "new_password": "a brand new password"})),
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
+    app.call(Method::GET, "/v1/agencies", &second, None, StatusCode::UNAUTHORIZED).await;
+    let old = app
+        .send(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(&json!({"username": name, "password": USER_PASSWORD})),
+        )
+        .await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let token = app.token(&name, "a brand new password").await;
+
+    // An email change keeps the token; a role change revokes it.
+    let admin = app.admin_token.clone();
+    let u = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{id}"),
+            &admin,
+            Some(&json!({"email": "eng@example.org"})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(u["email"], "eng@example.org");
+    app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
+    let u = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{id}"),
+            &admin,
+            Some(&json!({"role": "manager", "agency": "education-bureau"})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!((u["role"].as_str(), u["agency"].as_str()), (Some("manager"), Some("education-bureau")));
+    app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
+    // The new rights hold for the next token: an education-bureau manager sees no foreign item.
+    let token = app.token(&name, "a brand new password").await;
+    let items = app.call(Method::GET, "/v1/line-items", &token, None, StatusCode::OK).await;
+    assert!(items.as_array().expect("items").iter().all(|i| i["agency"] == "education-bureau"));
+    // An agency change revokes too; bad changes are refused and change nothing.
+    app.call(
+        Method::PATCH,
+        &format!("/v1/users/{id}"),
+        &admin,
+        Some(&json!({"agency": "justice-bureau"})),
+        StatusCode::OK,
+    )
+    .await;
+    app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
+    for bad in [
+        json!({"role": "agency_user", "agency": null}),
+        json!({"agency": "no-such-agency"}),
+        json!({"password": "short"}),
+        json!({"role": "engineer"}),
+    ] {
+        let p = app
+            .call(
+                Method::PATCH,
+                &format!("/v1/users/{id}"),
+                &admin,
+                Some(&bad),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert_eq!(p["code"], "validation_failed", "{bad}");
+    }
+    app.call(
+        Method::PATCH,
+        &format!("/v1/users/{}", uuid::Uuid::nil()),
+        &admin,
+        Some(&json!({"email": null})),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let token = app.token(&name, "a brand new password").await;
+    app.call(
+        Method::PATCH,
+        &format!("/v1/users/{id}"),
+        &token,
+        Some(&json!({"role": "admin", "agency": null})),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
+
+async fn another_instance_trusts_a_checked_token_for_auth_cache_seconds(app: TestApp) {
+    let (_, token) = app.user("engineer", None).await;
+    let other = app.another(|s| s.auth_cache_seconds = 5).await;
+    other.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
+    // Revoked through the first instance: refused there at once.
+    app.call(Method::DELETE, "/v1/auth/token", &token, None, StatusCode::NO_CONTENT).await;
+    app.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
+    // The other instance checked it a moment ago and trusts that for 5 s, no longer.
+    other.clock.advance(4);
+    other.call(Method::GET, "/v1/agencies", &token, None, StatusCode::OK).await;
+    other.clock.advance(1);
+    other.call(Method::GET, "/v1/agencies", &token, None, StatusCode::UNAUTHORIZED).await;
+}
+
+async fn authorization_matrix(app: TestApp) {
+    matrix(&app).await;
 }
 
 /// Who asks, and what each should get.
@@ -230,7 +351,9 @@ async fn matrix(app: &TestApp) {
             StatusCode::FORBIDDEN
         };
         post(format!("/v1/tickets/{id}/acknowledge"), json!({}), work).await;
-        let user = json!({"username": format!("made-by-{}", w.name.len()), "role": "engineer", "password": USER_PASSWORD});
+        let user = json!({
+            "username": format!("made-by-{}", w.name.len()), "role": "engineer", "password": USER_PASSWORD
+        });
         post("/v1/users".into(), user, if w.admin { StatusCode::CREATED } else { StatusCode::FORBIDDEN })
             .await;
 

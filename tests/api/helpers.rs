@@ -1,6 +1,6 @@
 //! The harness: the real app on a random port with its own fresh database
-//! (a SQLite file, or a new PostgreSQL database), a manual clock, and one
-//! method per endpoint.
+//! (a SQLite file, or a new PostgreSQL database, dropped with the app), a
+//! manual clock, and one method per endpoint.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,10 +50,16 @@ pub struct TestApp {
     pub admin_token: String,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL database this app made, dropped with it; `None` on
+    /// SQLite (the file goes with `_dir`) and on instances started with
+    /// `another` or `restart_with`, which only borrow their first's database.
+    /// Last, so that it goes after everything that uses it.
+    _database: Option<OwnedDatabase>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Stop serving first; the fields go afterwards, the database last.
         self.shutdown.cancel();
     }
 }
@@ -68,19 +74,65 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
+/// A PostgreSQL database made for one test; dropping this drops it.
+struct OwnedDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for OwnedDatabase {
+    fn drop(&mut self) {
+        // Drop cannot await, and the test's own runtime may be the one running
+        // this: a plain thread with a small runtime of its own does the work,
+        // joined so that the database is gone when the drop returns. FORCE
+        // closes what the app's pool still holds open.
+        let (admin, name) = (self.admin_url.clone(), self.name.clone());
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let db = Database::connect(&admin).await?;
+                db.execute_unprepared(&sql).await?;
+                db.close().await?;
+                Ok(())
+            })
+        })
+        .join();
+        let failure = match dropped {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the dropping thread panicked".to_owned(),
+        };
+        // A leftover database should fail the test, unless it is failing
+        // already (a second panic while unwinding would abort the run).
+        if std::thread::panicking() {
+            eprintln!("test database {} not dropped: {failure}", self.name);
+        } else {
+            panic!("test database {} not dropped: {failure}", self.name);
+        }
+    }
+}
+
+/// A URL for a database of this test's own, and on PostgreSQL the guard
+/// that drops it.
+async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> (String, Option<OwnedDatabase>) {
     match backend {
-        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("itsm.db").display()),
+        Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("itsm.db").display()), None),
         Backend::Postgres => {
             let admin = postgres_admin_url();
             let name = format!("itsm_test_{}", Uuid::new_v4().simple());
             let db = Database::connect(&admin).await.unwrap_or_else(|e| {
-                panic!("PostgreSQL at {admin} is needed for the postgres tests (start it, or set TEST_POSTGRES_URL): {e}")
+                panic!(
+                    "PostgreSQL at {admin} is needed for the postgres tests \
+                     (start it, or set TEST_POSTGRES_URL): {e}"
+                )
             });
             db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            // Guarded from here on, so that a failure to start the app drops it too.
+            let owned = OwnedDatabase { admin_url: admin.clone(), name: name.clone() };
             let _ = db.close().await;
             let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-            format!("{base}/{name}")
+            (format!("{base}/{name}"), Some(owned))
         }
     }
 }
@@ -95,9 +147,9 @@ impl TestApp {
     /// As `spawn`, with settings adjusted by `tune`.
     pub async fn spawn_with(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = fresh_database(backend, &dir).await;
+        let (url, owned) = fresh_database(backend, &dir).await;
         let smtp = notifier::sink::SmtpSink::start().expect("SMTP sink");
-        Self::start(url, &config_dir(), dir, smtp, sh("2026-06-01 10:00"), tune).await
+        Self::start(url, owned, &config_dir(), dir, smtp, sh("2026-06-01 10:00"), tune).await
     }
 
     /// Start another instance on this app's database, with configuration from `config`
@@ -105,6 +157,7 @@ impl TestApp {
     pub async fn restart_with(&self, config: &std::path::Path) -> Self {
         Self::start(
             self.database_url.clone(),
+            None,
             config,
             tempfile::tempdir().expect("tempdir"),
             self.smtp.clone(),
@@ -118,6 +171,7 @@ impl TestApp {
     pub async fn another(&self, tune: impl FnOnce(&mut Settings)) -> Self {
         Self::start(
             self.database_url.clone(),
+            None,
             &config_dir(),
             tempfile::tempdir().expect("tempdir"),
             self.smtp.clone(),
@@ -132,8 +186,10 @@ impl TestApp {
         api::worker::tick(&self.state).await.expect("tick")
     }
 
+    /// `owned` is the database to drop with this app: only the instance that made it.
     async fn start(
         url: String,
+        owned: Option<OwnedDatabase>,
         config: &std::path::Path,
         dir: tempfile::TempDir,
         smtp: notifier::sink::SmtpSink,
@@ -178,6 +234,7 @@ impl TestApp {
             admin_token: String::new(),
             shutdown,
             _dir: dir,
+            _database: owned,
         };
         app.admin_token = app.token("admin", ADMIN_PASSWORD).await;
         app
@@ -299,31 +356,32 @@ pub fn clock<'a>(ticket: &'a Value, metric: &str) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
-/// Run each test on SQLite and on PostgreSQL.
+/// Run each named test on SQLite and on PostgreSQL: `both_backends!(files_a_ticket);`
+/// beside `async fn files_a_ticket(app: TestApp) { ... }` makes
+/// `sqlite::files_a_ticket` and `postgres::files_a_ticket`, each on a fresh app.
+///
+/// The bodies are ordinary functions, not macro input, so that rustfmt
+/// formats them and the compiler points at their own lines.
 #[macro_export]
 macro_rules! both_backends {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {
+    ($($name:ident),+ $(,)?) => {
         mod sqlite {
-            #[allow(unused_imports)]
-            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
-                    $body
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                    super::$name(app).await
                 }
-            )*
+            )+
         }
         mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
-                    $body
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                    super::$name(app).await
                 }
-            )*
+            )+
         }
     };
 }

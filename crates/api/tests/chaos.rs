@@ -7,24 +7,22 @@
 //! chaos` runs every case (`--include-ignored --test-threads=1`) and prints
 //! the figures of each.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener as StdListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use notifier::sink::{Received, SmtpSink};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-const PASSWORD: &str = "chaos test admin password";
-const MANAGER: &str = "duty.manager@example.org";
-const MAIL_FROM: &str = "ITSM <itsm@luoyang.example.org>";
+use support::{MANAGER, PgDb, Serve, Service, free_port, rows, setup, sqlite_url, until};
 /// Tickets go to line item 1: 7x24, respond within 30 minutes. One reported
 /// 16 minutes ago has crossed the 50 % response warning (15 minutes) and is
 /// 8 minutes short of the 80 % one: it owes exactly one alert, to the
@@ -50,190 +48,16 @@ fn outage_lease() -> u64 {
 /// the test, and shows up as a double.
 const SHORT_LEASE: u64 = 3;
 
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn config_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
-}
-
-/// Poll `check` until it holds or `limit` passes.
-async fn until<F: FnMut() -> bool>(limit: Duration, what: &str, mut check: F) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-// ---------------------------------------------------------------- processes
-
-/// A running `itsm serve`, killed when dropped (a failed assertion leaves no orphan).
-struct Service {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<String>>,
-}
-
-/// What a service is started with.
-struct Start<'a> {
-    db: &'a str,
-    dir: &'a Path,
-    /// The SMTP server's URL (the sink, or a relay in front of it).
-    smtp: Option<&'a str>,
-    timer: bool,
-    /// How long a sender holds a message it is sending.
-    lease_seconds: u64,
-    /// Start through `sh` with SIGXFSZ ignored, so that a file-size limit set
-    /// later makes writes fail with EFBIG instead of killing the process.
-    ignore_sigxfsz: bool,
-}
-
-impl Service {
-    fn start(s: &Start<'_>) -> Self {
-        let port = free_port();
-        let bin = env!("CARGO_BIN_EXE_itsm");
-        let mut command = if s.ignore_sigxfsz {
-            let mut c = Command::new("sh");
-            c.arg("-c").arg("trap '' XFSZ; exec \"$0\" serve").arg(bin);
-            c
-        } else {
-            let mut c = Command::new(bin);
-            c.arg("serve");
-            c
-        };
-        command
-            .env("ITSM_CONFIG_DIR", config_dir())
-            .env("ITSM_DATABASE_URL", s.db)
-            .env("ITSM_LISTEN", format!("127.0.0.1:{port}"))
-            .env("ITSM_ADMIN_PASSWORD", PASSWORD)
-            .env("ITSM_OUTBOX_DIR", s.dir.join("outbox"))
-            .env("ITSM_MAIL_FROM", MAIL_FROM)
-            .env("ITSM_MAIL_LOCALE", "en")
-            .env("ITSM_TIMER_ENABLED", if s.timer { "true" } else { "false" })
-            .env("ITSM_MAIL_LEASE_SECONDS", s.lease_seconds.to_string())
-            // Only ticket alerts are counted (the wall clock is months into the contract).
-            .env("ITSM_INSPECTION_ALERTS", "false")
-            .env("ITSM_MONTHLY_REPORTS", "false")
-            // The load comes from one admin token: the per-client rate
-            // limit (tested on its own) would answer it 429.
-            .env("ITSM_RATE_LIMIT_PER_SECOND", "0")
-            .env("RUST_LOG", "warn,api::timer=info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some(smtp) = s.smtp {
-            command.env("ITSM_SMTP_URL", smtp);
-        }
-        let mut child = command.spawn().expect("itsm starts");
-        // The log is read by the test process, which has no file-size limit.
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(mut l) = sink.lock() {
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            }
-        });
-        Self { child, base: format!("http://127.0.0.1:{port}"), log }
-    }
-
-    async fn healthy(&mut self, http: &reqwest::Client) {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("itsm exited ({status}) while starting:\n{}", self.log());
-            }
-            if http.get(format!("{}/readyz", self.base)).send().await.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "itsm did not become ready:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGKILL: no shutdown, no flush, no goodbye.
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then wait for the graceful exit.
-    async fn terminate(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
-        let started = Instant::now();
-        while self.child.try_wait().expect("try_wait").is_none() {
-            assert!(started.elapsed() < Duration::from_secs(30), "itsm did not stop on SIGTERM");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// A fresh PostgreSQL database, dropped at the end of the test.
-struct PgDb {
-    admin: DatabaseConnection,
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    async fn create(label: &str) -> Self {
-        let admin_url = std::env::var("TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("itsm_chaos_{label}_{}", std::process::id());
-        let admin = sea_orm::Database::connect(&admin_url).await.expect("PostgreSQL for the chaos tests");
-        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
-        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b).to_owned();
-        Self { admin, url: format!("{base}/{name}"), name }
-    }
-
-    /// `host:port` of the server.
-    fn host(&self) -> String {
-        let host = self.url.split_once('@').expect("user@host in the URL").1;
-        host.split_once('/').map_or(host, |(h, _)| h).to_owned()
-    }
-
-    /// The same database reached through `port` on loopback (the proxy).
-    fn url_via(&self, port: u16) -> String {
-        let (scheme_user, rest) = self.url.split_once('@').expect("user@host in the URL");
-        let path = rest.split_once('/').map_or("", |(_, p)| p);
-        format!("{scheme_user}@127.0.0.1:{port}/{path}")
-    }
-
-    async fn drop_db(self) {
-        let _ = self
-            .admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .await;
-    }
-}
-
-async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
-    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect(sql)
-}
+/// What the services here get beyond what every process-level test's do.
+const CHAOS_ENV: &[(&str, &str)] = &[
+    // Subjects in English, as `alert_key` reads them.
+    ("ITSM_MAIL_LOCALE", "en"),
+    // The load comes from one admin token: the per-client rate
+    // limit (tested on its own) would answer it 429.
+    ("ITSM_RATE_LIMIT_PER_SECOND", "0"),
+    // The timer's "alert sent" lines say which instance sent what (d).
+    ("RUST_LOG", "warn,api::timer=info"),
+];
 
 // ---------------------------------------------------------------- a TCP proxy
 
@@ -293,6 +117,49 @@ impl Proxy {
     }
 }
 
+/// What the outage cases (b) and (e) start from: a fresh PostgreSQL database
+/// reached only through a proxy that can cut it off, an SMTP sink, and a
+/// service on the proxied database whose mail lease outlasts the outage,
+/// ready, with the admin's token and line item 1's id.
+struct BehindProxy {
+    pg: PgDb,
+    proxy: Arc<Proxy>,
+    smtp: SmtpSink,
+    http: reqwest::Client,
+    service: Service,
+    token: String,
+    item: String,
+    /// The service's folder, kept for as long as it runs.
+    dir: tempfile::TempDir,
+}
+
+/// `mail_to` gives the SMTP URL the service sends to: the sink's own, or a
+/// relay in front of the sink that may act on the proxy.
+async fn behind_proxy(
+    label: &str,
+    mail_to: impl AsyncFnOnce(&SmtpSink, &Arc<Proxy>) -> String,
+) -> BehindProxy {
+    let pg = PgDb::create(label).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let smtp = SmtpSink::start().expect("SMTP sink");
+    let http = support::client();
+    let proxy = Proxy::start(&pg.host()).await;
+    let smtp_url = mail_to(&smtp, &proxy).await;
+    let db = pg.url_via(proxy.port);
+    let serve = Serve {
+        db: &db,
+        dir: dir.path(),
+        smtp: Some(&smtp_url),
+        lease_seconds: outage_lease(),
+        ignore_sigxfsz: false,
+        env: CHAOS_ENV,
+    };
+    let mut service = serve.start();
+    service.ready(&http).await;
+    let (token, item) = setup(&http, &service.base).await;
+    BehindProxy { pg, proxy, smtp, http, service, token, item, dir }
+}
+
 // ---------------------------------------------------------------- the API
 
 /// What one filing got back.
@@ -319,47 +186,6 @@ struct Attempt {
     started: Instant,
     ended: Instant,
     outcome: Outcome,
-}
-
-async fn login(http: &reqwest::Client, base: &str) -> String {
-    let r: Value = http
-        .post(format!("{base}/v1/auth/token"))
-        .json(&json!({"username": "admin", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    r["access_token"].as_str().expect("token").to_owned()
-}
-
-/// The admin's token, a supplier manager with an email address (the one
-/// recipient of warnings), and line item 1's id.
-async fn setup(http: &reqwest::Client, base: &str) -> (String, String) {
-    let token = login(http, base).await;
-    let r = http
-        .post(format!("{base}/v1/users"))
-        .bearer_auth(&token)
-        .json(&json!({"username": "duty", "role": "manager", "email": MANAGER, "password": "a long enough password"}))
-        .send()
-        .await
-        .expect("sent");
-    assert!(r.status().is_success(), "manager created: {}", r.status());
-    let items: Value = http
-        .get(format!("{base}/v1/line-items"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    let item = items.as_array().and_then(|a| a.iter().find(|i| i["seq"] == 1)).expect("item 1")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    (token, item)
 }
 
 async fn file(
@@ -667,10 +493,11 @@ const KILL_CLIENTS: usize = 16;
 
 /// (a) SIGKILL under a filing load, three times over; every 201 survives, once.
 async fn kill_under_load(db: &str, dir: &Path) {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
-    let start = Start { db, dir, smtp: None, timer: true, lease_seconds: SHORT_LEASE, ignore_sigxfsz: false };
-    let mut service = Service::start(&start);
-    service.healthy(&http).await;
+    let http = support::client();
+    let serve =
+        Serve { db, dir, smtp: None, lease_seconds: SHORT_LEASE, ignore_sigxfsz: false, env: CHAOS_ENV };
+    let mut service = serve.start();
+    service.ready(&http).await;
     let (token, item) = setup(&http, &service.base).await;
     let mut attempts = Vec::new();
     let now: Backdate = Arc::new(|_| None);
@@ -701,8 +528,8 @@ async fn kill_under_load(db: &str, dir: &Path) {
             cut.unwrap_or("-")
         );
         attempts.extend(got);
-        service = Service::start(&start);
-        service.healthy(&http).await;
+        service = serve.start();
+        service.ready(&http).await;
     }
     // Nothing but 201s or cut connections: no 5xx, no 4xx.
     for a in &attempts {
@@ -730,17 +557,15 @@ async fn kill_under_load(db: &str, dir: &Path) {
 #[ignore = "slow: run by `make chaos`"]
 async fn a_kill_9_under_load_on_sqlite_loses_and_doubles_no_ticket() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("itsm.db").display());
-    kill_under_load(&db, dir.path()).await;
+    kill_under_load(&sqlite_url(dir.path()), dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow: run by `make chaos`"]
 async fn a_kill_9_under_load_on_postgres_loses_and_doubles_no_ticket() {
-    let pg = PgDb::create("kill").await;
+    let pg = PgDb::create("chaos_kill").await;
     let dir = tempfile::tempdir().expect("tempdir");
     kill_under_load(&pg.url, dir.path()).await;
-    pg.drop_db().await;
 }
 
 // ---------------------------------------------------------------- (b) outage
@@ -751,24 +576,8 @@ async fn a_kill_9_under_load_on_postgres_loses_and_doubles_no_ticket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow: run by `make chaos`"]
 async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
-    let pg = PgDb::create("outage").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let smtp = SmtpSink::start().expect("SMTP sink");
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
-    let proxy = Proxy::start(&pg.host()).await;
-    let db = pg.url_via(proxy.port);
-    let smtp_url = smtp.url();
-    let start = Start {
-        db: &db,
-        dir: dir.path(),
-        smtp: Some(&smtp_url),
-        timer: true,
-        lease_seconds: outage_lease(),
-        ignore_sigxfsz: false,
-    };
-    let mut service = Service::start(&start);
-    service.healthy(&http).await;
-    let (token, item) = setup(&http, &service.base).await;
+    let BehindProxy { pg, proxy, smtp, http, service, token, item, dir: _dir } =
+        behind_proxy("chaos_outage", async |sink, _| sink.url()).await;
     let bases = [service.base.clone()];
 
     // Before: tickets whose alert is due at once.
@@ -849,7 +658,8 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
             let sent = rows(
                 &direct,
                 &format!(
-                    "SELECT o.sent_at FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE t.number = '{number}'"
+                    "SELECT o.sent_at FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+                     WHERE t.number = '{number}'"
                 ),
             )
             .await;
@@ -862,7 +672,8 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
     assert!(!service.log().contains("panicked"), "no panic:\n{}", service.log());
     eprintln!(
         "figures (b) postgres outage: outage_s={} attempts={} answered_201={} answered_503_while_down={} \
-         reads_503_while_down={} recovered_after_ms={} stored={} stored_without_201={} (of which answered_503={}) \
+         reads_503_while_down={} recovered_after_ms={} stored={} \
+         stored_without_201={} (of which answered_503={}) \
          alerts_expected={} \
          alerts_sent={} alerts_due_during_outage={} doubles={}",
         outage().as_secs(),
@@ -881,7 +692,6 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
     );
     drop(service);
     drop(direct);
-    pg.drop_db().await;
 }
 
 // ---------------------------------------------------------------- (c) disk full
@@ -898,19 +708,18 @@ async fn b_postgres_outage_answers_503_recovers_and_loses_no_alert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_sqlite_that_cannot_write_answers_503_and_stays_intact() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file_path = dir.path().join("itsm.db");
-    let db = format!("sqlite://{}?mode=rwc", file_path.display());
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
-    let start = Start {
+    let db = sqlite_url(dir.path());
+    let http = support::client();
+    let serve = Serve {
         db: &db,
         dir: dir.path(),
         smtp: None,
-        timer: true,
         lease_seconds: SHORT_LEASE,
         ignore_sigxfsz: true,
+        env: CHAOS_ENV,
     };
-    let mut service = Service::start(&start);
-    service.healthy(&http).await;
+    let mut service = serve.start();
+    service.ready(&http).await;
     let (token, item) = setup(&http, &service.base).await;
     let base = service.base.clone();
 
@@ -965,8 +774,8 @@ async fn c_sqlite_that_cannot_write_answers_503_and_stays_intact() {
         rows(&check, "PRAGMA integrity_check").await[0].try_get("", "integrity_check").expect("integrity");
     assert_eq!(integrity, "ok");
     drop(check);
-    let mut service = Service::start(&Start { ignore_sigxfsz: false, ..start });
-    service.healthy(&http).await;
+    let mut service = Serve { ignore_sigxfsz: false, ..serve }.start();
+    service.ready(&http).await;
     let stored = all_tickets(&http, &service.base, &token).await;
     let f = check_tickets(&attempts, &stored);
     assert_eq!(f.stored, 15, "the 10 before and 5 after, none of the refused");
@@ -984,24 +793,24 @@ async fn c_sqlite_that_cannot_write_answers_503_and_stays_intact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow: run by `make chaos`"]
 async fn d_two_instances_on_one_postgres_send_every_alert_once() {
-    let pg = PgDb::create("twin").await;
+    let pg = PgDb::create("chaos_twin").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let smtp = SmtpSink::start().expect("SMTP sink");
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
+    let http = support::client();
     let smtp_url = smtp.url();
-    let start = Start {
+    let serve = Serve {
         db: &pg.url,
         dir: dir.path(),
         smtp: Some(&smtp_url),
-        timer: true,
         lease_seconds: SHORT_LEASE,
         ignore_sigxfsz: false,
+        env: CHAOS_ENV,
     };
-    let mut one = Service::start(&start);
-    one.healthy(&http).await;
+    let mut one = serve.start();
+    one.ready(&http).await;
     // The second starts once the first has migrated and made the admin.
-    let mut two = Service::start(&start);
-    two.healthy(&http).await;
+    let mut two = serve.start();
+    two.ready(&http).await;
     let (token, item) = setup(&http, &one.base).await;
     let bases = [one.base.clone(), two.base.clone()];
     // Crossings spread over the next 20 s, so both timers find clocks falling due.
@@ -1031,7 +840,6 @@ async fn d_two_instances_on_one_postgres_send_every_alert_once() {
         f.stored, f.created, alerts.expected, alerts.received, alerts.doubles
     );
     drop((one, two, direct));
-    pg.drop_db().await;
 }
 
 // ---------------------------------------------------------------- (e) cut between send and record
@@ -1091,25 +899,12 @@ async fn smtp_tripwire(sink: &SmtpSink, pg: Arc<Proxy>, tripped: Arc<Mutex<Optio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow: run by `make chaos`"]
 async fn e_postgres_cut_between_sending_an_alert_and_recording_it_sends_it_once() {
-    let pg = PgDb::create("cut").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let smtp = SmtpSink::start().expect("SMTP sink");
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(40)).build().expect("client");
-    let proxy = Proxy::start(&pg.host()).await;
     let tripped = Arc::new(Mutex::new(None));
-    let relay = smtp_tripwire(&smtp, Arc::clone(&proxy), Arc::clone(&tripped)).await;
-    let db = pg.url_via(proxy.port);
-    let start = Start {
-        db: &db,
-        dir: dir.path(),
-        smtp: Some(&relay),
-        timer: true,
-        lease_seconds: outage_lease(),
-        ignore_sigxfsz: false,
-    };
-    let mut service = Service::start(&start);
-    service.healthy(&http).await;
-    let (token, item) = setup(&http, &service.base).await;
+    let BehindProxy { pg, proxy, smtp, http, mut service, token, item, dir: _dir } =
+        behind_proxy("chaos_cut", async |sink, proxy| {
+            smtp_tripwire(sink, Arc::clone(proxy), Arc::clone(&tripped)).await
+        })
+        .await;
     let reported = Utc::now() - chrono::Duration::seconds(BACKDATE_SECONDS);
     let outcome = file(&http, &service.base, &token, &item, "cut", Some(reported)).await;
     let Outcome::Created { .. } = &outcome else { panic!("filing: {outcome:?}") };
@@ -1130,7 +925,7 @@ async fn e_postgres_cut_between_sending_an_alert_and_recording_it_sends_it_once(
     assert_eq!(status, "pending", "not recorded as sent while the database was away");
     proxy.up().await;
     // Ready again by itself (the same process, /readyz answers).
-    service.healthy(&http).await;
+    service.ready(&http).await;
     let stored = all_tickets(&http, &service.base, &token).await;
     let f = check_tickets(&attempts, &stored);
     let alerts = check_alerts(&smtp, &direct, &stored).await;
@@ -1145,5 +940,4 @@ async fn e_postgres_cut_between_sending_an_alert_and_recording_it_sends_it_once(
         alerts.doubles
     );
     drop((service, direct));
-    pg.drop_db().await;
 }

@@ -1,18 +1,14 @@
 //! The `itsm catalog` commands, run as a user runs them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn config_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
-}
+use std::path::Path;
+use std::process::Output;
+
+use support::{config_dir, sqlite_url};
 
 fn itsm(args: &[&str], config: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_itsm"))
-        .args(args)
-        .env("ITSM_CONFIG_DIR", config)
-        .output()
-        .expect("itsm runs")
+    support::itsm(config).args(args).output().expect("itsm runs")
 }
 
 #[test]
@@ -81,11 +77,10 @@ fn a_broken_catalog_fails_with_clear_messages() {
 #[test]
 fn user_add_creates_accounts_and_explains_refusals() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("itsm.db").display());
+    let url = sqlite_url(dir.path());
     let run = |args: &[&str], stdin: Option<&str>| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_itsm"))
+        let mut child = support::itsm(&config_dir())
             .args(args)
-            .env("ITSM_CONFIG_DIR", config_dir())
             .env("ITSM_DATABASE_URL", &url)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -141,7 +136,7 @@ fn openapi_prints_the_checked_in_spec() {
 #[test]
 fn report_writes_csv_and_xlsx_files() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("itsm.db").display());
+    let url = sqlite_url(dir.path());
     for (format, check) in [
         ("csv", (|b: &[u8]| b.starts_with("范围,对象,指标".as_bytes())) as fn(&[u8]) -> bool),
         ("xlsx", |b: &[u8]| b.starts_with(b"PK\x03\x04") && b.windows(15).any(|w| w == b"xl/workbook.xml")),
@@ -150,10 +145,9 @@ fn report_writes_csv_and_xlsx_files() {
         }),
     ] {
         let out = dir.path().join(format!("june.{format}"));
-        let run = Command::new(env!("CARGO_BIN_EXE_itsm"))
+        let run = support::itsm(&config_dir())
             .args(["report", "--month", "2026-06", "--format", format, "--out"])
             .arg(&out)
-            .env("ITSM_CONFIG_DIR", config_dir())
             .env("ITSM_DATABASE_URL", &url)
             .output()
             .expect("itsm runs");
@@ -161,9 +155,8 @@ fn report_writes_csv_and_xlsx_files() {
         let bytes = std::fs::read(&out).expect("written");
         assert!(check(&bytes), "{format} output is not what it should be");
     }
-    let bad = Command::new(env!("CARGO_BIN_EXE_itsm"))
+    let bad = support::itsm(&config_dir())
         .args(["report", "--month", "2026-13", "--out", "/dev/null"])
-        .env("ITSM_CONFIG_DIR", config_dir())
         .env("ITSM_DATABASE_URL", &url)
         .output()
         .expect("itsm runs");
