@@ -1,5 +1,9 @@
 //! The process dies after queuing an alert and before sending it (an abort,
 //! as hard as kill -9): after a restart the alert is delivered exactly once.
+//! The crash point exists only in builds with the `fault-injection` feature
+//! (`make test` enables it).
+
+#![cfg(feature = "fault-injection")]
 
 mod support;
 

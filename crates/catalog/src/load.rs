@@ -586,16 +586,16 @@ impl ItemContext<'_> {
             p.add(ITEMS, &entry, "name is empty");
         }
         let amount = p.money(ITEMS, &entry, "amount_yuan", &r.amount_yuan);
-        if let (Some(a), Ok(printed)) = (amount, Money::parse_yuan(&r.amount_source)) {
-            if a != printed {
-                p.add(ITEMS, &entry, format!("amount_yuan {a} differs from the printed {}", r.amount_source));
-            }
+        if let (Some(a), Ok(printed)) = (amount, Money::parse_yuan(&r.amount_source))
+            && a != printed
+        {
+            p.add(ITEMS, &entry, format!("amount_yuan {a} differs from the printed {}", r.amount_source));
         }
         let (service_period, own_period) = self.period(&entry, r.period.as_ref(), p);
-        if let Some(window) = &r.service_window {
-            if self.calendars.get(window).is_none() {
-                p.add(ITEMS, &entry, format!("service_window \"{window}\" is not a defined calendar"));
-            }
+        if let Some(window) = &r.service_window
+            && self.calendars.get(window).is_none()
+        {
+            p.add(ITEMS, &entry, format!("service_window \"{window}\" is not a defined calendar"));
         }
         check_sources(&entry, &r, p);
         let targets = self.targets(&entry, r.target, p);
@@ -701,14 +701,14 @@ impl ItemContext<'_> {
             if !ins.slots.is_empty() && ins.slots.len() as u32 != ins.times {
                 p.add(ITEMS, &ientry, format!("{} slots named for {} times", ins.slots.len(), ins.times));
             }
-            if let Some(set) = &ins.during {
-                if !self.filing_sets.contains(set.as_str()) {
-                    p.add(
-                        ITEMS,
-                        &ientry,
-                        format!("during = \"{set}\" names no filing_period set in contract.toml"),
-                    );
-                }
+            if let Some(set) = &ins.during
+                && !self.filing_sets.contains(set.as_str())
+            {
+                p.add(
+                    ITEMS,
+                    &ientry,
+                    format!("during = \"{set}\" names no filing_period set in contract.toml"),
+                );
             }
             if ins.source.trim().is_empty() {
                 p.add(ITEMS, &ientry, "source (the annex's words) is empty");

@@ -183,7 +183,7 @@ impl Serialize for Target {
         }
         let seconds = self.rule.target.get();
         // Whole minutes print as integers; a target such as 90 s as 1.5.
-        let minutes = if seconds % 60 == 0 {
+        let minutes = if seconds.is_multiple_of(60) {
             serde_json::Number::from(seconds / 60)
         } else {
             serde_json::Number::from_f64(seconds as f64 / 60.0).unwrap_or_else(|| serde_json::Number::from(0))

@@ -31,10 +31,10 @@ impl Received {
                 }
                 break;
             }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case(name) {
-                    value = Some(v.trim().to_owned());
-                }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case(name)
+            {
+                value = Some(v.trim().to_owned());
             }
         }
         value

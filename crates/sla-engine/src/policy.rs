@@ -266,10 +266,10 @@ impl TargetRule {
     /// Does this rule apply to the ticket?
     pub fn applies(&self, ticket: &TicketFacts<'_>, calendars: &impl Calendars) -> Result<bool, PolicyError> {
         let when = &self.when;
-        if let Some(severities) = &when.severity {
-            if !severities.contains(&ticket.severity) {
-                return Ok(false);
-            }
+        if let Some(severities) = &when.severity
+            && !severities.contains(&ticket.severity)
+        {
+            return Ok(false);
         }
         if !when.tags.iter().all(|t| ticket.tags.contains(t)) {
             return Ok(false);

@@ -320,12 +320,11 @@ fn schedule() -> impl Strategy<Value = HolidaySchedule> {
                     .map(|o| jan1 + chrono::Days::new(u64::from(o)))
                     .filter(|day| !taken.contains(day))
                     .collect();
-                if let (Some(first), Some(last)) = (days.first(), days.last()) {
-                    if (*last - *first).num_days() as usize + 1 == days.len() {
-                        taken.extend(days.iter().copied());
-                        text +=
-                            &format!("[[holiday]]\nname = \"h{i}\"\nfrom = \"{first}\"\nto = \"{last}\"\n");
-                    }
+                if let (Some(first), Some(last)) = (days.first(), days.last())
+                    && (*last - *first).num_days() as usize + 1 == days.len()
+                {
+                    taken.extend(days.iter().copied());
+                    text += &format!("[[holiday]]\nname = \"h{i}\"\nfrom = \"{first}\"\nto = \"{last}\"\n");
                 }
             }
             for week in workdays {

@@ -246,7 +246,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 fn clock_view(c: &ClockRead) -> ClockView {
     let s = &c.status;
     let secs = s.target.get();
-    let target_minutes = if secs % 60 == 0 {
+    let target_minutes = if secs.is_multiple_of(60) {
         serde_json::Number::from(secs / 60)
     } else {
         serde_json::Number::from_f64(secs as f64 / 60.0).unwrap_or_else(|| serde_json::Number::from(0))

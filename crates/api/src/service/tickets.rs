@@ -224,10 +224,10 @@ pub async fn file(
         data["backdated_by_seconds"] = json!(now.unix() - reported_at.unix());
     }
     for attempt in 0..3 {
-        if let Some(key) = &idempotency {
-            if let Some(replayed) = replay(state, caller, key).await? {
-                return Ok(Filed::Replayed(replayed));
-            }
+        if let Some(key) = &idempotency
+            && let Some(replayed) = replay(state, caller, key).await?
+        {
+            return Ok(Filed::Replayed(replayed));
         }
         ticket.id = Uuid::now_v7();
         let event = NewEvent {

@@ -238,10 +238,10 @@ async fn insert_postgres(db: &DatabaseConnection, f: &Models) -> Result<String, 
             // The year's first filing. Two instances may race to make the
             // sequence: the loser's unique violation is harmless.
             let make = format!("CREATE SEQUENCE IF NOT EXISTS {} AS bigint MINVALUE 1", sequence(f.year));
-            if let Err(e) = db.execute_unprepared(&make).await {
-                if !super::is_unique_violation(&e) {
-                    return Err(e);
-                }
+            if let Err(e) = db.execute_unprepared(&make).await
+                && !super::is_unique_violation(&e)
+            {
+                return Err(e);
             }
             db.query_one_raw(postgres_statement(f)).await
         }

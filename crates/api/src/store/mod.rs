@@ -27,12 +27,12 @@ use sea_orm::{
 /// connection, because it allows one writer and a pool only trades queueing
 /// for "database is locked" errors.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    if let Some(path) = sqlite_file(url) {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                DbErr::Custom(format!("cannot create the database folder {}: {e}", dir.display()))
-            })?;
-        }
+    if let Some(path) = sqlite_file(url)
+        && let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            DbErr::Custom(format!("cannot create the database folder {}: {e}", dir.display()))
+        })?;
     }
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
