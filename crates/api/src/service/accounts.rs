@@ -103,15 +103,16 @@ async fn issue(state: &AppState, user: User, now: Timestamp) -> Result<Issued> {
     Ok(Issued { token, expires_in: ttl, user })
 }
 
-/// Sign in with a username and password from `address`: a token, or a
+/// Check a username and password tried from `address`: the account, or a
 /// refusal. Failures are counted per account and per address; beyond the
-/// limit every attempt is refused until the oldest failure leaves the window.
-pub async fn sign_in(
+/// limit every attempt is refused until the oldest failure leaves the
+/// window. Every way of signing in (a token, a page's session) goes through here.
+pub async fn check_credentials(
     state: &AppState,
     username: &str,
     password: &str,
     address: Option<IpAddr>,
-) -> Result<Issued> {
+) -> Result<User> {
     let now = state.clock.now().unix();
     // Usernames are compared as typed: the throttle counts the name tried,
     // whether or not such an account exists.
@@ -141,7 +142,18 @@ pub async fn sign_in(
         return Err(fail());
     };
     state.login_accounts.clear(username);
-    let issued = issue(state, user, Timestamp::from_unix(now)).await?;
+    Ok(user)
+}
+
+/// Sign in for a bearer token.
+pub async fn sign_in(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    address: Option<IpAddr>,
+) -> Result<Issued> {
+    let user = check_credentials(state, username, password, address).await?;
+    let issued = issue(state, user, state.clock.now()).await?;
     tracing::info!(username = %issued.user.username, "token issued");
     Ok(issued)
 }
