@@ -13,6 +13,7 @@ mod m20261128_000005_inspections;
 mod m20261128_000006_outbox_attachments;
 mod m20261129_000007_drop_unused_ticket_index;
 mod m20261130_000008_one_due_instant;
+mod m20261130_000009_clock_rules;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_outbox_attachments::Migration),
             Box::new(m20261129_000007_drop_unused_ticket_index::Migration),
             Box::new(m20261130_000008_one_due_instant::Migration),
+            Box::new(m20261130_000009_clock_rules::Migration),
         ]
     }
 }

@@ -35,6 +35,12 @@ pub fn sh(text: &str) -> Timestamp {
     )
 }
 
+/// The instant an RFC 3339 value of an answer names (whatever offset it is written with).
+pub fn instant(value: &Value) -> Timestamp {
+    let text = value.as_str().unwrap_or_else(|| panic!("{value} is not an instant"));
+    Timestamp::from(chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339").to_utc())
+}
+
 /// The RFC 3339 UTC text the API writes for a Shanghai wall-clock time.
 pub fn utc(text: &str) -> String {
     sh(text).to_datetime().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

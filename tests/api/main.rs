@@ -9,6 +9,7 @@ mod access;
 mod alerts;
 mod auth;
 mod catalog;
+mod contract;
 mod flows;
 mod http;
 mod inspections;

@@ -118,6 +118,25 @@ fn tz_name<S: serde::Serializer>(tz: &sla_engine::Tz, s: S) -> Result<S::Ok, S::
     s.serialize_str(tz.name())
 }
 
+/// A rule the whole contract sets beside every item's own (合同通用条款):
+/// for a ticket it applies to, it competes with the item's rule for the same
+/// metric, and the earlier deadline wins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GeneralRule {
+    /// A stable name (e.g. `system_down_response`).
+    pub key: String,
+    /// The rule, with the contract's words.
+    #[serde(flatten)]
+    pub target: Target,
+}
+
+impl Catalog {
+    /// The general rules as the engine takes them.
+    pub fn general_rules(&self) -> Vec<sla_engine::TargetRule> {
+        self.rules.iter().map(|r| r.target.rule.clone()).collect()
+    }
+}
+
 /// Everything the configuration folder says about the contract, checked.
 #[derive(Clone, Debug, Serialize)]
 pub struct Catalog {
@@ -129,6 +148,8 @@ pub struct Catalog {
     pub penalties: Vec<Penalty>,
     /// Readings of the contract's words.
     pub settings: Settings,
+    /// Rules the whole contract sets beside every item's own targets.
+    pub rules: Vec<GeneralRule>,
     /// Periods for filing-time inspections.
     pub filing_periods: Vec<FilingPeriod>,
     /// The agencies served.

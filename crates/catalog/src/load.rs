@@ -17,7 +17,7 @@ use crate::model::{
     ServicePeriod, Target,
 };
 use crate::money::Money;
-use crate::{AlertPolicy, Catalog, CatalogText, Escalation, LoadErrors, Recipients, Settings};
+use crate::{AlertPolicy, Catalog, CatalogText, Escalation, GeneralRule, LoadErrors, Recipients, Settings};
 
 // --- the files as written -------------------------------------------------
 
@@ -34,6 +34,22 @@ struct ContractFile {
     filing_period: Vec<RawFilingPeriod>,
     #[serde(default)]
     alerts: Option<RawAlerts>,
+    /// Rules the whole contract sets beside every item's own (合同通用条款).
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    key: String,
+    metric: String,
+    duration: String,
+    calendar: String,
+    #[serde(default)]
+    when: Condition,
+    source: String,
+    note: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -327,18 +343,30 @@ pub(crate) fn from_text(text: CatalogText<'_>, calendars: CalendarSet) -> Result
     let contract_file: Option<ContractFile> = parse("catalog/contract.toml", text.contract, &mut p);
     let agencies_file: Option<AgenciesFile> = parse("catalog/agencies.toml", text.agencies, &mut p);
     let items_file: Option<ItemsFile> = parse("catalog/items.toml", text.items, &mut p);
-    let (Some(cf), Some(af), Some(itf)) = (contract_file, agencies_file, items_file) else {
+    let (Some(mut cf), Some(af), Some(itf)) = (contract_file, agencies_file, items_file) else {
         return Err(LoadErrors(p.0));
     };
 
+    let raw_rules = std::mem::take(&mut cf.rule);
     let (contract, payments, penalties, settings, filing_periods) =
         resolve_contract(cf, &mut p).ok_or_else(|| LoadErrors(std::mem::take(&mut p.0)))?;
+    let rules = resolve_rules(raw_rules, &settings, &calendars, &mut p);
     let agencies = resolve_agencies(af, &mut p);
     let items = resolve_items(itf, &contract, &settings, &agencies, &filing_periods, &calendars, &mut p);
     check_figures(&contract, &payments, &items, &agencies, &mut p);
 
     if p.0.is_empty() {
-        Ok(Catalog { contract, payments, penalties, settings, filing_periods, agencies, items, calendars })
+        Ok(Catalog {
+            contract,
+            payments,
+            penalties,
+            settings,
+            rules,
+            filing_periods,
+            agencies,
+            items,
+            calendars,
+        })
     } else {
         Err(LoadErrors(p.0))
     }
@@ -646,35 +674,22 @@ impl ItemContext<'_> {
 
     /// The item's target rules, each checked; a rule that can never apply is a problem.
     fn targets(&self, entry: &str, raw: Vec<RawTarget>, p: &mut Problems) -> Vec<Target> {
-        let mut targets = Vec::new();
-        for (j, t) in raw.into_iter().enumerate() {
-            let tentry = format!("{entry} target[{j}] {}", t.metric);
-            let metric = match t.metric.parse::<Metric>() {
-                Ok(m) => m,
-                Err(e) => {
-                    p.add(ITEMS, &tentry, e);
-                    continue;
-                }
-            };
-            let target = match parse_duration(&t.duration, self.settings.real_time) {
-                Ok(d) => d,
-                Err(e) => {
-                    p.add(ITEMS, &tentry, e);
-                    continue;
-                }
-            };
-            if t.source.trim().is_empty() {
-                p.add(ITEMS, &tentry, "source (the annex's words) is empty");
-            }
-            let rule = TargetRule { metric, when: t.when, target, calendar: t.calendar };
-            if let Err(e) = sla_engine::Policy::new(vec![rule.clone()]).validate(self.calendars) {
-                p.add(ITEMS, &tentry, e.to_string());
-            }
-            if rule.when.opened.is_none() && rule.when.calendar.is_some() {
-                p.add(ITEMS, &tentry, "`when.calendar` is given without `when.opened`");
-            }
-            targets.push(Target { rule, duration: t.duration, source: t.source, note: t.note });
-        }
+        let targets: Vec<Target> = raw
+            .into_iter()
+            .enumerate()
+            .filter_map(|(j, t)| {
+                let tentry = format!("{entry} target[{j}] {}", t.metric);
+                let parts = TargetParts {
+                    metric: t.metric,
+                    duration: t.duration,
+                    calendar: t.calendar,
+                    when: t.when,
+                    source: t.source,
+                    note: t.note,
+                };
+                resolve_target(ITEMS, &tentry, parts, self.settings, self.calendars, p)
+            })
+            .collect();
         // A rule after an unconditional rule for the same metric can never apply.
         for (j, t) in targets.iter().enumerate() {
             if let Some(k) =
@@ -724,6 +739,75 @@ impl ItemContext<'_> {
         }
         out
     }
+}
+
+/// A target rule as written, in an item or among the contract's general rules.
+struct TargetParts {
+    metric: String,
+    duration: String,
+    calendar: String,
+    when: Condition,
+    source: String,
+    note: Option<String>,
+}
+
+/// One target rule, checked: its metric, duration, calendars and words.
+fn resolve_target(
+    file: &str,
+    entry: &str,
+    t: TargetParts,
+    settings: &Settings,
+    calendars: &CalendarSet,
+    p: &mut Problems,
+) -> Option<Target> {
+    let metric = t.metric.parse::<Metric>().map_err(|e| p.add(file, entry, e)).ok()?;
+    let target = parse_duration(&t.duration, settings.real_time).map_err(|e| p.add(file, entry, e)).ok()?;
+    if t.source.trim().is_empty() {
+        p.add(file, entry, "source (the contract's words) is empty");
+    }
+    let rule = TargetRule { metric, when: t.when, target, calendar: t.calendar };
+    if let Err(e) = sla_engine::Policy::new(vec![rule.clone()]).validate(calendars) {
+        p.add(file, entry, e.to_string());
+    }
+    if rule.when.opened.is_none() && rule.when.calendar.is_some() {
+        p.add(file, entry, "`when.calendar` is given without `when.opened`");
+    }
+    Some(Target { rule, duration: t.duration, source: t.source, note: t.note })
+}
+
+/// The contract's general rules, each checked like an item's targets and named by a unique key.
+fn resolve_rules(
+    raw: Vec<RawRule>,
+    settings: &Settings,
+    calendars: &CalendarSet,
+    p: &mut Problems,
+) -> Vec<GeneralRule> {
+    const SRC: &str = "catalog/contract.toml";
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let entry = format!("rule[{i}] \"{}\"", r.key);
+        let key_ok = !r.key.is_empty()
+            && r.key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !key_ok {
+            p.add(SRC, &entry, "key must be lowercase ASCII letters, digits and underscores");
+        }
+        if !seen.insert(r.key.clone()) {
+            p.add(SRC, &entry, "key is used twice");
+        }
+        let parts = TargetParts {
+            metric: r.metric,
+            duration: r.duration,
+            calendar: r.calendar,
+            when: r.when,
+            source: r.source,
+            note: r.note,
+        };
+        if let Some(target) = resolve_target(SRC, &entry, parts, settings, calendars, p) {
+            out.push(GeneralRule { key: r.key, target });
+        }
+    }
+    out
 }
 
 /// Every normalized value keeps the annex's wording beside it.

@@ -386,3 +386,34 @@ fn sums_that_overflow_are_reported_as_not_matching() {
     });
     assert!(err.contains("item amounts sum to more than"), "{err}");
 }
+
+#[test]
+fn the_contract_sets_the_one_hour_rule_for_every_item() {
+    let c = shipped();
+    assert_eq!(c.rules.len(), 1);
+    let rule = &c.rules[0];
+    assert_eq!(rule.key, "system_down_response");
+    assert_eq!(rule.target.rule.metric, Metric::Response);
+    assert_eq!(rule.target.rule.target.get(), 3600);
+    assert_eq!(rule.target.rule.calendar, "7x24");
+    assert_eq!(rule.target.rule.when.severity, Some(vec![sla_engine::Severity::Critical]));
+    assert!(rule.target.source.contains("第九条4") && rule.target.source.contains("第十一条1"));
+}
+
+#[test]
+fn general_rules_are_checked_like_targets() {
+    let err = broken(|d| {
+        let contract = d.join("catalog/contract.toml");
+        replace(
+            &contract,
+            "calendar = \"7x24\"\nwhen = { severity = [\"critical\"] }",
+            "calendar = \"7x12\"\nwhen = { severity = [\"critical\"] }",
+        );
+        let text = std::fs::read_to_string(&contract).expect("read");
+        let copy = "\n[[rule]]\nkey = \"system_down_response\"\nmetric = \"response\"\nduration = \"an hour\"\ncalendar = \"7x24\"\nsource = \"\"\n";
+        std::fs::write(&contract, text + copy).expect("write");
+    });
+    assert!(err.contains("rule[0] \"system_down_response\": calendar \"7x12\" is not defined"), "{err}");
+    assert!(err.contains("rule[1] \"system_down_response\": key is used twice"), "{err}");
+    assert!(err.contains("rule[1] \"system_down_response\": duration \"an hour\""), "{err}");
+}

@@ -25,6 +25,8 @@ pub use clock::{
 };
 pub use error::{CalendarError, ClockError, ConfigError};
 pub use holidays::{DayKind, HolidaySchedule};
-pub use policy::{Condition, Metric, OpenedIn, Policy, PolicyError, Severity, TargetRule, TicketFacts};
+pub use policy::{
+    Chosen, Condition, Metric, OpenedIn, Policy, PolicyError, RuleIndex, Severity, TargetRule, TicketFacts,
+};
 pub use time::{BusinessSeconds, Timestamp};
 pub use window::{DEFAULT_HOLIDAY_REGION, DEFAULT_TIMEZONE, DayHours, Preset, ServiceWindow};

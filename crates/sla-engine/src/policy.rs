@@ -262,30 +262,114 @@ impl Policy {
     }
 }
 
+/// Which rule set a clock's target: one of the item's own, or one of the
+/// rules the whole contract sets beside them (合同通用条款).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RuleIndex {
+    /// The item's rule at this position of its policy.
+    Item(usize),
+    /// The general rule at this position of the list given.
+    General(usize),
+}
+
+/// The rule chosen for a metric of a ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chosen<'a> {
+    /// The rule.
+    pub rule: &'a TargetRule,
+    /// Where it comes from.
+    pub index: RuleIndex,
+    /// True when the choice read dates without holiday data (whether the
+    /// ticket was opened in working time, or which deadline comes first).
+    pub beyond_holiday_data: bool,
+}
+
+impl Policy {
+    /// Every metric this policy or the general rules set a target for, each
+    /// once: the policy's first, in first-seen order.
+    pub fn metrics_with<'a>(&'a self, general: &'a [TargetRule]) -> Vec<&'a Metric> {
+        let mut seen = self.metrics();
+        for rule in general {
+            if !seen.contains(&&rule.metric) {
+                seen.push(&rule.metric);
+            }
+        }
+        seen
+    }
+
+    /// The rule that sets `metric`'s target for this ticket when general
+    /// rules hold beside the item's own: the item's first applicable rule and
+    /// every applicable general rule compete, and the one whose deadline,
+    /// counted from `start` in its own calendar, comes first wins (the
+    /// item's on a tie). So "never more than an hour, whatever the item's
+    /// window" is a general rule of 60 minutes in a 7x24 calendar.
+    pub fn choose<'a>(
+        &'a self,
+        metric: &Metric,
+        ticket: &TicketFacts<'_>,
+        general: &'a [TargetRule],
+        start: Timestamp,
+        calendars: &impl Calendars,
+    ) -> Result<Option<Chosen<'a>>, PolicyError> {
+        let mut beyond = false;
+        let mut best: Option<(Timestamp, Chosen<'a>)> = None;
+        let own = self.rules.iter().enumerate().filter(|(_, r)| &r.metric == metric);
+        let mut candidates = Vec::new();
+        for (i, rule) in own {
+            let (applies, b) = rule.applies_reckoned(ticket, calendars)?;
+            beyond |= b;
+            if applies {
+                candidates.push((RuleIndex::Item(i), rule));
+                break;
+            }
+        }
+        for (i, rule) in general.iter().enumerate().filter(|(_, r)| &r.metric == metric) {
+            let (applies, b) = rule.applies_reckoned(ticket, calendars)?;
+            beyond |= b;
+            if applies {
+                candidates.push((RuleIndex::General(i), rule));
+            }
+        }
+        for (index, rule) in candidates {
+            let calendar = calendars
+                .calendar(&rule.calendar)
+                .ok_or_else(|| PolicyError::UnknownCalendar(rule.calendar.clone()))?;
+            let deadline = calendar.deadline(start, rule.target)?;
+            beyond |= deadline.beyond_holiday_data;
+            if best.as_ref().is_none_or(|(at, _)| deadline.value < *at) {
+                best = Some((deadline.value, Chosen { rule, index, beyond_holiday_data: false }));
+            }
+        }
+        Ok(best.map(|(_, chosen)| Chosen { beyond_holiday_data: beyond, ..chosen }))
+    }
+}
+
 impl TargetRule {
     /// Does this rule apply to the ticket?
     pub fn applies(&self, ticket: &TicketFacts<'_>, calendars: &impl Calendars) -> Result<bool, PolicyError> {
+        Ok(self.applies_reckoned(ticket, calendars)?.0)
+    }
+
+    /// As [`TargetRule::applies`], and whether the answer read a date without
+    /// holiday data (a rule for tickets opened in working time, on a day
+    /// whose holidays are not known).
+    pub fn applies_reckoned(
+        &self,
+        ticket: &TicketFacts<'_>,
+        calendars: &impl Calendars,
+    ) -> Result<(bool, bool), PolicyError> {
         let when = &self.when;
-        if let Some(severities) = &when.severity
-            && !severities.contains(&ticket.severity)
+        if when.severity.as_ref().is_some_and(|s| !s.contains(&ticket.severity))
+            || !when.tags.iter().all(|t| ticket.tags.contains(t))
         {
-            return Ok(false);
+            return Ok((false, false));
         }
-        if !when.tags.iter().all(|t| ticket.tags.contains(t)) {
-            return Ok(false);
-        }
-        if let Some(opened) = when.opened {
-            let name = when
-                .calendar
-                .as_ref()
-                .ok_or_else(|| PolicyError::OpenedWithoutCalendar(self.metric.clone()))?;
-            let calendar =
-                calendars.calendar(name).ok_or_else(|| PolicyError::UnknownCalendar(name.clone()))?;
-            let inside = calendar.is_open(ticket.opened_at)?;
-            if inside != (opened == OpenedIn::Inside) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        let Some(opened) = when.opened else { return Ok((true, false)) };
+        let name =
+            when.calendar.as_ref().ok_or_else(|| PolicyError::OpenedWithoutCalendar(self.metric.clone()))?;
+        let calendar = calendars.calendar(name).ok_or_else(|| PolicyError::UnknownCalendar(name.clone()))?;
+        let inside = calendar.is_open(ticket.opened_at)?;
+        let beyond = !calendar.holiday_data_covers(ticket.opened_at, ticket.opened_at);
+        Ok((inside == (opened == OpenedIn::Inside), beyond))
     }
 }

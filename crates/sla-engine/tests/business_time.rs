@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 use proptest::prelude::*;
 use reference::Oracle;
 use sla_engine::{
-    BusinessSeconds, Calendar, CalendarError, DateSpan, DayHours, HolidaySchedule, Preset, ServiceWindow,
-    Timestamp,
+    BusinessSeconds, Calendar, CalendarError, Condition, DateSpan, DayHours, HolidaySchedule, Metric, Policy,
+    Preset, RuleIndex, ServiceWindow, Severity, TargetRule, TicketFacts, Timestamp,
 };
 
 const CN_2026: &str = include_str!("../../../config/calendars/cn-2026.toml");
@@ -131,6 +131,88 @@ fn says_when_it_runs_past_the_holiday_data() {
     let always =
         Calendar::build(&ServiceWindow::default_preset(Preset::AlwaysOpen), &cn_2026()).expect("builds");
     assert!(!always.deadline(sh("2027-03-01 10:00"), minutes(60)).expect("in span").beyond_holiday_data);
+}
+
+/// A response rule of `target` in `calendar`, for every ticket or for critical ones.
+fn response(target: BusinessSeconds, calendar: &str, critical_only: bool) -> TargetRule {
+    let when =
+        Condition { severity: critical_only.then(|| vec![Severity::Critical]), ..Condition::default() };
+    TargetRule { metric: Metric::Response, when, target, calendar: calendar.into() }
+}
+
+fn facts(severity: Severity, opened_at: Timestamp) -> TicketFacts<'static> {
+    TicketFacts { severity, opened_at, tags: &[] }
+}
+
+#[test]
+fn a_general_rule_wins_when_its_deadline_comes_first() {
+    // An item counting 2 working hours (5x8) beside the contract's "never
+    // more than an hour" (60 clock minutes, 7x24) for critical tickets.
+    let calendars: std::collections::BTreeMap<String, Calendar> = [
+        ("5x8".to_owned(), five_by_eight()),
+        (
+            "7x24".to_owned(),
+            Calendar::build(&ServiceWindow::default_preset(Preset::AlwaysOpen), &cn_2026()).expect("builds"),
+        ),
+    ]
+    .into();
+    let policy = Policy::new(vec![response(minutes(120), "5x8", false)]);
+    let general = [response(minutes(60), "7x24", true)];
+    let choose = |severity, opened: Timestamp| {
+        let chosen = policy
+            .choose(&Metric::Response, &facts(severity, opened), &general, opened, &calendars)
+            .expect("chooses")
+            .expect("a rule applies");
+        let cal = &calendars[&chosen.rule.calendar];
+        (chosen.index, cal.deadline(opened, chosen.rule.target).expect("in span").value)
+    };
+    // Sunday 22:57: the item's two working hours end Monday 11:00; the hour ends at 23:57.
+    assert_eq!(
+        choose(Severity::Critical, sh("2026-06-07 22:57")),
+        (RuleIndex::General(0), sh("2026-06-07 23:57"))
+    );
+    // A general ticket at the same moment keeps the item's own rule.
+    assert_eq!(
+        choose(Severity::General, sh("2026-06-07 22:57")),
+        (RuleIndex::Item(0), sh("2026-06-08 11:00"))
+    );
+    // Monday 09:00, critical: two working hours end at 11:00, the hour at 10:00.
+    assert_eq!(
+        choose(Severity::Critical, sh("2026-06-08 09:00")),
+        (RuleIndex::General(0), sh("2026-06-08 10:00"))
+    );
+    // An item rule that is tighter than the hour keeps winning.
+    let tight = Policy::new(vec![response(minutes(30), "5x8", false)]);
+    let chosen = tight
+        .choose(
+            &Metric::Response,
+            &facts(Severity::Critical, sh("2026-06-08 09:00")),
+            &general,
+            sh("2026-06-08 09:00"),
+            &calendars,
+        )
+        .expect("chooses")
+        .expect("a rule applies");
+    assert_eq!(chosen.index, RuleIndex::Item(0));
+    // An item without a response rule: the general rule alone, for critical tickets only.
+    let none = Policy::new(Vec::new());
+    let alone = none.choose(
+        &Metric::Response,
+        &facts(Severity::Critical, sh("2026-06-07 22:57")),
+        &general,
+        sh("2026-06-07 22:57"),
+        &calendars,
+    );
+    assert_eq!(alone.expect("chooses").map(|c| c.index), Some(RuleIndex::General(0)));
+    let nothing = none.choose(
+        &Metric::Response,
+        &facts(Severity::Major, sh("2026-06-07 22:57")),
+        &general,
+        sh("2026-06-07 22:57"),
+        &calendars,
+    );
+    assert_eq!(nothing.expect("chooses"), None);
+    assert_eq!(none.metrics_with(&general), vec![&Metric::Response]);
 }
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -401,6 +483,43 @@ proptest! {
         let need = (f64::from(weekly) * share) as u64;
         let due = cal.deadline_excluding(Timestamp::from_unix(start), BusinessSeconds::new(need), &ts).expect("in span").value.unix();
         prop_assert_eq!(Some(due), oracle.deadline(start, need as i64, &pauses, due + 1));
+    }
+
+    #[test]
+    fn the_earlier_deadline_wins_as_the_oracle_counts_them(
+        item_window in window(),
+        general_window in window(),
+        holidays in schedule(),
+        start in T0..T0 + YEAR,
+        item_share in 0.0f64..1.0,
+        general_share in 0.0f64..1.0,
+    ) {
+        let calendars: std::collections::BTreeMap<String, Calendar> = [
+            ("item".to_owned(), build(&item_window, &holidays)),
+            ("general".to_owned(), build(&general_window, &holidays)),
+        ]
+        .into();
+        let need = |w: &ServiceWindow, share: f64| {
+            let weekly: u32 = w.weekly.iter().map(DayHours::seconds).sum();
+            BusinessSeconds::new((f64::from(weekly) * share) as u64)
+        };
+        let (item_need, general_need) = (need(&item_window, item_share), need(&general_window, general_share));
+        let policy = Policy::new(vec![response(item_need, "item", false)]);
+        let general = [response(general_need, "general", false)];
+        let opened = Timestamp::from_unix(start);
+        let chosen = policy
+            .choose(&Metric::Response, &facts(Severity::Critical, opened), &general, opened, &calendars)
+            .expect("chooses")
+            .expect("a rule applies");
+        // The oracle's deadlines, minute by minute, each in its own window.
+        let give_up = start + 3 * YEAR / 2;
+        let item_due = Oracle { window: &item_window, holidays: &holidays }.deadline(start, item_need.get() as i64, &[], give_up);
+        let general_due = Oracle { window: &general_window, holidays: &holidays }.deadline(start, general_need.get() as i64, &[], give_up);
+        let (item_due, general_due) = (item_due.expect("item deadline"), general_due.expect("general deadline"));
+        let expected = if general_due < item_due { RuleIndex::General(0) } else { RuleIndex::Item(0) };
+        prop_assert_eq!(chosen.index, expected);
+        let got = calendars[&chosen.rule.calendar].deadline(opened, chosen.rule.target).expect("in span").value.unix();
+        prop_assert_eq!(got, item_due.min(general_due));
     }
 
     #[test]

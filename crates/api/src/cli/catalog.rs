@@ -114,6 +114,7 @@ fn show_json(config_dir: &Path) -> ExitCode {
             "filing_periods": catalog.filing_periods,
             "source_text": catalog.contract.source_text,
         },
+        "rules": catalog.rules,
         "agencies": catalog.agencies,
         "items": catalog.items.iter().map(|i| {
             let mut v = serde_json::to_value(i).unwrap_or_default();

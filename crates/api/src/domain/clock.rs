@@ -19,6 +19,10 @@ pub struct StoredClock {
     pub calendar: String,
     /// Its history.
     pub events: Vec<ClockEvent>,
+    /// Which rule chose its target (`item:{position}`, `contract:{key}`); none on clocks written before rules were named.
+    pub rule_ref: Option<String>,
+    /// True when choosing that rule read dates without holiday data.
+    pub choice_beyond_holiday_data: bool,
 }
 
 impl StoredClock {

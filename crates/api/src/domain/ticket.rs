@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sla_engine::{
     Calendars, Clock, ClockError, ClockEvent, ClockEventKind, ClockStatus, Metric, Policy, PolicyError,
-    Severity, TargetRule, TicketFacts, Timestamp,
+    RuleIndex, Severity, TargetRule, TicketFacts, Timestamp,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -78,6 +78,8 @@ pub enum Action {
     Assign,
     /// An engineer checked in on site: meets the on-site target.
     Arrive,
+    /// The fault's effects are contained (遏制): meets the containment target.
+    Contain,
     /// Waiting on the agency: pauses the clocks the policy pauses.
     Pause,
     /// The agency answered.
@@ -96,10 +98,11 @@ pub enum Action {
 
 impl Action {
     /// Every action that `POST /v1/tickets/{id}/{action}` accepts.
-    pub const ROUTABLE: [Action; 10] = [
+    pub const ROUTABLE: [Action; 11] = [
         Action::Acknowledge,
         Action::Assign,
         Action::Arrive,
+        Action::Contain,
         Action::Pause,
         Action::Resume,
         Action::Resolve,
@@ -116,6 +119,7 @@ impl Action {
             Action::Acknowledge => "acknowledge",
             Action::Assign => "assign",
             Action::Arrive => "arrive",
+            Action::Contain => "contain",
             Action::Pause => "pause",
             Action::Resume => "resume",
             Action::Resolve => "resolve",
@@ -310,6 +314,9 @@ pub fn next_state(
         (Action::File, _) => Err(not()),
         (Action::Acknowledge, S::Open) => Ok(S::Acknowledged),
         (Action::Arrive, S::Open | S::Acknowledged) => Ok(S::InProgress),
+        // Containing a fault answers it too.
+        (Action::Contain, S::Open) => Ok(S::Acknowledged),
+        (Action::Contain, s @ (S::Acknowledged | S::InProgress | S::Paused)) => Ok(s),
         (Action::Pause, S::Acknowledged | S::InProgress) => Ok(S::Paused),
         (Action::Resume, S::Paused) => Ok(paused_from.unwrap_or(S::Acknowledged)),
         (Action::Resolve, S::Open | S::Acknowledged | S::InProgress | S::Paused) => Ok(S::Resolved),
@@ -320,6 +327,9 @@ pub fn next_state(
         _ => Err(not()),
     }
 }
+
+/// The metric the action `contain` meets (遏制).
+pub const CONTAINMENT: &str = "containment";
 
 /// One entry of the trail, as the clocks see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -333,7 +343,7 @@ pub struct TrailEntry {
 /// The clock history for `metric` implied by a ticket's trail.
 ///
 /// Filing starts every clock; acknowledging meets response; arriving meets
-/// response and on-site; pausing and resuming stop and restart the clocks in
+/// response and on-site; containing meets response and containment; pausing and resuming stop and restart the clocks in
 /// `pausing`; resolving meets every clock still counting; reopening resumes
 /// recovery where it stopped.
 pub fn clock_events(metric: &Metric, trail: &[TrailEntry], pausing: &[Metric]) -> Vec<ClockEvent> {
@@ -351,6 +361,7 @@ pub fn clock_events(metric: &Metric, trail: &[TrailEntry], pausing: &[Metric]) -
         let meets = match e.action {
             Action::Acknowledge => *metric == Metric::Response,
             Action::Arrive => matches!(metric, Metric::Response | Metric::OnSite),
+            Action::Contain => *metric == Metric::Response || metric.as_str() == CONTAINMENT,
             Action::Resolve => true,
             _ => false,
         };
@@ -386,6 +397,10 @@ pub fn clock_events(metric: &Metric, trail: &[TrailEntry], pausing: &[Metric]) -
 pub struct TicketClock {
     /// The rule that sets its target.
     pub rule: TargetRule,
+    /// Which rule it is: `item:{position}` or `contract:{key}`.
+    pub rule_ref: String,
+    /// True when choosing the rule read dates without holiday data.
+    pub choice_beyond_holiday_data: bool,
     /// Its history.
     pub events: Vec<ClockEvent>,
     /// Where it stands at the instant it was computed.
@@ -400,6 +415,8 @@ impl TicketClock {
             target: self.rule.target,
             calendar: self.rule.calendar.clone(),
             events: self.events.clone(),
+            rule_ref: Some(self.rule_ref.clone()),
+            choice_beyond_holiday_data: self.choice_beyond_holiday_data,
         }
     }
 }
@@ -418,9 +435,31 @@ pub enum ClocksError {
     UnknownCalendar(String),
 }
 
-/// Every clock a ticket has under `policy`: one per metric that has a target for it.
+/// The rules a ticket's targets are chosen from: its item's own, and the
+/// contract's general rules by key.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules<'a> {
+    /// The item's policy.
+    pub policy: &'a Policy,
+    /// The contract's general rules.
+    pub general: &'a [TargetRule],
+    /// Their keys, in the same order.
+    pub general_keys: &'a [&'a str],
+}
+
+impl Rules<'_> {
+    fn reference(&self, index: RuleIndex) -> String {
+        match index {
+            RuleIndex::Item(i) => format!("item:{i}"),
+            RuleIndex::General(i) => format!("contract:{}", self.general_keys.get(i).copied().unwrap_or("?")),
+        }
+    }
+}
+
+/// Every clock a ticket has: one per metric that the item's policy or a
+/// general rule sets a target for, the earlier deadline choosing between them.
 pub fn ticket_clocks(
-    policy: &Policy,
+    rules: Rules<'_>,
     facts: &TicketFacts<'_>,
     trail: &[TrailEntry],
     pausing: &[Metric],
@@ -429,13 +468,20 @@ pub fn ticket_clocks(
     now: Timestamp,
 ) -> Result<Vec<TicketClock>, ClocksError> {
     let mut out = Vec::new();
-    for metric in policy.metrics() {
-        let Some(rule) = policy.select(metric, facts, calendars)? else {
+    for metric in rules.policy.metrics_with(rules.general) {
+        let events = clock_events(metric, trail, pausing);
+        let start = events.first().map_or(facts.opened_at, |e| e.at);
+        let Some(chosen) = rules.policy.choose(metric, facts, rules.general, start, calendars)? else {
             continue;
         };
-        let events = clock_events(metric, trail, pausing);
-        let status = evaluate(rule, &events, calendars, thresholds, now)?;
-        out.push(TicketClock { rule: rule.clone(), events, status });
+        let status = evaluate(chosen.rule, &events, calendars, thresholds, now)?;
+        out.push(TicketClock {
+            rule: chosen.rule.clone(),
+            rule_ref: rules.reference(chosen.index),
+            choice_beyond_holiday_data: chosen.beyond_holiday_data,
+            events,
+            status,
+        });
     }
     Ok(out)
 }

@@ -128,8 +128,21 @@ pub struct ClockView {
     pub breached_at: Option<DateTime<Utc>>,
     /// When it was met.
     pub met_at: Option<DateTime<Utc>>,
-    /// True when the answer relied on dates without holiday data.
+    /// True when the answer (or the choice of the rule) relied on dates without holiday data.
     pub beyond_holiday_data: bool,
+    /// Where the target comes from.
+    pub rule: Option<RuleView>,
+}
+
+/// The rule that set a clock's target.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleView {
+    /// `item` (the line item's own requirements) or `contract` (a clause that holds for every item).
+    pub scope: String,
+    /// The contract rule's key, e.g. `system_down_response`.
+    pub key: Option<String>,
+    /// The contract's or the annex's own words.
+    pub source: String,
 }
 
 /// A ticket with its clocks.
@@ -263,6 +276,11 @@ fn clock_view(c: &ClockRead) -> ClockView {
         breached_at: s.breached_at.map(Timestamp::to_datetime),
         met_at: s.met_at.map(Timestamp::to_datetime),
         beyond_holiday_data: s.beyond_holiday_data,
+        rule: c.rule.as_ref().map(|r| RuleView {
+            scope: r.scope.to_owned(),
+            key: r.key.clone(),
+            source: r.source.clone(),
+        }),
     }
 }
 
@@ -450,6 +468,8 @@ pub enum ActionName {
     Assign,
     /// On-site check-in: meets the on-site target.
     Arrive,
+    /// The fault's effects are contained (遏制): meets the containment target, where the item has one.
+    Contain,
     /// Waiting on the agency.
     Pause,
     /// The agency answered.
@@ -472,6 +492,7 @@ impl From<ActionName> for Action {
             ActionName::Acknowledge => Action::Acknowledge,
             ActionName::Assign => Action::Assign,
             ActionName::Arrive => Action::Arrive,
+            ActionName::Contain => Action::Contain,
             ActionName::Pause => Action::Pause,
             ActionName::Resume => Action::Resume,
             ActionName::Resolve => Action::Resolve,

@@ -68,8 +68,42 @@ pub struct ClockRead {
     pub metric: String,
     /// The calendar it counts in.
     pub calendar: String,
-    /// Its standing now.
+    /// Its standing now (`beyond_holiday_data` also covers the choice of its rule).
     pub status: ClockStatus,
+    /// The rule that set its target, when it is known.
+    pub rule: Option<RuleSource>,
+}
+
+/// Where a clock's target comes from: the item's own requirements, or a
+/// clause of the contract that holds for every item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleSource {
+    /// `item` or `contract`.
+    pub scope: &'static str,
+    /// The general rule's key (contract rules).
+    pub key: Option<String>,
+    /// The contract's or the annex's own words.
+    pub source: String,
+}
+
+/// The rule a stored reference (`item:{position}`, `contract:{key}`) names, with its words.
+fn rule_source(state: &AppState, item_id: Uuid, reference: Option<&str>) -> Option<RuleSource> {
+    let (scope, name) = reference?.split_once(':')?;
+    match scope {
+        "item" => {
+            let target = state.item(item_id)?.targets.get(name.parse::<usize>().ok()?)?;
+            Some(RuleSource { scope: "item", key: None, source: target.source.clone() })
+        }
+        "contract" => {
+            let rule = state.catalog.rules.iter().find(|r| r.key == name)?;
+            Some(RuleSource {
+                scope: "contract",
+                key: Some(rule.key.clone()),
+                source: rule.target.source.clone(),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// How `file` ended.
@@ -110,8 +144,11 @@ fn compute_clocks(
         .ok_or_else(|| Error::internal(format!("line item {} is not in the catalog", t.line_item_id)))?;
     let opened_at = trail.first().map_or(now, |e| e.at);
     let facts = TicketFacts { severity: t.severity, opened_at, tags: &t.tags };
+    let policy = item.policy();
+    let general = state.catalog.general_rules();
+    let keys: Vec<&str> = state.catalog.rules.iter().map(|r| r.key.as_str()).collect();
     ticket::ticket_clocks(
-        &item.policy(),
+        ticket::Rules { policy: &policy, general: &general, general_keys: &keys },
         &facts,
         trail,
         &state.catalog.settings.paused_while_waiting,
@@ -139,15 +176,18 @@ fn writes(clocks: &Computed, now: Timestamp) -> Vec<ClockWrite<'_>> {
         .collect()
 }
 
-fn reads(clocks: &Computed) -> Vec<ClockRead> {
-    clocks
-        .iter()
-        .map(|(c, status)| ClockRead {
-            metric: c.metric.as_str().to_owned(),
-            calendar: c.calendar.clone(),
-            status: status.clone(),
-        })
-        .collect()
+fn reads(state: &AppState, item_id: Uuid, clocks: &Computed) -> Vec<ClockRead> {
+    clocks.iter().map(|(c, status)| read_of(state, item_id, c, status.clone())).collect()
+}
+
+fn read_of(state: &AppState, item_id: Uuid, c: &StoredClock, mut status: ClockStatus) -> ClockRead {
+    status.beyond_holiday_data |= c.choice_beyond_holiday_data;
+    ClockRead {
+        metric: c.metric.as_str().to_owned(),
+        calendar: c.calendar.clone(),
+        status,
+        rule: rule_source(state, item_id, c.rule_ref.as_deref()),
+    }
 }
 
 /// The checks of a filing that need no database: the item in the caller's
@@ -257,7 +297,11 @@ pub async fn file(
         }
         state.wake.notify_one();
         // The clocks were just computed at `now`: answer with them, no second read.
-        return Ok(Filed::Created(TicketRead { clocks: reads(&clocks), ticket, item_seq }));
+        return Ok(Filed::Created(TicketRead {
+            clocks: reads(state, ticket.line_item_id, &clocks),
+            ticket,
+            item_seq,
+        }));
     }
     Err(Error::Busy("could not file the ticket; try again".into()))
 }
@@ -272,13 +316,18 @@ async fn replay(state: &AppState, caller: &Caller, key: &Idempotency) -> Result<
     }
 }
 
-/// Stored clocks evaluated at `now`, in the contract's order of metrics.
-fn evaluate_clocks(state: &AppState, stored: Vec<StoredClock>, now: Timestamp) -> Result<Vec<ClockRead>> {
+/// A ticket's stored clocks evaluated at `now`, in the contract's order of metrics.
+fn evaluate_clocks(
+    state: &AppState,
+    t: &Ticket,
+    stored: &[StoredClock],
+    now: Timestamp,
+) -> Result<Vec<ClockRead>> {
     let mut out = stored
-        .into_iter()
+        .iter()
         .map(|c| {
             let status = c.evaluate(&state.catalog.calendars, &[], now).map_err(Error::internal)?;
-            Ok(ClockRead { metric: c.metric.as_str().to_owned(), calendar: c.calendar, status })
+            Ok(read_of(state, t.line_item_id, c, status))
         })
         .collect::<Result<Vec<_>>>()?;
     out.sort_by(|a, b| clock::metric_rank(&a.metric).cmp(&clock::metric_rank(&b.metric)));
@@ -293,7 +342,7 @@ fn item_seq(state: &AppState, t: &Ticket) -> u32 {
 async fn read_unscoped(state: &AppState, id: Uuid) -> Result<TicketRead> {
     let (ticket, stored) =
         store::tickets::find_with_clocks(&state.db, id).await?.ok_or(Error::NotFound("ticket"))?;
-    let clocks = evaluate_clocks(state, stored, state.clock.now())?;
+    let clocks = evaluate_clocks(state, &ticket, &stored, state.clock.now())?;
     Ok(TicketRead { item_seq: item_seq(state, &ticket), ticket, clocks })
 }
 
@@ -326,7 +375,8 @@ pub async fn list(
     let out = tickets
         .into_iter()
         .map(|ticket| {
-            let clocks = evaluate_clocks(state, clocks.remove(&ticket.id).unwrap_or_default(), now)?;
+            let clocks =
+                evaluate_clocks(state, &ticket, &clocks.remove(&ticket.id).unwrap_or_default(), now)?;
             Ok(TicketRead { item_seq: item_seq(state, &ticket), ticket, clocks })
         })
         .collect::<Result<_>>()?;
@@ -397,6 +447,13 @@ async fn try_act(
     let before = load_for(&txn, caller, id, action, if_match).await?;
     let trail = store::trail::of_ticket(&txn, id).await?;
     let at = when(caller, input.at, now, trail.last().map_or(before.reported_at, |e| e.at))?;
+    if action == Action::Contain && !has_containment(state, &before) {
+        return Err(Invalid::request(
+            "该运维项目没有遏制时限",
+            "this ticket's line item has no containment target",
+        )
+        .into());
+    }
     let outcome = apply(&txn, &before, action, input, now).await?;
     let mut entries: Vec<TrailEntry> = trail.iter().filter_map(Event::trail_entry).collect();
     entries.push(TrailEntry { action, at });
@@ -429,6 +486,13 @@ async fn try_act(
     txn.commit().await?;
     state.wake.notify_one();
     Ok(())
+}
+
+/// Does the ticket's item set a containment target (遏制)?
+fn has_containment(state: &AppState, t: &Ticket) -> bool {
+    state
+        .item(t.line_item_id)
+        .is_some_and(|i| i.targets.iter().any(|x| x.rule.metric.as_str() == ticket::CONTAINMENT))
 }
 
 /// The ticket, locked, if the caller may see it and take `action`, at the version they read.

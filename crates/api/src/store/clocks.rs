@@ -20,6 +20,8 @@ pub(crate) fn from_row(c: &clock::Model) -> Result<StoredClock, DbErr> {
         target: BusinessSeconds::new(u64::try_from(c.target_seconds).unwrap_or(0)),
         calendar: c.calendar.clone(),
         events: json("clock events", &c.events)?,
+        rule_ref: c.rule.clone(),
+        choice_beyond_holiday_data: c.choice_beyond_holiday_data,
     })
 }
 
@@ -50,6 +52,8 @@ pub(crate) fn to_row(ticket_id: Uuid, w: ClockWrite<'_>, now: Timestamp) -> Resu
         breached_at: s.breached_at.map(Timestamp::unix),
         met_at: s.met_at.map(Timestamp::unix),
         updated_at: now.unix(),
+        rule: w.clock.rule_ref.clone(),
+        choice_beyond_holiday_data: w.clock.choice_beyond_holiday_data,
     })
 }
 

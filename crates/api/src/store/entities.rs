@@ -173,6 +173,8 @@ pub mod clock {
         pub breached_at: Option<i64>,
         pub met_at: Option<i64>,
         pub updated_at: i64,
+        pub rule: Option<String>,
+        pub choice_beyond_holiday_data: bool,
     }
 
     /// A clock belongs to one ticket.

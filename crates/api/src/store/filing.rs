@@ -135,7 +135,7 @@ fn dependents(f: &Models) -> Vec<Rows> {
         out.push(Rows {
             table: "clocks",
             columns: "ticket_id, metric, target_seconds, calendar, state, events, started_at, deadline, \
-                      next_at, breached_at, met_at, updated_at",
+                      next_at, breached_at, met_at, updated_at, rule, choice_beyond_holiday_data",
             rows: f
                 .clocks
                 .iter()
@@ -153,6 +153,8 @@ fn dependents(f: &Models) -> Vec<Rows> {
                         c.breached_at.into(),
                         c.met_at.into(),
                         c.updated_at.into(),
+                        c.rule.clone().into(),
+                        c.choice_beyond_holiday_data.into(),
                     ]
                 })
                 .collect(),
