@@ -14,6 +14,7 @@ mod m20261128_000006_outbox_attachments;
 mod m20261129_000007_drop_unused_ticket_index;
 mod m20261130_000008_one_due_instant;
 mod m20261130_000009_clock_rules;
+mod m20261130_000010_go_live_and_digests;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_drop_unused_ticket_index::Migration),
             Box::new(m20261130_000008_one_due_instant::Migration),
             Box::new(m20261130_000009_clock_rules::Migration),
+            Box::new(m20261130_000010_go_live_and_digests::Migration),
         ]
     }
 }

@@ -152,10 +152,20 @@ impl TestApp {
 
     /// As `spawn`, with settings adjusted by `tune`.
     pub async fn spawn_with(backend: Backend, tune: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_at(backend, sh("2026-06-01 10:00"), tune).await
+    }
+
+    /// As `spawn_with`, first started (and so gone live) at `at`.
+    pub async fn spawn_at(backend: Backend, at: Timestamp, tune: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (url, owned) = fresh_database(backend, &dir).await;
         let smtp = notifier::sink::SmtpSink::start().expect("SMTP sink");
-        Self::start(url, owned, &config_dir(), dir, smtp, sh("2026-06-01 10:00"), tune).await
+        Self::start(url, owned, &config_dir(), dir, smtp, at, tune).await
+    }
+
+    /// The engine this app's database runs on.
+    pub fn backend(&self) -> Backend {
+        if self.database_url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite }
     }
 
     /// Start another instance on this app's database, with configuration from `config`

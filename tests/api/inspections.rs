@@ -4,45 +4,53 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, sh, utc};
+use sla_engine::Timestamp;
+
+use crate::helpers::{TestApp, instant, sh, utc};
 
 crate::both_backends!(
-    weekly_inspections_are_due_in_their_iso_week_and_counted,
-    inspections_closed_undone_are_announced_once,
+    weekly_inspections_are_due_in_weeks_from_the_service_start_and_counted,
+    overdue_windows_reach_each_manager_in_one_digest,
+    a_first_start_mid_contract_owes_nothing_before_go_live,
     monthly_summaries_go_out_on_the_first_working_day_once,
-    a_changed_cycle_regenerates_future_tasks_only
+    a_changed_cycle_keeps_every_completion
 );
 
-async fn weekly_inspections_are_due_in_their_iso_week_and_counted(app: TestApp) {
-    // Item 1 is inspected weekly (巡检周期：每周).
+/// The windows listed for `item` that end after `from` and open before `to`.
+async fn windows(app: &TestApp, token: &str, item: &str, from: &str, to: &str) -> Vec<Value> {
+    let q = format!(
+        "/v1/inspections?line_item_id={item}&limit=500&due_from={}&due_to={}",
+        crate::helpers::in_query(&utc(from)),
+        crate::helpers::in_query(&utc(to))
+    );
+    app.call(Method::GET, &q, token, None, StatusCode::OK).await.as_array().expect("list").clone()
+}
+
+fn spans(list: &[Value]) -> Vec<(Timestamp, Timestamp)> {
+    list.iter().map(|t| (instant(&t["due_from"]), instant(&t["due_to"]))).collect()
+}
+
+async fn weekly_inspections_are_due_in_weeks_from_the_service_start_and_counted(app: TestApp) {
+    // Item 1 is inspected weekly (巡检周期：每周); its service starts Friday
+    // 2026-05-22, so its weeks run Friday to Friday (rewritten from ISO
+    // weeks: a year of service then holds the contract's 52 weeks).
     let (_, eng) = app.user("engineer", None).await;
     let item1 = app.item_id(1).await;
-    let q = format!(
-        "/v1/inspections?line_item_id={item1}&due_from={}&due_to={}",
-        crate::helpers::in_query(&utc("2026-06-01 00:00")),
-        crate::helpers::in_query(&utc("2026-06-29 00:00"))
-    );
-    let list = app.call(Method::GET, &q, &eng, None, StatusCode::OK).await;
-    let list = list.as_array().expect("list").clone();
-    let windows: Vec<(String, String)> = list
-        .iter()
-        .map(|t| {
-            (t["due_from"].as_str().unwrap_or("").to_owned(), t["due_to"].as_str().unwrap_or("").to_owned())
-        })
-        .collect();
+    let list = windows(&app, &eng, &item1, "2026-06-01 00:00", "2026-06-29 00:00").await;
     assert_eq!(
-        windows,
+        spans(&list),
         vec![
-            (utc("2026-06-01 00:00"), utc("2026-06-08 00:00")),
-            (utc("2026-06-08 00:00"), utc("2026-06-15 00:00")),
-            (utc("2026-06-15 00:00"), utc("2026-06-22 00:00")),
-            (utc("2026-06-22 00:00"), utc("2026-06-29 00:00")),
+            (sh("2026-05-29 00:00"), sh("2026-06-05 00:00")),
+            (sh("2026-06-05 00:00"), sh("2026-06-12 00:00")),
+            (sh("2026-06-12 00:00"), sh("2026-06-19 00:00")),
+            (sh("2026-06-19 00:00"), sh("2026-06-26 00:00")),
+            (sh("2026-06-26 00:00"), sh("2026-07-03 00:00")),
         ]
     );
     assert!(list.iter().all(|t| t["every"] == "week" && t["status"] == "open"));
     let id = |i: usize| list[i]["id"].as_str().expect("id").to_owned();
 
-    // Week 1 done on time, week 2 done late, week 3 never done.
+    // Week 1 done on time, week 2 done late, weeks 3 and 4 never done.
     let body = json!({
         "findings": "机房温度正常",
         "checklist": [
@@ -81,7 +89,7 @@ async fn weekly_inspections_are_due_in_their_iso_week_and_counted(app: TestApp) 
         Method::POST,
         &format!("/v1/inspections/{}/complete", id(3)),
         &eng,
-        Some(&json!({"completed_at": utc("2026-06-21 00:00")})),
+        Some(&json!({"completed_at": utc("2026-06-18 00:00")})),
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -111,13 +119,13 @@ async fn weekly_inspections_are_due_in_their_iso_week_and_counted(app: TestApp) 
         StatusCode::NOT_FOUND,
     )
     .await;
-    let seen: Value = app.call(Method::GET, &q, &foreign, None, StatusCode::OK).await;
-    assert_eq!(seen, json!([]), "another agency's inspections are not listed");
+    let seen = windows(&app, &foreign, &item1, "2026-06-01 00:00", "2026-06-29 00:00").await;
+    assert!(seen.is_empty(), "another agency's inspections are not listed");
 
-    // June's report for item 1: the windows closing in June close on 06-08,
-    // 06-15, 06-22 and 06-29 (the week of 05-25 closes at June's first
-    // instant and belongs to May).
-    app.clock.set(sh("2026-07-02 09:00"));
+    // June's report for item 1: the weeks closing in June close on 06-05,
+    // 06-12, 06-19 and 06-26; the week of 05-22 closed before the service
+    // went live (06-01), so it is neither due nor missed.
+    app.clock.set(sh("2026-07-04 09:00"));
     let r = app
         .call(
             Method::GET,
@@ -127,36 +135,118 @@ async fn weekly_inspections_are_due_in_their_iso_week_and_counted(app: TestApp) 
             StatusCode::OK,
         )
         .await;
-    assert_eq!(r["contract"]["inspections"], json!({"due": 4, "on_time": 1, "late": 1, "missed": 2}));
-}
-
-async fn inspections_closed_undone_are_announced_once(app: TestApp) {
-    let app = app.another(|s| s.inspection_alerts = true).await;
-    // Only the supplier's manager has an address: one notice per task.
-    app.user_with_email("manager", None, Some("supplier-manager@example.org")).await;
-    app.user("manager", Some("education-bureau")).await;
-    let (_, eng) = app.user("engineer", None).await;
-    app.clock.set(sh("2026-05-22 08:00"));
-    app.tick().await;
-    assert!(app.smtp.messages().is_empty(), "no window has closed yet");
-    // The first weekend's windows close by Monday 05-25 00:00.
-    app.clock.set(sh("2026-05-25 00:00"));
-    let tasks = app
+    assert_eq!(
+        r["contract"]["inspections"],
+        json!({"due": 4, "on_time": 1, "late": 1, "missed": 2, "before_go_live": 0})
+    );
+    let may = app
         .call(
             Method::GET,
-            "/v1/inspections?limit=500&due_to=2026-05-25T00%3A00%3A00%2B08%3A00",
+            &format!("/v1/reports/sla?month=2026-05&line_item={item1}"),
             &eng,
             None,
             StatusCode::OK,
         )
         .await;
-    let missed = tasks.as_array().expect("list").iter().filter(|t| t["status"] == "missed").count();
-    assert!(missed > 0);
+    assert_eq!(
+        may["contract"]["inspections"],
+        json!({"due": 0, "on_time": 0, "late": 0, "missed": 0, "before_go_live": 1})
+    );
+}
+
+/// The messages that are inspection digests, to `to`.
+fn digests(app: &TestApp, to: &str) -> Vec<notifier::sink::Received> {
+    app.smtp.messages().into_iter().filter(|m| m.to == [to] && m.subject().contains("巡检逾期")).collect()
+}
+
+async fn overdue_windows_reach_each_manager_in_one_digest(app: TestApp) {
+    let app = app.another(|s| s.inspection_alerts = true).await;
+    // Item 29 is the only item of its agency, inspected weekly: its weeks
+    // close on Fridays at 00:00, counted from 2026-05-22.
+    app.user_with_email("manager", Some("development-reform-commission"), Some("drc@example.org")).await;
+    app.user_with_email("manager", None, Some("supplier@example.org")).await;
+    let (quiet, _) = app.user("manager", Some("education-bureau")).await;
+    app.clock.set(sh("2026-06-04 23:59"));
     app.tick().await;
-    assert_eq!(app.smtp.messages().len(), missed, "one notice per inspection not done");
-    assert!(app.smtp.messages().iter().all(|m| m.to == ["supplier-manager@example.org"]));
+    assert!(
+        digests(&app, "drc@example.org").is_empty(),
+        "none of item 29's weeks closed since go-live (06-01)"
+    );
+    // The supplier-wide manager hears of every agency's: the daily windows of 06-01..03.
+    assert_eq!(digests(&app, "supplier@example.org").len(), 1);
+    // Three of item 29's weeks close after go-live by 06-19 00:00: 06-05, 06-12, 06-19.
+    app.clock.set(sh("2026-06-19 00:01"));
     app.tick().await;
-    assert_eq!(app.smtp.messages().len(), missed, "exactly once");
+    let drc = digests(&app, "drc@example.org");
+    assert_eq!(drc.len(), 1, "one digest");
+    let body = drc[0].text();
+    assert!(body.contains("共 3 个"), "lists three: {body}");
+    for closes in ["2026-06-05 00:00", "2026-06-12 00:00", "2026-06-19 00:00"] {
+        assert!(body.contains(&format!("至 {closes} +08:00")), "{closes} in {body}");
+    }
+    assert_eq!(digests(&app, "supplier@example.org").len(), 2);
+    assert_eq!(app.smtp.messages().len(), 3, "a manager without an address is not written to");
+
+    // Nothing new to say: no second digest, nor within a day of the last.
+    app.tick().await;
+    app.clock.set(sh("2026-06-20 00:00:30"));
+    app.tick().await;
+    assert_eq!(app.smtp.messages().len(), 3, "at most one digest a day, though 06-19's windows closed");
+    // A day after the last: only windows not yet told of (the supplier's
+    // daily windows of 06-19); item 29's agency has none new.
+    app.clock.set(sh("2026-06-20 00:02"));
+    app.tick().await;
+    assert_eq!(digests(&app, "drc@example.org").len(), 1);
+    let supplier = digests(&app, "supplier@example.org");
+    assert_eq!(supplier.len(), 3);
+    let last = supplier.last().expect("a digest").text();
+    assert!(!last.contains("至 2026-06-19 00:00"), "told once: {last}");
+
+    // The manager without an address was never reached: once they have
+    // one, their first digest lists every window of their agency since go-live.
+    app.call(
+        Method::PATCH,
+        &format!("/v1/users/{quiet}"),
+        &app.admin_token,
+        Some(&json!({"email": "edu@example.org"})),
+        StatusCode::OK,
+    )
+    .await;
+    app.tick().await;
+    let edu = digests(&app, "edu@example.org");
+    assert_eq!(edu.len(), 1);
+    // Items 1 and 31 weekly (06-05..06-19: three each), item 2 monthly (none closed yet).
+    assert!(edu[0].text().contains("共 6 个"), "{}", edu[0].text());
+}
+
+async fn a_first_start_mid_contract_owes_nothing_before_go_live(app: TestApp) {
+    // A fresh install in November, managers set up at once: the windows that
+    // closed since the contract began in May are not this service's to
+    // announce (they went out with about 1,200 emails before).
+    let fresh = TestApp::spawn_at(app.backend(), sh("2026-11-29 10:00"), |s| {
+        s.inspection_alerts = true;
+        s.monthly_reports = true;
+    })
+    .await;
+    drop(app);
+    fresh.user_with_email("manager", None, Some("supplier@example.org")).await;
+    fresh.user_with_email("manager", Some("statistics-bureau"), Some("stats@example.org")).await;
+    fresh.tick().await;
+    assert!(fresh.smtp.messages().is_empty(), "nothing closed after go-live: {:?}", fresh.smtp.messages());
+    // December 1st is not the first summary's day: November was not a whole month of service.
+    fresh.clock.set(sh("2026-12-01 10:00"));
+    fresh.tick().await;
+    assert!(fresh.smtp.messages().iter().all(|m| !m.data.contains("sla-2026-11.xlsx")));
+    // The windows of November 30 did close after go-live, and are owed.
+    assert!(!digests(&fresh, "stats@example.org").is_empty());
+    // June's report calls its windows "before go-live".
+    let june = fresh
+        .call(Method::GET, "/v1/reports/sla?month=2026-06", &fresh.admin_token, None, StatusCode::OK)
+        .await;
+    let i = &june["contract"]["inspections"];
+    assert_eq!(i["due"], 0);
+    assert_eq!(i["missed"], 0);
+    assert!(i["before_go_live"].as_u64().is_some_and(|n| n > 100), "{i}");
 }
 
 async fn monthly_summaries_go_out_on_the_first_working_day_once(app: TestApp) {
@@ -185,29 +275,22 @@ async fn monthly_summaries_go_out_on_the_first_working_day_once(app: TestApp) {
     assert_eq!(count(), 2, "exactly once");
 }
 
-async fn a_changed_cycle_regenerates_future_tasks_only(app: TestApp) {
-    // Item 1 turns from weekly to monthly inspection at a restart on 06-10:
-    // the weeks before stay (one of them done), the weekly tasks still to
-    // come go, monthly ones arrive.
+async fn a_changed_cycle_keeps_every_completion(app: TestApp) {
+    // Item 1 turns from weekly to monthly inspection at a restart on 06-10
+    // (rewritten: the schedule is the catalog's, over the whole service
+    // period; the completion recorded for a week moves to the month that
+    // covers it, and weeks never done go).
     let (_, eng) = app.user("engineer", None).await;
     let item1 = app.item_id(1).await;
     app.clock.set(sh("2026-06-03 10:00"));
-    let q = format!("/v1/inspections?line_item_id={item1}&limit=500");
-    let before = app.call(Method::GET, &q, &eng, None, StatusCode::OK).await;
-    let first_june_week = before
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|t| t["due_from"] == utc("2026-06-01 00:00"))
-        .expect("week of 06-01")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let week = windows(&app, &eng, &item1, "2026-06-02 00:00", "2026-06-03 00:00").await;
+    assert_eq!(spans(&week), vec![(sh("2026-05-29 00:00"), sh("2026-06-05 00:00"))]);
+    let done_week = week[0]["id"].as_str().expect("id").to_owned();
     app.call(
         Method::POST,
-        &format!("/v1/inspections/{first_june_week}/complete"),
+        &format!("/v1/inspections/{done_week}/complete"),
         &eng,
-        Some(&json!({})),
+        Some(&json!({"findings": "正常"})),
         StatusCode::OK,
     )
     .await;
@@ -227,19 +310,17 @@ async fn a_changed_cycle_regenerates_future_tasks_only(app: TestApp) {
     )
     .expect("write");
     let renewed = app.restart_with(dir.path()).await;
+    let q = format!("/v1/inspections?line_item_id={item1}&limit=500");
     let after = renewed.call(Method::GET, &q, &eng, None, StatusCode::OK).await;
     let after = after.as_array().expect("list");
-    let weekly: Vec<&str> =
-        after.iter().filter(|t| t["every"] == "week").filter_map(|t| t["due_from"].as_str()).collect();
-    let week_of = |d: &str| utc(d);
-    // Kept: the weeks that began before now (including the one under way).
-    assert!(weekly.contains(&week_of("2026-05-25 00:00").as_str()));
-    assert!(weekly.contains(&week_of("2026-06-08 00:00").as_str()), "the current week is not in the future");
-    assert!(!weekly.contains(&week_of("2026-06-15 00:00").as_str()), "future weekly tasks are gone");
-    assert!(
-        after.iter().any(|t| t["id"] == first_june_week.as_str() && t["status"] == "done"),
-        "history stays"
+    assert!(after.iter().all(|t| t["every"] == "month"), "no weekly window is left");
+    assert_eq!(after.len(), 12, "a year of service is twelve months");
+    let first = &after[0];
+    assert_eq!(first["id"], done_week.as_str(), "the task done moved to the month covering it");
+    assert_eq!(
+        (instant(&first["due_from"]), instant(&first["due_to"])),
+        (sh("2026-05-22 00:00"), sh("2026-06-22 00:00"))
     );
-    let monthly = after.iter().filter(|t| t["every"] == "month").count();
-    assert_eq!(monthly, 13, "2026-05-22..2027-05-21 spans thirteen calendar months");
+    assert_eq!(first["status"], "done");
+    assert_eq!(first["findings"], "正常");
 }

@@ -109,7 +109,7 @@ async fn june_figures_match_the_tickets(app: TestApp) {
     );
     assert!(csv.contains("合同,全部,response,1,1,1,50.0,32.5,45.0\n"), "{csv}");
     assert!(csv.contains("服务单位,洛阳市教育局,response,1,1,0,50.0,32.5,45.0\n"), "{csv}");
-    assert!(csv.contains("\n\n范围,对象,应巡检,按时完成,逾期完成,未完成\n"), "{csv}");
+    assert!(csv.contains("\n\n范围,对象,应巡检,按时完成,逾期完成,未完成,上线前\n"), "{csv}");
     let en = app
         .client
         .get(app.url("/v1/reports/sla?month=2026-06&format=csv&lang=en"))

@@ -88,6 +88,12 @@ pub struct Settings {
     pub inspection_alerts: bool,
     /// Send managers last month's summary on the first working day of each month.
     pub monthly_reports: bool,
+    /// The day the service went live (`ITSM_GO_LIVE`, e.g. `2026-11-29`); by
+    /// default the day the database was first set up.
+    #[serde(default)]
+    pub go_live: Option<chrono::NaiveDate>,
+    /// A manager hears of inspections that closed undone at most once in this many hours (one digest).
+    pub inspection_digest_hours: u64,
 }
 
 impl std::fmt::Debug for Settings {

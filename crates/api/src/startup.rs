@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::throttle::FailureWindow;
 use crate::service::accounts;
 use crate::settings::Settings;
-use crate::state::{AppState, Inner};
+use crate::state::{AppState, GoLive, Inner};
 use crate::store::{self, catalog_sync};
 use crate::time::Clock;
 
@@ -86,6 +86,27 @@ async fn sync_inspections(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The day the service went live: the setting, else the instant the
+/// database was first set up (recorded once, by the first instance to start).
+async fn go_live(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    catalog: &Catalog,
+    now: sla_engine::Timestamp,
+) -> anyhow::Result<GoLive> {
+    let tz = catalog.settings.timezone;
+    let recorded = store::facts::set_once(db, "go_live_at", &now.unix().to_string())
+        .await
+        .context("cannot record when the service went live")?;
+    let first_start = recorded.parse::<i64>().map(sla_engine::Timestamp::from_unix).unwrap_or(now);
+    let date = settings.go_live.unwrap_or_else(|| first_start.to_datetime().with_timezone(&tz).date_naive());
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let at = chrono::TimeZone::from_local_datetime(&tz, &midnight)
+        .earliest()
+        .map_or(first_start, |t| sla_engine::Timestamp::from(t.to_utc()));
+    Ok(GoLive { date, at })
+}
+
 /// Load the catalog, connect, migrate, load the catalog into the database, and wire the shared state.
 async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let catalog =
@@ -98,6 +119,8 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         .await
         .context("cannot load the catalog into the database")?;
     tracing::info!(agencies = report.agencies, items = report.items, "catalog loaded");
+    let go_live = go_live(&db, &settings, &catalog, clock.now()).await?;
+    tracing::info!(go_live = %go_live.date, "in service since");
     let items = catalog
         .items
         .iter()
@@ -123,6 +146,7 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         callers: crate::state::CallerCache::new(settings.auth_cache_seconds),
         login_accounts: FailureWindow::new(settings.login_max_failures, window),
         login_addresses: FailureWindow::new(settings.login_max_failures_per_address, window),
+        go_live,
         settings,
         metrics: metrics_handle(),
         wake: Arc::new(tokio::sync::Notify::new()),

@@ -41,6 +41,19 @@ pub struct Inner {
     pub login_accounts: crate::domain::throttle::FailureWindow,
     /// Failed sign-ins per source address.
     pub login_addresses: crate::domain::throttle::FailureWindow,
+    /// When the service went live.
+    pub go_live: GoLive,
+}
+
+/// The day the service went live (上线): inspection windows that closed
+/// before it are neither due nor missed, and monthly summaries start with
+/// the first whole month after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GoLive {
+    /// The day, in the contract's timezone.
+    pub date: chrono::NaiveDate,
+    /// Its first instant.
+    pub at: sla_engine::Timestamp,
 }
 
 /// The callers of recently checked tokens, keyed by token hash, so that a

@@ -187,6 +187,10 @@ fn environment() -> Environment<'static> {
         ("notice.en.txt", include_str!("../templates/notice.en.txt")),
         ("notice.zh-CN.html", include_str!("../templates/notice.zh-CN.html")),
         ("notice.en.html", include_str!("../templates/notice.en.html")),
+        ("digest.zh-CN.txt", include_str!("../templates/digest.zh-CN.txt")),
+        ("digest.en.txt", include_str!("../templates/digest.en.txt")),
+        ("digest.zh-CN.html", include_str!("../templates/digest.zh-CN.html")),
+        ("digest.en.html", include_str!("../templates/digest.en.html")),
     ] {
         // The templates are part of the crate; a syntax error fails the tests, not production.
         if let Err(e) = env.add_template(name, source) {
@@ -225,20 +229,14 @@ pub fn render(alerts: &[Alert], locale: Locale) -> Result<Rendered, NotifyError>
 /// A message that is not about one clock: a late inspection, the monthly summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
-    /// An inspection was not done within its window (巡检逾期).
-    InspectionLate {
-        /// The agency's name.
-        agency: String,
-        /// The line item's name.
-        line_item: String,
-        /// The device class, for per-class cycles.
-        device_class: Option<String>,
-        /// The window, in the item's timezone.
-        window_from: DateTime<Utc>,
-        /// Its end.
-        window_to: DateTime<Utc>,
-        /// The timezone to show them in.
-        timezone: Tz,
+    /// Inspection windows that closed undone (巡检逾期), all in one message.
+    InspectionDigest {
+        /// The windows, oldest first.
+        windows: Vec<LateWindow>,
+        /// How many more closed undone than are listed.
+        more: u64,
+        /// Where to see them all, when a public base URL is configured.
+        link: Option<String>,
     },
     /// Last month's SLA summary (月度服务报告), with the workbook attached.
     Monthly {
@@ -251,34 +249,73 @@ pub enum Notice {
     },
 }
 
+/// One inspection window that closed undone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LateWindow {
+    /// The agency's name.
+    pub agency: String,
+    /// The line item, with its number: `7 征收管理系统`.
+    pub line_item: String,
+    /// The cycle in words (`每周`, `every month`), with its device class or slot.
+    pub cycle: String,
+    /// The window opened.
+    pub from: DateTime<Utc>,
+    /// It closed.
+    pub to: DateTime<Utc>,
+    /// The timezone to show them in: the line item's.
+    pub timezone: Tz,
+}
+
+#[derive(Serialize)]
+struct WindowView {
+    agency: String,
+    line_item: String,
+    cycle: String,
+    from: String,
+    to: String,
+}
+
+fn render_digest(
+    windows: &[LateWindow],
+    more: u64,
+    link: Option<&str>,
+    locale: Locale,
+) -> Result<Rendered, NotifyError> {
+    let local = |t: &DateTime<Utc>, tz: &Tz| t.with_timezone(tz).format("%Y-%m-%d %H:%M %:z").to_string();
+    let views: Vec<WindowView> = windows
+        .iter()
+        .map(|w| WindowView {
+            agency: w.agency.clone(),
+            line_item: w.line_item.clone(),
+            cycle: w.cycle.clone(),
+            from: local(&w.from, &w.timezone),
+            to: local(&w.to, &w.timezone),
+        })
+        .collect();
+    let count = windows.len() as u64 + more;
+    let subject = match locale {
+        Locale::ZhCn => format!("【巡检逾期】{count} 个巡检时段未完成巡检"),
+        Locale::En => format!("[Inspections overdue] {count} inspection windows closed undone"),
+    };
+    let env = environment();
+    let tag = locale.tag();
+    let ctx = context! { subject => &subject, windows => &views, more => more, link => link };
+    let render = |name: String| {
+        env.get_template(&name).and_then(|t| t.render(&ctx)).map_err(|e| NotifyError::Template(e.to_string()))
+    };
+    Ok(Rendered {
+        text: render(format!("digest.{tag}.txt"))?,
+        html: render(format!("digest.{tag}.html"))?,
+        subject,
+    })
+}
+
 /// Render a notice.
 pub fn render_notice(notice: &Notice, locale: Locale) -> Result<Rendered, NotifyError> {
     let zh = locale == Locale::ZhCn;
     let (subject, lines): (String, Vec<String>) = match notice {
-        Notice::InspectionLate { agency, line_item, device_class, window_from, window_to, timezone } => {
-            let f = |t: &DateTime<Utc>| t.with_timezone(timezone).format("%Y-%m-%d %H:%M").to_string();
-            let class = device_class.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
-            if zh {
-                (
-                    format!("【巡检逾期】{agency} {line_item}{class}"),
-                    vec![
-                        format!("服务单位：{agency}"),
-                        format!("运维项目：{line_item}{class}"),
-                        format!("巡检时段：{} 至 {}（{}）", f(window_from), f(window_to), timezone.name()),
-                        "该时段内未记录巡检。".to_owned(),
-                    ],
-                )
-            } else {
-                (
-                    format!("[Inspection overdue] {agency} {line_item}{class}"),
-                    vec![
-                        format!("Agency: {agency}"),
-                        format!("Line item: {line_item}{class}"),
-                        format!("Window: {} to {} ({})", f(window_from), f(window_to), timezone.name()),
-                        "No inspection was recorded in this window.".to_owned(),
-                    ],
-                )
-            }
+        Notice::InspectionDigest { windows, more, link } => {
+            return render_digest(windows, *more, link.as_deref(), locale);
         }
         Notice::Monthly { month, scope, lines } => {
             let subject = if zh {

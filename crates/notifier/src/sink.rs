@@ -40,27 +40,32 @@ impl Received {
         value
     }
 
-    /// The subject, decoded from RFC 2047 base64 words (adjacent words join
-    /// without space, as the RFC says).
+    /// The message as a MIME parser reads it.
+    fn parsed(&self) -> Option<mail_parser::Message<'_>> {
+        mail_parser::MessageParser::default().parse(self.data.as_bytes())
+    }
+
+    /// The subject, decoded (RFC 2047).
     pub fn subject(&self) -> String {
-        use base64::Engine;
-        let mut rest = self.header("Subject").unwrap_or_default();
-        let mut bytes = Vec::new();
-        let mut after_word = false;
-        while let Some(start) = rest.to_ascii_lowercase().find("=?utf-8?b?") {
-            let literal = &rest[..start];
-            // Whitespace between two encoded words is folding, not text.
-            if !(after_word && literal.trim().is_empty()) {
-                bytes.extend_from_slice(literal.as_bytes());
-            }
-            let after = &rest[start + 10..];
-            let Some(end) = after.find("?=") else { break };
-            bytes.extend(base64::engine::general_purpose::STANDARD.decode(&after[..end]).unwrap_or_default());
-            rest = after[end + 2..].to_owned();
-            after_word = true;
-        }
-        bytes.extend_from_slice(rest.as_bytes());
-        String::from_utf8_lossy(&bytes).into_owned()
+        self.parsed().and_then(|m| m.subject().map(str::to_owned)).unwrap_or_default()
+    }
+
+    /// The plain-text part, decoded.
+    pub fn text(&self) -> String {
+        self.parsed().and_then(|m| m.body_text(0).map(|t| t.into_owned())).unwrap_or_default()
+    }
+
+    /// The HTML part, decoded.
+    pub fn html(&self) -> String {
+        self.parsed().and_then(|m| m.body_html(0).map(|t| t.into_owned())).unwrap_or_default()
+    }
+
+    /// The attachments' file names.
+    pub fn attachment_names(&self) -> Vec<String> {
+        use mail_parser::MimeHeaders;
+        self.parsed()
+            .map(|m| m.attachments().filter_map(|a| a.attachment_name().map(str::to_owned)).collect())
+            .unwrap_or_default()
     }
 }
 

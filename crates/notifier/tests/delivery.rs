@@ -128,15 +128,30 @@ async fn notices_and_attachments() {
     let got = sink.messages();
     assert!(got[0].header("Content-Type").is_some_and(|c| c.starts_with("multipart/mixed")));
     assert!(got[0].data.contains("sla-2026-06.xlsx"));
-    let late = notifier::Notice::InspectionLate {
+    // Overdue inspection windows come as one digest, rewritten from one
+    // notice per window: each window with its item, cycle and local times.
+    let window = |item: &str, day: u32| notifier::LateWindow {
         agency: "洛阳市教育局".into(),
-        line_item: "雪亮工程".into(),
-        device_class: None,
-        window_from: Utc.with_ymd_and_hms(2026, 5, 31, 16, 0, 0).single().expect("valid"),
-        window_to: Utc.with_ymd_and_hms(2026, 6, 7, 16, 0, 0).single().expect("valid"),
+        line_item: item.into(),
+        cycle: "every week".into(),
+        from: Utc.with_ymd_and_hms(2026, 5, day - 7, 16, 0, 0).single().expect("valid"),
+        to: Utc.with_ymd_and_hms(2026, 5, day, 16, 0, 0).single().expect("valid"),
         timezone: chrono_tz::Asia::Shanghai,
     };
-    let r = notifier::render_notice(&late, Locale::En).expect("renders");
-    assert_eq!(r.subject, "[Inspection overdue] 洛阳市教育局 雪亮工程");
-    assert!(r.text.contains("Window: 2026-06-01 00:00 to 2026-06-08 00:00 (Asia/Shanghai)"), "{}", r.text);
+    let digest = notifier::Notice::InspectionDigest {
+        windows: vec![window("1 雪亮工程", 28), window("31 威胁检测平台", 28)],
+        more: 3,
+        link: Some("https://itsm.example.org/inspections".into()),
+    };
+    let r = notifier::render_notice(&digest, Locale::En).expect("renders");
+    assert_eq!(r.subject, "[Inspections overdue] 5 inspection windows closed undone");
+    assert!(
+        r.text.contains(
+            "- 洛阳市教育局 / 1 雪亮工程 / every week: 2026-05-22 00:00 +08:00 to 2026-05-29 00:00 +08:00"
+        ),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("and 3 more not listed"), "{}", r.text);
+    assert!(r.html.contains("<td>31 威胁检测平台</td>"), "{}", r.html);
 }

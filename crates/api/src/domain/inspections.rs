@@ -1,12 +1,12 @@
 //! Inspection schedules (巡检计划): the due windows an item's inspection
 //! cycles create over its service period, in the item's timezone.
 //!
-//! A cycle of `times` per period splits each period (day, ISO week, month,
-//! quarter, year) into that many equal windows; a task is due within its
-//! window. "Daily during filing periods" keeps only the days inside them.
+//! Periods are counted from the item's first day of service, so that a
+//! year of service has the contract's counts: 365 daily, 52 weekly, 12
+//! monthly, 4 quarterly, 2 half-yearly windows per cycle.
 
 use catalog::{Every, FilingPeriod, Inspection, ServicePeriod};
-use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
+use chrono::{Days, Months, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sla_engine::Timestamp;
@@ -25,6 +25,8 @@ pub enum InspectionStatus {
     Late,
     /// Not done, and its window has closed.
     Missed,
+    /// Not done, and its window closed before the service went live: neither due nor missed.
+    BeforeGoLive,
 }
 
 /// One named check of a completed inspection.
@@ -78,11 +80,12 @@ pub struct Task {
 }
 
 impl Task {
-    /// Where it stands at `now`.
-    pub fn status(&self, now: Timestamp) -> InspectionStatus {
+    /// Where it stands at `now`, for a service that went live at `go_live`.
+    pub fn status(&self, now: Timestamp, go_live: Timestamp) -> InspectionStatus {
         match self.completed_at {
             Some(at) if at <= self.due_to => InspectionStatus::Done,
             Some(_) => InspectionStatus::Late,
+            None if self.due_to <= go_live => InspectionStatus::BeforeGoLive,
             None if self.due_to <= now => InspectionStatus::Missed,
             None => InspectionStatus::Open,
         }
@@ -124,29 +127,48 @@ fn midnight(tz: Tz, d: NaiveDate) -> Timestamp {
     Timestamp::from_unix(tz.from_local_datetime(&local).earliest().map_or(0, |t| t.timestamp()))
 }
 
-/// The first day of the period of kind `every` containing `d`.
-fn period_start(every: Every, d: NaiveDate) -> NaiveDate {
-    let first_of = |m: u32| NaiveDate::from_ymd_opt(d.year(), m, 1).unwrap_or(d);
+/// The `k`-th period of kind `every` counted from `anchor`: periods follow
+/// one another from the service's first day, so a year of service holds
+/// exactly 365 days, 52 weeks, 12 months, 4 quarters, 1 year. Months are
+/// counted from the anchor each time, so the 31st stays the month's last day.
+fn period_start(every: Every, anchor: NaiveDate, k: u32) -> Option<NaiveDate> {
     match every {
-        Every::Day => d,
-        Every::Week => d - Days::new(u64::from(d.weekday().num_days_from_monday())),
-        Every::Month => first_of(d.month()),
-        Every::Quarter => first_of((d.month() - 1) / 3 * 3 + 1),
-        Every::Year => first_of(1),
+        Every::Day => anchor.checked_add_days(Days::new(u64::from(k))),
+        Every::Week => anchor.checked_add_days(Days::new(7 * u64::from(k))),
+        Every::Month => anchor.checked_add_months(Months::new(k)),
+        Every::Quarter => anchor.checked_add_months(Months::new(3 * k)),
+        Every::Year => anchor.checked_add_months(Months::new(12 * k)),
     }
 }
 
-fn next_period(every: Every, start: NaiveDate) -> NaiveDate {
-    match every {
-        Every::Day => start + Days::new(1),
-        Every::Week => start + Days::new(7),
-        Every::Month => start + Months::new(1),
-        Every::Quarter => start + Months::new(3),
-        Every::Year => start + Months::new(12),
+/// The periods of kind `every` that tile `[from, end)` from `from`; a last
+/// period shorter than half its kind is not a window of its own but joins
+/// the one before, so no window is a stub.
+fn periods(every: Every, from: NaiveDate, end: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for k in 0.. {
+        let (Some(a), Some(b)) = (period_start(every, from, k), period_start(every, from, k + 1)) else {
+            break;
+        };
+        if a >= end {
+            break;
+        }
+        let clipped = b.min(end);
+        let short = (clipped - a).num_days() * 2 < (b - a).num_days();
+        match out.last_mut() {
+            Some(last) if short => last.1 = clipped,
+            _ => out.push((a, clipped)),
+        }
     }
+    out
 }
 
 /// Every window of `cycle` (the item's `index`-th) within `period`.
+///
+/// A cycle of `times` per period splits each period (day, week, month,
+/// quarter, year, counted from the service's first day) into that many
+/// equal windows; a task is due within its window. "Daily during filing
+/// periods" keeps only the days inside them.
 pub fn windows(
     item_seq: u32,
     index: usize,
@@ -158,35 +180,29 @@ pub fn windows(
     let times = cycle.times.max(1);
     let end = period.to + Days::new(1);
     let mut out = Vec::new();
-    let mut start = period_start(cycle.every, period.from);
-    while start < end {
-        let next = next_period(cycle.every, start);
-        // Clip to the service period: a weekly inspection in a week that
-        // starts before the contract is due in the part that is inside it.
-        let (from_day, to_day) = (start.max(period.from), next.min(end));
+    for (from_day, to_day) in periods(cycle.every, period.from, end) {
         let in_filing = cycle.during.as_ref().is_none_or(|set| {
             filing.iter().any(|f| &f.set == set && f.period.from <= from_day && from_day <= f.period.to)
         });
-        if from_day < to_day && in_filing {
-            let (a, b) = (midnight(tz, from_day).unix(), midnight(tz, to_day).unix());
-            let step = (b - a) / i64::from(times);
-            for k in 0..times {
-                let from = a + step * i64::from(k);
-                let to = if k + 1 == times { b } else { from + step };
-                let slot = cycle.slots.get(k as usize).cloned();
-                let class = cycle.device_class.as_deref().unwrap_or("-");
-                out.push(Window {
-                    // The period kind is part of the key: a weekly and a
-                    // monthly window can start on the same day.
-                    key: format!("{item_seq}/{index}/{:?}/{class}/{from_day}/{k}", cycle.every),
-                    cycle: index,
-                    slot,
-                    from: Timestamp::from_unix(from),
-                    to: Timestamp::from_unix(to),
-                });
-            }
+        if !in_filing {
+            continue;
         }
-        start = next;
+        let (a, b) = (midnight(tz, from_day).unix(), midnight(tz, to_day).unix());
+        let step = (b - a) / i64::from(times);
+        for k in 0..times {
+            let from = a + step * i64::from(k);
+            let to = if k + 1 == times { b } else { from + step };
+            let class = cycle.device_class.as_deref().unwrap_or("-");
+            out.push(Window {
+                // The period kind is part of the key: a weekly and a
+                // monthly window can start on the same day.
+                key: format!("{item_seq}/{index}/{:?}/{class}/{from_day}/{k}", cycle.every),
+                cycle: index,
+                slot: cycle.slots.get(k as usize).cloned(),
+                from: Timestamp::from_unix(from),
+                to: Timestamp::from_unix(to),
+            });
+        }
     }
     out
 }
@@ -217,18 +233,45 @@ mod tests {
     }
 
     #[test]
-    fn weekly_windows_are_iso_weeks_clipped_to_the_period() {
+    fn weekly_windows_count_from_the_first_day_and_a_short_last_week_joins_the_one_before() {
+        // Seventeen days: two weeks from Friday 05-22, then three days, too
+        // short to stand alone (under half a week), added to the second.
         let period = ServicePeriod { from: d(2026, 5, 22), to: d(2026, 6, 7) };
         let w = windows(1, 0, &cycle(Every::Week, 1), period, &[], SH);
         let spans: Vec<(String, String)> = w.iter().map(|w| (local(w.from), local(w.to))).collect();
         assert_eq!(
             spans,
             vec![
-                ("2026-05-22 00:00".into(), "2026-05-25 00:00".into()),
-                ("2026-05-25 00:00".into(), "2026-06-01 00:00".into()),
-                ("2026-06-01 00:00".into(), "2026-06-08 00:00".into()),
+                ("2026-05-22 00:00".into(), "2026-05-29 00:00".into()),
+                ("2026-05-29 00:00".into(), "2026-06-08 00:00".into()),
             ]
         );
+        // Four more days make a window of their own (at least half a week).
+        let period = ServicePeriod { from: d(2026, 5, 22), to: d(2026, 6, 8) };
+        assert_eq!(windows(1, 0, &cycle(Every::Week, 1), period, &[], SH).len(), 3);
+    }
+
+    #[test]
+    fn a_year_of_service_has_the_contracts_counts() {
+        let year = ServicePeriod { from: d(2026, 5, 22), to: d(2027, 5, 21) };
+        let count = |every, times| windows(1, 0, &cycle(every, times), year, &[], SH).len();
+        assert_eq!(count(Every::Day, 1), 365);
+        assert_eq!(count(Every::Day, 2), 730);
+        assert_eq!(count(Every::Week, 1), 52);
+        assert_eq!(count(Every::Month, 1), 12);
+        assert_eq!(count(Every::Month, 4), 48);
+        assert_eq!(count(Every::Quarter, 1), 4);
+        assert_eq!(count(Every::Year, 2), 2);
+        // Every window is whole: they tile the year without gaps.
+        let months = windows(1, 0, &cycle(Every::Month, 1), year, &[], SH);
+        assert_eq!(local(months[0].from), "2026-05-22 00:00");
+        assert_eq!(local(months[11].to), "2027-05-22 00:00");
+        assert!(months.windows(2).all(|p| p[0].to == p[1].from));
+        // A service starting on the 31st keeps the month's last day.
+        let from31 = ServicePeriod { from: d(2027, 1, 31), to: d(2027, 4, 29) };
+        let starts: Vec<String> =
+            windows(1, 0, &cycle(Every::Month, 1), from31, &[], SH).iter().map(|w| local(w.from)).collect();
+        assert_eq!(starts, ["2027-01-31 00:00", "2027-02-28 00:00", "2027-03-31 00:00"]);
     }
 
     #[test]
@@ -274,13 +317,7 @@ mod tests {
         );
         assert_eq!(
             q.iter().map(|w| local(w.from)).collect::<Vec<_>>(),
-            [
-                "2026-05-22 00:00",
-                "2026-07-01 00:00",
-                "2026-10-01 00:00",
-                "2027-01-01 00:00",
-                "2027-04-01 00:00"
-            ]
+            ["2026-05-22 00:00", "2026-08-22 00:00", "2026-11-22 00:00", "2027-02-22 00:00"]
         );
     }
 }

@@ -38,7 +38,7 @@ pub struct InspectionView {
     pub due_from: DateTime<Utc>,
     /// Due before this instant.
     pub due_to: DateTime<Utc>,
-    /// `open`, `done`, `late` or `missed`, as of now.
+    /// `open`, `done`, `late`, `missed`, or `before_go_live` (closed undone before the service went live), as of now.
     pub status: InspectionStatus,
     /// When it was done.
     pub completed_at: Option<DateTime<Utc>>,
@@ -83,7 +83,7 @@ fn view(state: &AppState, t: &Task) -> InspectionView {
         slot: t.slot.clone(),
         due_from: t.due_from.to_datetime(),
         due_to: t.due_to.to_datetime(),
-        status: t.status(state.clock.now()),
+        status: t.status(state.clock.now(), state.go_live.at),
         completed_at: t.completed_at.map(Timestamp::to_datetime),
         completed_by: t.completed_by,
         findings: t.findings.clone(),

@@ -1,6 +1,6 @@
 //! Inspection tasks: generated from each item's cycles, listed in scope, completed by engineers.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use sla_engine::Timestamp;
 use uuid::Uuid;
@@ -17,27 +17,37 @@ use crate::store::inspections::NewTask;
 /// Filters for listing tasks (the caller's scope is added by [`list`]).
 pub type TaskFilter = store::inspections::Filter;
 
-/// Bring the stored tasks in line with the catalog: add missing windows, and
-/// drop open future tasks that no cycle produces any more (past and completed
-/// tasks are history and stay).
+/// Bring the stored tasks in line with the catalog: add missing windows,
+/// and drop tasks not done whose window no cycle produces any more. A
+/// completion whose window disappears is never lost: its task moves to the
+/// new window of the same cycle that covers the time it was done.
 pub async fn sync(state: &AppState) -> Result<(usize, usize)> {
-    let now = state.clock.now();
     let (mut added, mut removed) = (0, 0);
     for item in &state.catalog.items {
         let item_id = state.item_id(item);
-        let wanted = wanted(state, item, item_id);
+        let mut wanted = wanted(state, item, item_id);
         let existing = store::inspections::scheduled(&state.db, item_id).await?;
-        let have: BTreeSet<&str> = existing.iter().map(|(_, k, _, _)| k.as_str()).collect();
-        let stale: Vec<Uuid> = existing
-            .iter()
-            .filter(|(_, k, from, done)| done.is_none() && *from > now && !wanted.contains_key(k))
-            .map(|(id, ..)| *id)
-            .collect();
-        let fresh: Vec<NewTask> =
-            wanted.into_iter().filter(|(k, _)| !have.contains(k.as_str())).map(|(_, t)| t).collect();
-        added += fresh.len();
+        let mut stale = Vec::new();
+        for task in existing {
+            if wanted.remove(&task.key).is_some() {
+                continue;
+            }
+            let home = task.completed_at.and_then(|at| {
+                wanted
+                    .iter()
+                    .find(|(_, w)| w.cycle == task.cycle && w.due_from <= at && at < w.due_to)
+                    .map(|(k, _)| k.clone())
+            });
+            match home.and_then(|k| wanted.remove(&k)) {
+                Some(window) => store::inspections::move_to(&state.db, task.id, &window).await?,
+                // Kept: a record of work done outside every window of the new schedule.
+                None if task.completed_at.is_some() => {}
+                None => stale.push(task.id),
+            }
+        }
+        added += wanted.len();
         removed += stale.len();
-        store::inspections::add(&state.db, fresh).await?;
+        store::inspections::add(&state.db, wanted.into_values().collect()).await?;
         store::inspections::remove(&state.db, &stale).await?;
     }
     Ok((added, removed))

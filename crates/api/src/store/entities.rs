@@ -291,7 +291,38 @@ pub mod inspection_task {
         pub findings: Option<String>,
         pub checklist: String,
         pub attachments: String,
-        pub late_alerted: bool,
+    }
+    no_relations!();
+}
+
+pub mod service_fact {
+    //! A fact about this installation (e.g. when it went live).
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "service_facts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub value: String,
+    }
+    no_relations!();
+}
+
+pub mod inspection_notice {
+    //! An overdue inspection window named in a message to one person.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inspection_notices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub task_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub outbox_id: Uuid,
+        pub queued_at: i64,
     }
     no_relations!();
 }

@@ -1,7 +1,7 @@
 //! Inspection tasks: the schedule kept in step with the catalog, listing and
 //! completion, the windows that closed undone, and the windows a report counts.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -9,9 +9,10 @@ use sea_orm::{
 use sla_engine::Timestamp;
 use uuid::Uuid;
 
-use super::entities::inspection_task as task;
+use super::entities::{inspection_notice as notice, inspection_task as task, outbox};
 use super::{json, to_json};
 use crate::domain::inspections::{Completion, Task};
+use crate::domain::outbox::OutboxStatus;
 
 fn from_row(m: task::Model) -> Result<Task, DbErr> {
     Ok(Task {
@@ -33,17 +34,27 @@ fn from_row(m: task::Model) -> Result<Task, DbErr> {
     })
 }
 
-/// A task as the schedule knows it: (id, key, opens, done at).
-pub type Scheduled = (Uuid, String, Timestamp, Option<Timestamp>);
+/// A stored task as the schedule sees it.
+#[derive(Clone, Debug)]
+pub struct Scheduled {
+    /// Id.
+    pub id: Uuid,
+    /// Its window's key.
+    pub key: String,
+    /// Which cycle of the item.
+    pub cycle: u32,
+    /// When it was done, if it was.
+    pub completed_at: Option<Timestamp>,
+}
 
-/// Every stored task of a line item, as the schedule knows them.
+/// Every stored task of a line item, as the schedule sees them.
 pub async fn scheduled(db: &impl ConnectionTrait, line_item_id: Uuid) -> Result<Vec<Scheduled>, DbErr> {
-    let rows: Vec<(Uuid, String, i64, Option<i64>)> = task::Entity::find()
+    let rows: Vec<(Uuid, String, i32, Option<i64>)> = task::Entity::find()
         .select_only()
         .columns([
             task::Column::Id,
             task::Column::ScheduleKey,
-            task::Column::DueFrom,
+            task::Column::Cycle,
             task::Column::CompletedAt,
         ])
         .filter(task::Column::LineItemId.eq(line_item_id))
@@ -52,8 +63,31 @@ pub async fn scheduled(db: &impl ConnectionTrait, line_item_id: Uuid) -> Result<
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, key, from, done)| (id, key, Timestamp::from_unix(from), done.map(Timestamp::from_unix)))
+        .map(|(id, key, cycle, done)| Scheduled {
+            id,
+            key,
+            cycle: u32::try_from(cycle).unwrap_or(0),
+            completed_at: done.map(Timestamp::from_unix),
+        })
         .collect())
+}
+
+/// Give a task another window: the schedule changed, and a completion
+/// recorded against the old window now counts for the new one that covers
+/// its time. Everything recorded on the task stays as it is.
+pub async fn move_to(db: &impl ConnectionTrait, id: Uuid, w: &NewTask) -> Result<(), DbErr> {
+    task::Entity::update_many()
+        .col_expr(task::Column::ScheduleKey, Expr::value(w.schedule_key.clone()))
+        .col_expr(task::Column::Cycle, Expr::value(i32::try_from(w.cycle).unwrap_or(i32::MAX)))
+        .col_expr(task::Column::Every, Expr::value(w.every.clone()))
+        .col_expr(task::Column::DeviceClass, Expr::value(w.device_class.clone()))
+        .col_expr(task::Column::Slot, Expr::value(w.slot.clone()))
+        .col_expr(task::Column::DueFrom, Expr::value(w.due_from.unix()))
+        .col_expr(task::Column::DueTo, Expr::value(w.due_to.unix()))
+        .filter(task::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// A window to add to the schedule.
@@ -97,7 +131,6 @@ pub async fn add(db: &impl ConnectionTrait, tasks: Vec<NewTask>) -> Result<(), D
         findings: Set(None),
         checklist: Set("[]".into()),
         attachments: Set("[]".into()),
-        late_alerted: Set(false),
     });
     loop {
         let chunk: Vec<_> = rows.by_ref().take(200).collect();
@@ -178,34 +211,100 @@ pub async fn complete(db: &impl ConnectionTrait, id: Uuid, c: &Completion) -> Re
     Ok(updated.rows_affected > 0)
 }
 
-/// Claim up to `limit` tasks whose window closed undone by `now` and that
-/// were not announced yet (another instance's claims are skipped); and when
-/// the next such window closes.
-pub async fn claim_unannounced(
+/// Windows that closed undone within `(after, now]`, in `scope` (an agency,
+/// or all), that `user` has not been told about: no message naming them to
+/// them was sent or is waiting to be. Oldest first, at most `limit`, and how
+/// many there are in all.
+pub async fn unannounced(
     db: &impl ConnectionTrait,
+    user: Uuid,
+    scope: Option<&str>,
+    after: Timestamp,
     now: Timestamp,
     limit: u64,
-) -> Result<(Vec<Task>, Option<Timestamp>), DbErr> {
-    let query = task::Entity::find()
+) -> Result<(Vec<Task>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    use sea_orm::sea_query::Query;
+    let mut told = Query::select();
+    told.expr(Expr::val(1))
+        .from(notice::Entity)
+        .inner_join(
+            outbox::Entity,
+            Expr::col((outbox::Entity, outbox::Column::Id))
+                .equals((notice::Entity, notice::Column::OutboxId)),
+        )
+        .and_where(
+            Expr::col((notice::Entity, notice::Column::TaskId)).equals((task::Entity, task::Column::Id)),
+        )
+        .and_where(Expr::col((notice::Entity, notice::Column::UserId)).eq(user))
+        .and_where(
+            Expr::col((outbox::Entity, outbox::Column::Status))
+                .is_in([OutboxStatus::Pending.as_str(), OutboxStatus::Sent.as_str()]),
+        );
+    let mut query = task::Entity::find()
         .filter(task::Column::CompletedAt.is_null())
-        .filter(task::Column::LateAlerted.eq(false))
+        .filter(task::Column::DueTo.gt(after.unix()))
+        .filter(task::Column::DueTo.lte(now.unix()))
+        .filter(Expr::exists(told).not());
+    if let Some(agency) = scope {
+        query = query.filter(task::Column::AgencyKey.eq(agency));
+    }
+    let total = query.clone().count(db).await?;
+    let tasks = query
         .order_by_asc(task::Column::DueTo)
-        .limit(limit + 1);
-    let rows = super::claim(query, db).all(db).await?;
-    let (due, later): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.due_to <= now.unix());
-    let next = later.first().map(|r| Timestamp::from_unix(r.due_to));
-    let due = due.into_iter().take(limit as usize).map(from_row).collect::<Result<_, _>>()?;
-    Ok((due, next))
+        .order_by_asc(task::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect::<Result<_, _>>()?;
+    Ok((tasks, total))
 }
 
-/// Mark tasks announced.
-pub async fn mark_announced(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), DbErr> {
-    task::Entity::update_many()
-        .col_expr(task::Column::LateAlerted, Expr::value(true))
-        .filter(task::Column::Id.is_in(ids.to_vec()))
-        .exec(db)
-        .await?;
+/// Record that the message `outbox_id` names these windows to `user`.
+pub async fn record_notices(
+    db: &impl ConnectionTrait,
+    tasks: &[Uuid],
+    user: Uuid,
+    outbox_id: Uuid,
+    now: Timestamp,
+) -> Result<(), DbErr> {
+    for chunk in tasks.chunks(200) {
+        let rows = chunk.iter().map(|t| notice::ActiveModel {
+            task_id: Set(*t),
+            user_id: Set(user),
+            outbox_id: Set(outbox_id),
+            queued_at: Set(now.unix()),
+        });
+        notice::Entity::insert_many(rows).exec_without_returning(db).await?;
+    }
     Ok(())
+}
+
+/// When `user` was last sent a digest of overdue windows.
+pub async fn last_notice(db: &impl ConnectionTrait, user: Uuid) -> Result<Option<Timestamp>, DbErr> {
+    let at: Option<Option<i64>> = notice::Entity::find()
+        .select_only()
+        .column_as(notice::Column::QueuedAt.max(), "m")
+        .filter(notice::Column::UserId.eq(user))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(at.flatten().map(Timestamp::from_unix))
+}
+
+/// When the next window still undone closes after `now`.
+pub async fn next_close(db: &impl ConnectionTrait, now: Timestamp) -> Result<Option<Timestamp>, DbErr> {
+    let at: Option<Option<i64>> = task::Entity::find()
+        .select_only()
+        .column_as(task::Column::DueTo.min(), "m")
+        .filter(task::Column::CompletedAt.is_null())
+        .filter(task::Column::DueTo.gt(now.unix()))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(at.flatten().map(Timestamp::from_unix))
 }
 
 /// Tasks whose window closes within `(from, to]`, in scope.

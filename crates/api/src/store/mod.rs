@@ -6,6 +6,7 @@
 pub mod catalog_sync;
 pub mod clocks;
 pub mod entities;
+pub mod facts;
 pub mod filing;
 pub mod inspections;
 pub mod metrics;

@@ -48,14 +48,15 @@ fn from_row(m: outbox::Model) -> Result<QueuedMessage, DbErr> {
     })
 }
 
-/// Queue a message, unless one with its dedupe key is queued already; true when it was.
-pub async fn queue(db: &impl ConnectionTrait, m: &NewMessage, now: Timestamp) -> Result<bool, DbErr> {
+/// Queue a message, unless one with its dedupe key is queued already; its id when it was.
+pub async fn queue(db: &impl ConnectionTrait, m: &NewMessage, now: Timestamp) -> Result<Option<Uuid>, DbErr> {
+    let id = Uuid::now_v7();
     let (name, data) = match &m.attachment {
         Some(a) => (Some(a.filename.clone()), Some(B64.encode(&a.bytes))),
         None => (None, None),
     };
     let inserted = outbox::Entity::insert(outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         message_id: Set(m.message_id.clone()),
         dedupe_key: Set(m.dedupe_key.clone()),
         ticket_id: Set(m.ticket_id),
@@ -77,7 +78,7 @@ pub async fn queue(db: &impl ConnectionTrait, m: &NewMessage, now: Timestamp) ->
     .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
     .exec_without_returning(db)
     .await?;
-    Ok(inserted > 0)
+    Ok((inserted > 0).then_some(id))
 }
 
 /// True when a message with this dedupe key was ever queued.

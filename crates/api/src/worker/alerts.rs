@@ -76,7 +76,7 @@ pub(super) async fn enqueue(
             html: rendered.html,
             attachment: None,
         };
-        queued += usize::from(store::outbox::queue(txn, &message, now).await?);
+        queued += usize::from(store::outbox::queue(txn, &message, now).await?.is_some());
     }
     Ok(queued)
 }

@@ -1,13 +1,12 @@
 //! Notices that are not about one clock: inspections whose window closed
 //! undone, and last month's summary on each month's first working day.
 
-use catalog::Recipients;
 use chrono::{Datelike, Months, NaiveDate, TimeZone};
 use sea_orm::{DbErr, TransactionTrait};
 use sla_engine::Timestamp;
 
 use super::TickReport;
-use super::alerts::{addresses, locale};
+use super::alerts::locale;
 use crate::domain::access::{Caller, Role};
 use crate::domain::account::User;
 use crate::domain::inspections::Task;
@@ -16,8 +15,6 @@ use crate::service::reports::{self, Lang, Period};
 use crate::state::AppState;
 use crate::store;
 
-/// Inspections announced per transaction.
-const BATCH: u64 = 100;
 /// The calendar whose first opening in a month is "the first working day".
 const WORKING_CALENDAR: &str = "5x8";
 
@@ -25,48 +22,88 @@ fn db_err(e: impl std::fmt::Display) -> DbErr {
     DbErr::Custom(e.to_string())
 }
 
-/// Inspections whose window closed undone: one notice each, to the agency's
-/// and the supplier's managers. When the next open window closes.
+/// Inspection windows listed in one digest; the rest are counted.
+const DIGEST_LIST: u64 = 200;
+
+/// Inspection windows that closed undone since the service went live: one
+/// digest per manager (of their agency, or supplier-wide) listing every such
+/// window they have not been told about, at most once in
+/// `inspection_digest_hours`. When the next open window closes.
 pub(super) async fn late_inspections(
     state: &AppState,
     report: &mut TickReport,
 ) -> Result<Option<Timestamp>, DbErr> {
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
-    let (tasks, next) = store::inspections::claim_unannounced(&txn, now, BATCH).await?;
-    for t in &tasks {
-        let rendered = notifier::render_notice(&notice(state, t), locale(state)).map_err(db_err)?;
-        let groups = [Recipients::AgencyManagers, Recipients::SupplierManagers];
-        for email in addresses(&txn, &t.agency, None, &t.schedule_key, &groups).await? {
-            let dedupe_key = format!("inspection/{}/{email}", t.id);
-            let message = NewMessage {
-                message_id: notifier::message_id(&dedupe_key, &state.settings.mail_from),
-                dedupe_key,
-                ticket_id: None,
-                kind: MessageKind::InspectionLate,
-                recipient: email,
-                subject: rendered.subject.clone(),
-                text: rendered.text.clone(),
-                html: rendered.html.clone(),
-                attachment: None,
-            };
-            report.queued += usize::from(store::outbox::queue(&txn, &message, now).await?);
+    let every = i64::try_from(state.settings.inspection_digest_hours.max(1) * 3600).unwrap_or(i64::MAX);
+    for m in store::users::managers_with_email(&state.db).await? {
+        let last = store::inspections::last_notice(&state.db, m.id).await?;
+        if last.is_some_and(|at| now.unix() < at.unix().saturating_add(every)) {
+            continue;
         }
+        report.queued += digest(state, &m, now, every).await?;
     }
-    let ids: Vec<_> = tasks.iter().map(|t| t.id).collect();
-    store::inspections::mark_announced(&txn, &ids).await?;
-    txn.commit().await?;
-    // A full batch leaves more for the next tick, at once.
-    Ok(if tasks.len() as u64 == BATCH { Some(now) } else { next })
+    store::inspections::next_close(&state.db, now).await
 }
 
-fn notice(state: &AppState, t: &Task) -> notifier::Notice {
-    notifier::Notice::InspectionLate {
+/// Queue `m`'s digest, if any window is owed to them; how many were queued (0 or 1).
+async fn digest(state: &AppState, m: &User, now: Timestamp, every: i64) -> Result<usize, DbErr> {
+    let Some(email) = m.email.clone() else { return Ok(0) };
+    let txn = state.db.begin().await?;
+    let (tasks, total) =
+        store::inspections::unannounced(&txn, m.id, m.agency.as_deref(), state.go_live.at, now, DIGEST_LIST)
+            .await?;
+    if tasks.is_empty() {
+        return Ok(0);
+    }
+    let windows = tasks.iter().map(|t| late_window(state, t)).collect();
+    let link =
+        state.settings.public_base_url.as_ref().map(|b| format!("{}/inspections", b.trim_end_matches('/')));
+    let notice = notifier::Notice::InspectionDigest { windows, more: total - tasks.len() as u64, link };
+    let rendered = notifier::render_notice(&notice, locale(state)).map_err(db_err)?;
+    // One digest per person per period: a second instance in the same period queues nothing.
+    let dedupe_key = format!("inspections/{}/{}", m.id, now.unix() / every);
+    let message = NewMessage {
+        message_id: notifier::message_id(&dedupe_key, &state.settings.mail_from),
+        dedupe_key,
+        ticket_id: None,
+        kind: MessageKind::InspectionLate,
+        recipient: email,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        attachment: None,
+    };
+    let Some(outbox_id) = store::outbox::queue(&txn, &message, now).await? else { return Ok(0) };
+    let ids: Vec<_> = tasks.iter().map(|t| t.id).collect();
+    store::inspections::record_notices(&txn, &ids, m.id, outbox_id, now).await?;
+    txn.commit().await?;
+    Ok(1)
+}
+
+fn late_window(state: &AppState, t: &Task) -> notifier::LateWindow {
+    let zh = locale(state) == notifier::Locale::ZhCn;
+    let every = match (t.every.as_str(), zh) {
+        ("day", true) => "每天",
+        ("week", true) => "每周",
+        ("month", true) => "每月",
+        ("quarter", true) => "每季度",
+        ("year", true) => "每年",
+        ("day", false) => "daily",
+        ("week", false) => "weekly",
+        ("month", false) => "monthly",
+        ("quarter", false) => "quarterly",
+        ("year", false) => "yearly",
+        (other, _) => other,
+    };
+    let extra: Vec<&str> = [t.device_class.as_deref(), t.slot.as_deref()].into_iter().flatten().collect();
+    let cycle = if extra.is_empty() { every.to_owned() } else { format!("{every} ({})", extra.join(", ")) };
+    let item = state.item(t.line_item_id);
+    notifier::LateWindow {
         agency: state.catalog.agency(&t.agency).map_or_else(|| t.agency.clone(), |a| a.name.clone()),
-        line_item: state.item(t.line_item_id).map_or_else(String::new, |i| i.name.clone()),
-        device_class: t.device_class.clone(),
-        window_from: t.due_from.to_datetime(),
-        window_to: t.due_to.to_datetime(),
+        line_item: item.map_or_else(String::new, |i| format!("{} {}", i.seq, i.name)),
+        cycle,
+        from: t.due_from.to_datetime(),
+        to: t.due_to.to_datetime(),
         timezone: state.catalog.settings.timezone,
     }
 }
@@ -95,8 +132,11 @@ pub(super) async fn monthly_summaries(
     }
     let Some(prev_first) = first.pred_opt().and_then(|d| d.with_day(1)) else { return Ok(None) };
     let period = Period { from: prev_first, to: first };
-    for m in store::users::managers_with_email(&state.db).await? {
-        report.queued += summarize(state, &m, period, now).await?;
+    // Summaries start with the first whole month after go-live.
+    if period.from >= state.go_live.date {
+        for m in store::users::managers_with_email(&state.db).await? {
+            report.queued += summarize(state, &m, period, now).await?;
+        }
     }
     Ok(first.checked_add_months(Months::new(1)).and_then(|next| first_opening(state, next)))
 }
@@ -143,5 +183,5 @@ async fn summarize(state: &AppState, m: &User, period: Period, now: Timestamp) -
     let txn = state.db.begin().await?;
     let queued = store::outbox::queue(&txn, &message, now).await?;
     txn.commit().await?;
-    Ok(usize::from(queued))
+    Ok(usize::from(queued.is_some()))
 }

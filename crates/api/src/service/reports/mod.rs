@@ -76,6 +76,8 @@ pub struct InspectionFigures {
     pub late: u32,
     /// Not done by the period's end.
     pub missed: u32,
+    /// Closed undone before the service went live: not due, not missed.
+    pub before_go_live: u32,
 }
 
 /// One group's figures: an item, an agency, or the whole contract.
@@ -323,14 +325,18 @@ async fn count_inspections(state: &AppState, scope: &Scope<'_>, groups: &mut Gro
             t.completed_at = None;
         }
         let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
-        let status = t.status(scope.as_of);
+        let status = t.status(scope.as_of, state.go_live.at);
         for acc in groups.of(&t.agency, seq) {
             let f = &mut acc.inspections;
+            if status == InspectionStatus::BeforeGoLive {
+                f.before_go_live += 1;
+                continue;
+            }
             f.due += 1;
             match status {
                 InspectionStatus::Done => f.on_time += 1,
                 InspectionStatus::Late => f.late += 1,
-                InspectionStatus::Open | InspectionStatus::Missed => f.missed += 1,
+                _ => f.missed += 1,
             }
         }
     }
