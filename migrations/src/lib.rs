@@ -15,6 +15,7 @@ mod m20261129_000007_drop_unused_ticket_index;
 mod m20261130_000008_one_due_instant;
 mod m20261130_000009_clock_rules;
 mod m20261130_000010_go_live_and_digests;
+mod m20261130_000011_holiday_years;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_one_due_instant::Migration),
             Box::new(m20261130_000009_clock_rules::Migration),
             Box::new(m20261130_000010_go_live_and_digests::Migration),
+            Box::new(m20261130_000011_holiday_years::Migration),
         ]
     }
 }

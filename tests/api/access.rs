@@ -86,7 +86,7 @@ fn policy(operation: &str, probe: &str, kind: Kind) -> Option<Access> {
     Some(match operation {
         "healthz" | "readyz" | "metrics" | "issue_token" => Allowed,
         "list_agencies" | "list_line_items" | "list_tickets" | "list_inspections" | "change_password"
-        | "revoke_token" => signed_in,
+        | "revoke_token" | "list_calendars" => signed_in,
         "get_line_item" | "file_ticket" | "get_ticket" | "list_ticket_events" => scoped,
         "act_on_ticket" if probe == "comment" => scoped,
         "act_on_ticket" | "complete_inspection" if probe != "comment" => {
@@ -97,7 +97,7 @@ fn policy(operation: &str, probe: &str, kind: Kind) -> Option<Access> {
             Kind::AgencyOwn | Kind::AgencyForeign => Forbidden,
             _ => Allowed,
         },
-        "list_users" | "create_user" | "update_user" | "list_outbox" => admin,
+        "list_users" | "create_user" | "update_user" | "list_outbox" | "put_holiday_year" => admin,
         // The probe names no real message: an admin passes the guard and is told so.
         "retry_outbox_message" if kind == Kind::Admin => Hidden,
         "retry_outbox_message" => admin,
@@ -164,6 +164,9 @@ fn probes(operation: &str, f: &Fixture, n: usize) -> Vec<Probe> {
         ),
         "update_user" => one(format!("/v1/users/{}", f.user_id), Some(json!({"email": "probe@example.org"}))),
         "list_outbox" => one("/v1/admin/outbox".into(), None),
+        "list_calendars" => one("/v1/calendars".into(), None),
+        // A JSON body: an admin passes the guard and is told to send TOML (415).
+        "put_holiday_year" => one("/v1/calendars/holidays/cn/2027".into(), Some(json!({}))),
         // No message has this id: an admin is told so (404), anyone else is stopped before.
         "retry_outbox_message" => one(format!("/v1/admin/outbox/{}/retry", uuid::Uuid::nil()), None),
         _ => Vec::new(),

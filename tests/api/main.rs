@@ -11,6 +11,7 @@ mod auth;
 mod catalog;
 mod contract;
 mod flows;
+mod holidays;
 mod http;
 mod inspections;
 mod reports;

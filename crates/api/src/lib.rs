@@ -3,6 +3,7 @@
 //!
 //! `main.rs` only parses the command line and wires these together.
 
+pub mod builtin;
 pub mod domain;
 pub mod fault;
 pub mod http;

@@ -26,8 +26,10 @@ pub struct Settings {
     pub database_url: SecretString,
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// The configuration folder (catalog/ and calendars/).
-    pub config_dir: PathBuf,
+    /// The configuration folder (catalog/ and calendars/); none for the one
+    /// built into the binary.
+    #[serde(default)]
+    pub config_dir: Option<PathBuf>,
     /// Human or JSON logs.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -94,6 +96,9 @@ pub struct Settings {
     pub go_live: Option<chrono::NaiveDate>,
     /// A manager hears of inspections that closed undone at most once in this many hours (one digest).
     pub inspection_digest_hours: u64,
+    /// How often an instance asks whether another changed the holiday years:
+    /// the longest it runs on old holidays after a change elsewhere.
+    pub calendar_poll_seconds: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -121,21 +126,30 @@ impl std::fmt::Debug for Settings {
 const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
 impl Settings {
-    /// Built-in defaults, then `<config_dir>/default.toml`, then `ITSM_*`
-    /// variables (`ITSM_DATABASE_URL`, `ITSM_LISTEN`, `ITSM_CONFIG_DIR`, …).
+    /// Built-in defaults, then `<config_dir>/default.toml` when a folder is
+    /// given (`ITSM_CONFIG_DIR`), then `ITSM_*` variables (`ITSM_DATABASE_URL`,
+    /// `ITSM_LISTEN`, …).
     pub fn load() -> Result<Self, Box<figment::Error>> {
-        let dir = std::env::var_os("ITSM_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from);
-        Self::load_from(&dir)
+        Self::load_from(std::env::var_os("ITSM_CONFIG_DIR").map(PathBuf::from).as_deref())
     }
 
-    /// As [`Settings::load`], reading `default.toml` from `config_dir`.
-    pub fn load_from(config_dir: &Path) -> Result<Self, Box<figment::Error>> {
-        Figment::from(Toml::string(DEFAULT_TOML))
-            .merge(Serialized::default("config_dir", config_dir))
-            .merge(Toml::file(config_dir.join("default.toml")))
-            .merge(Env::prefixed("ITSM_"))
-            .extract()
-            .map_err(Box::new)
+    /// As [`Settings::load`], reading `default.toml` from `config_dir` when one is given.
+    pub fn load_from(config_dir: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(dir) = config_dir {
+            figment = figment
+                .merge(Serialized::default("config_dir", dir))
+                .merge(Toml::file(dir.join("default.toml")));
+        }
+        figment.merge(Env::prefixed("ITSM_")).extract().map_err(Box::new)
+    }
+
+    /// The configuration's catalog and calendar files: the folder's, or the ones built in.
+    pub fn config_files(&self) -> Result<catalog::ConfigFiles, catalog::LoadErrors> {
+        match &self.config_dir {
+            Some(dir) => catalog::ConfigFiles::read_folder(dir),
+            None => Ok(crate::builtin::config()),
+        }
     }
 
     /// Settings for tests and tools: defaults with the given database and config folder.

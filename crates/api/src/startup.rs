@@ -109,8 +109,12 @@ async fn go_live(
 
 /// Load the catalog, connect, migrate, load the catalog into the database, and wire the shared state.
 async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    let catalog =
-        Catalog::load(&settings.config_dir).map_err(|e| anyhow::anyhow!("the catalog is invalid:\n{e}"))?;
+    let files =
+        settings.config_files().map_err(|e| anyhow::anyhow!("the configuration cannot be read:\n{e}"))?;
+    let calendar_base =
+        calendar_base(&files).map_err(|e| anyhow::anyhow!("the calendars are invalid:\n{e}"))?;
+    let catalog = Catalog::load_files(&files, calendar_base.build().map_err(|e| anyhow::anyhow!("{e}"))?)
+        .map_err(|e| anyhow::anyhow!("the catalog is invalid:\n{e}"))?;
     let db = store::connect(settings.database_url.expose_secret(), settings.database_max_connections)
         .await
         .context("cannot connect to the database")?;
@@ -138,8 +142,12 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         }
     };
     let window = settings.login_window_seconds;
-    Ok(AppState::new(Inner {
+    let calendars = arc_swap::ArcSwap::from_pointee(catalog.calendars.clone());
+    let state = AppState::new(Inner {
         db,
+        calendars,
+        calendar_base,
+        calendar_version: std::sync::atomic::AtomicI64::new(0),
         catalog,
         items,
         clock,
@@ -151,7 +159,38 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         metrics: metrics_handle(),
         wake: Arc::new(tokio::sync::Notify::new()),
         mailer,
-    }))
+    });
+    // Years an administrator stored since: in force from the first request.
+    crate::service::calendars::refresh(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load holiday years: {e}"))?;
+    warn_uncovered(&state);
+    Ok(state)
+}
+
+/// The configuration's windows and holiday years: a folder's years first,
+/// the built-in ones where it has none.
+fn calendar_base(files: &catalog::ConfigFiles) -> Result<catalog::CalendarInputs, catalog::LoadErrors> {
+    use catalog::{CalendarInputs, HolidaySource, Origin};
+    let built_in = CalendarInputs::from_files(&crate::builtin::config(), HolidaySource::BuiltIn)?;
+    if files.origin() == &Origin::BuiltIn {
+        return Ok(built_in);
+    }
+    let mut folder = CalendarInputs::from_files(files, HolidaySource::Folder)?;
+    folder.add_years(built_in.years().cloned());
+    Ok(folder)
+}
+
+/// Say at start which service dates have no holiday data: their 5x8 and
+/// 6x8 clocks would count holidays as working days.
+fn warn_uncovered(state: &AppState) {
+    let gaps = crate::service::calendars::uncovered(&state.catalog, &state.calendars());
+    for g in &gaps {
+        tracing::warn!(
+            region = %g.region, from = %g.from, to = %g.to, items = ?g.items,
+            "no holiday data for these service dates: load the year with PUT /v1/calendars/holidays/{{region}}/{{year}} or itsm calendar import"
+        );
+    }
 }
 
 /// Serve until `shutdown` is cancelled, finishing requests in flight; the

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use catalog::{Catalog, LineItem};
+use catalog::{CalendarInputs, Catalog, LineItem};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
+use sla_engine::CalendarSet;
 use uuid::Uuid;
 
 use crate::domain::access::Caller;
@@ -21,8 +22,16 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// The database pool.
     pub db: DatabaseConnection,
-    /// The contract, its items and calendars, as loaded at start.
+    /// The contract and its items, as loaded at start.
     pub catalog: Catalog,
+    /// The service windows built over their holiday years: swapped whole
+    /// when an administrator adds a year, so that readers never wait.
+    pub calendars: arc_swap::ArcSwap<CalendarSet>,
+    /// The windows and holiday years of the configuration (built in and
+    /// folder), which the years stored in the database add to.
+    pub calendar_base: CalendarInputs,
+    /// The version of the stored holiday years `calendars` was built with.
+    pub calendar_version: std::sync::atomic::AtomicI64,
     /// Line item id → index into `catalog.items`.
     pub items: HashMap<Uuid, usize>,
     /// The source of "now".
@@ -120,6 +129,11 @@ impl AppState {
     /// Wrap the shared parts.
     pub fn new(inner: Inner) -> Self {
         Self(Arc::new(inner))
+    }
+
+    /// The service windows as they stand now.
+    pub fn calendars(&self) -> Arc<CalendarSet> {
+        self.0.calendars.load_full()
     }
 
     /// A line item by id.

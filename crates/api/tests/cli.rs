@@ -18,11 +18,66 @@ fn check_prints_a_summary_and_succeeds() {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("ok: 40 line items of 27 agencies"), "{stdout}");
     assert!(stdout.contains("total ¥8271400.00 = contract total"), "{stdout}");
-    // One row per item, e.g. item 5's working-time response.
+    // One row per item, every metric in it, e.g. item 5's working-time
+    // response and item 31's containment; the table fits 120 columns, Chinese
+    // characters counted as two (rewritten from three fixed metric columns,
+    // which ran to 190 columns and left containment out).
     assert!(
-        stdout.lines().any(|l| l.contains("建筑垃圾大数据监管平台维护") && l.contains("15m in / 30m out")),
+        stdout.lines().any(|l| l.contains("建筑垃圾大数据监管") && l.contains("响应 15m in / 30m out")),
         "{stdout}"
     );
+    assert!(stdout.contains("遏制 1h"), "{stdout}");
+    let widest = stdout
+        .lines()
+        .map(|l| {
+            l.chars()
+                .map(|c| if (c as u32) >= 0x2E80 && !('┆'..='╿').contains(&c) { 2 } else { 1 })
+                .sum::<usize>()
+        })
+        .max();
+    assert!(widest.is_some_and(|w| w <= 120), "widest line {widest:?}: {stdout}");
+    assert!(
+        stdout.contains("contract rule system_down_response: response 1h in 7x24 [critical]"),
+        "{stdout}"
+    );
+    // No 2027 holiday data ships: the check names the year and the items.
+    assert!(stdout.contains("warning: no holiday data for cn 2027"), "{stdout}");
+    assert!(stdout.contains("cn 2027-01-01..2027-05-21: items 3, 7, 12, 14, 31"), "{stdout}");
+}
+
+#[test]
+fn a_year_imported_covers_the_service_and_runs_from_any_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = sqlite_url(dir.path());
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/api/fixtures");
+    // Run where there is no config folder at all: the built-in one is used.
+    let run = |args: &[&str], with_db: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_itsm"));
+        command.args(args).current_dir(dir.path()).env_remove("ITSM_CONFIG_DIR");
+        if with_db {
+            command.env("ITSM_DATABASE_URL", &url);
+        }
+        command.output().expect("itsm runs")
+    };
+    let before = run(&["catalog", "check"], false);
+    assert!(before.status.success(), "{}", String::from_utf8_lossy(&before.stderr));
+    assert!(String::from_utf8_lossy(&before.stdout).contains("no holiday data for cn 2027"));
+    let bad = run(&["calendar", "import", "nowhere.toml"], true);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read nowhere.toml"));
+    let toml = fixtures.join("cn-2027-test.toml");
+    let ok = run(&["calendar", "import", toml.to_str().expect("utf-8")], true);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(said.contains("stored cn 2027: 3 holiday dates, 1 make-up workdays"), "{said}");
+    // With the database, the check reads the stored year: 2027 is covered.
+    let after = run(&["catalog", "check"], true);
+    let after = String::from_utf8_lossy(&after.stdout);
+    assert!(!after.contains("no holiday data"), "{after}");
+    // An iCalendar feed too.
+    let ics = fixtures.join("cn-2027-test.ics");
+    let feed = run(&["calendar", "import", ics.to_str().expect("utf-8")], true);
+    assert!(feed.status.success(), "{}", String::from_utf8_lossy(&feed.stderr));
 }
 
 #[test]

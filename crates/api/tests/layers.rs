@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 /// `startup` wires everything and may refer to anything; so may the binary.
 const RULES: &[(&str, &[&str])] = &[
     ("time", &[]),
-    ("settings", &[]),
+    ("builtin", &[]),
+    ("settings", &["builtin"]),
     ("telemetry", &["settings"]),
     ("fault", &[]),
     ("domain", &["domain"]),

@@ -9,6 +9,7 @@
 mod load;
 mod model;
 mod money;
+mod sources;
 
 use std::fmt;
 use std::path::Path;
@@ -21,6 +22,9 @@ pub use model::{
     ServicePeriod, Target,
 };
 pub use money::Money;
+pub use sources::{
+    CalendarInputs, ConfigFiles, HolidaySource, HolidayYear, Origin, parse_holiday_year, uncovered,
+};
 
 /// Deployment-wide readings of the contract's words.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -191,7 +195,20 @@ pub struct CatalogText<'a> {
 impl Catalog {
     /// Load and check the catalog and calendars under `config_dir`.
     pub fn load(config_dir: &Path) -> Result<Self, LoadErrors> {
-        load::load(config_dir)
+        let files = ConfigFiles::read_folder(config_dir)?;
+        let calendars = CalendarInputs::from_files(&files, HolidaySource::Folder)?.build()?;
+        Self::load_files(&files, calendars)
+    }
+
+    /// Load and check the catalog of `files` against calendars already built
+    /// (from these files' windows and whatever holiday years apply).
+    pub fn load_files(files: &ConfigFiles, calendars: CalendarSet) -> Result<Self, LoadErrors> {
+        let text = CatalogText {
+            contract: files.require("catalog/contract.toml")?,
+            agencies: files.require("catalog/agencies.toml")?,
+            items: files.require("catalog/items.toml")?,
+        };
+        load::from_text(text, calendars)
     }
 
     /// Check the catalog files given as text, against calendars already
@@ -215,7 +232,7 @@ impl Catalog {
 
 /// Load and build only the calendars under `config_dir/calendars`.
 pub fn load_calendars(config_dir: &Path) -> Result<CalendarSet, LoadErrors> {
-    load::load_calendars(config_dir)
+    CalendarInputs::from_files(&ConfigFiles::read_folder(config_dir)?, HolidaySource::Folder)?.build()
 }
 
 #[cfg(test)]

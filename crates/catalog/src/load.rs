@@ -3,14 +3,10 @@
 //! with the file and the entry it concerns.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
-use sla_engine::{
-    BusinessSeconds, CalendarSet, Condition, ConfigError, DateSpan, HolidaySchedule, Metric, ServiceWindow,
-    TargetRule,
-};
+use sla_engine::{BusinessSeconds, CalendarSet, Condition, ConfigError, Metric, TargetRule};
 
 use crate::model::{
     Agency, Contract, Every, FilingPeriod, Inspection, LineItem, Payment, Penalty, ServiceMode,
@@ -253,88 +249,8 @@ impl Problems {
     }
 }
 
-fn read(dir: &Path, relative: &str, problems: &mut Problems) -> Option<String> {
-    let path = dir.join(relative);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(text),
-        Err(e) => {
-            problems.add(&path.display().to_string(), "", format!("cannot read: {e}"));
-            None
-        }
-    }
-}
-
 fn parse<T: serde::de::DeserializeOwned>(source: &str, text: &str, problems: &mut Problems) -> Option<T> {
     toml::from_str(text).map_err(|e| problems.add(source, "", e.to_string().trim_end().to_owned())).ok()
-}
-
-/// Load windows and holiday schedules from `calendars/` and build them.
-/// `windows.toml` defines named windows; every other `*.toml` there is a
-/// yearly holiday file such as `cn-2026.toml`.
-pub(crate) fn load_calendars(dir: &Path) -> Result<CalendarSet, LoadErrors> {
-    let mut problems = Problems::default();
-    let folder = dir.join("calendars");
-    let mut entries: Vec<std::path::PathBuf> = match std::fs::read_dir(&folder) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect(),
-        Err(e) => {
-            problems.add(&folder.display().to_string(), "", format!("cannot read the folder: {e}"));
-            return Err(LoadErrors(problems.0));
-        }
-    };
-    entries.sort();
-    let mut windows = Vec::new();
-    let mut schedules: BTreeMap<String, HolidaySchedule> = BTreeMap::new();
-    for path in entries {
-        let source =
-            format!("calendars/{}", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
-        let Ok(text) = std::fs::read_to_string(&path)
-            .map_err(|e| problems.add(&source, "", format!("cannot read: {e}")))
-        else {
-            continue;
-        };
-        if path.file_name().is_some_and(|n| n == "windows.toml") {
-            match ServiceWindow::from_toml_str(&source, &text) {
-                Ok(w) => windows.extend(w),
-                Err(e) => problems.0.push(e),
-            }
-            continue;
-        }
-        match HolidaySchedule::from_toml_str(&source, &text) {
-            Ok((region, schedule)) => match schedules.get_mut(&region) {
-                Some(existing) => {
-                    if let Err(e) = existing.merge(schedule) {
-                        problems.add(&source, "", e);
-                    }
-                }
-                None => {
-                    schedules.insert(region, schedule);
-                }
-            },
-            Err(e) => problems.0.push(e),
-        }
-    }
-    if !problems.0.is_empty() {
-        return Err(LoadErrors(problems.0));
-    }
-    CalendarSet::build(&windows, &schedules, DateSpan::default()).map_err(|e| {
-        LoadErrors(vec![ConfigError { source_name: "calendars/".into(), entry: String::new(), problem: e }])
-    })
-}
-
-/// Load and check the whole catalog.
-pub(crate) fn load(dir: &Path) -> Result<Catalog, LoadErrors> {
-    let calendars = load_calendars(dir)?;
-    let mut p = Problems::default();
-    let contract_text = read(dir, "catalog/contract.toml", &mut p);
-    let agencies_text = read(dir, "catalog/agencies.toml", &mut p);
-    let items_text = read(dir, "catalog/items.toml", &mut p);
-    let (Some(contract), Some(agencies), Some(items)) = (contract_text, agencies_text, items_text) else {
-        return Err(LoadErrors(p.0));
-    };
-    from_text(CatalogText { contract: &contract, agencies: &agencies, items: &items }, calendars)
 }
 
 /// Check the catalog files' text against already built calendars.

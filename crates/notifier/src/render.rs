@@ -79,6 +79,8 @@ pub struct Alert {
     pub overdue_seconds: u64,
     /// A link to the ticket, when a public base URL is configured.
     pub link: Option<String>,
+    /// True when the deadline was worked out over dates without holiday data.
+    pub beyond_holiday_data: bool,
 }
 
 /// A rendered message body.
@@ -109,6 +111,7 @@ struct View {
     remaining: String,
     overdue: Option<String>,
     link: Option<String>,
+    beyond_holiday_data: bool,
 }
 
 fn metric_name(metric: &str, locale: Locale) -> String {
@@ -170,6 +173,7 @@ fn view(a: &Alert, locale: Locale) -> View {
         overdue: (a.overdue_seconds > 0 || a.kind != AlertKind::Warning)
             .then(|| duration(a.overdue_seconds, locale)),
         link: a.link.clone(),
+        beyond_holiday_data: a.beyond_holiday_data,
     }
 }
 

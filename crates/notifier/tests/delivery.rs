@@ -20,6 +20,7 @@ fn alert(kind: AlertKind, percent: u32) -> Alert {
         remaining_seconds: if kind == AlertKind::Warning { 900 } else { 0 },
         overdue_seconds: if kind == AlertKind::Warning { 0 } else { 300 },
         link: Some("https://itsm.example.org/tickets/1".into()),
+        beyond_holiday_data: false,
     }
 }
 

@@ -5,9 +5,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use catalog::{Catalog, Inspection, LineItem};
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use sla_engine::{Metric, OpenedIn};
+use api::builtin;
+use api::settings::Settings;
+use catalog::{CalendarInputs, Catalog, HolidaySource, Inspection, LineItem};
+use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED};
+use sla_engine::{CalendarSet, Metric, OpenedIn};
 
 #[derive(clap::Subcommand)]
 pub(crate) enum CatalogAction {
@@ -22,49 +24,95 @@ pub(crate) enum CatalogAction {
 }
 
 /// Run a catalog subcommand.
-pub(crate) fn run(config_dir: &Path, action: &CatalogAction) -> ExitCode {
+pub(crate) fn run(config_dir: Option<&Path>, action: &CatalogAction) -> ExitCode {
     match action {
         CatalogAction::Check => check(config_dir),
         CatalogAction::Show { .. } => show_json(config_dir),
     }
 }
 
-fn load(config_dir: &Path) -> Result<Catalog, ExitCode> {
-    Catalog::load(config_dir).map_err(|errors| {
+/// The catalog of the folder (or the built-in one), and its calendars with
+/// the holiday years stored in the database when `ITSM_DATABASE_URL` names one.
+fn load(config_dir: Option<&Path>) -> Result<(Catalog, CalendarSet), ExitCode> {
+    let report = |what: String, errors: &catalog::LoadErrors| {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(
-            err,
-            "error: the catalog in {} has {} problem(s):",
-            config_dir.display(),
-            errors.0.len()
-        );
+        let _ = writeln!(err, "error: {what} has {} problem(s):", errors.0.len());
         for e in &errors.0 {
             let _ = writeln!(err, "  {e}");
         }
         ExitCode::FAILURE
-    })
+    };
+    let place =
+        config_dir.map_or_else(|| "the built-in configuration".to_owned(), |d| d.display().to_string());
+    let settings = match Settings::load_from(config_dir) {
+        Ok(s) => s,
+        Err(e) => return Err(fail(&anyhow::anyhow!("invalid settings: {e}"))),
+    };
+    let files = settings.config_files().map_err(|e| report(format!("the catalog in {place}"), &e))?;
+    let mut inputs = CalendarInputs::from_files(&files, HolidaySource::Folder)
+        .map_err(|e| report(format!("the calendars in {place}"), &e))?;
+    inputs.add_years(
+        CalendarInputs::from_files(&builtin::config(), HolidaySource::BuiltIn)
+            .map_or_else(|_| Vec::new(), |b| b.years().cloned().collect()),
+    );
+    if std::env::var_os("ITSM_DATABASE_URL").is_some() {
+        inputs.add_years(stored_years(&settings)?);
+    }
+    let calendars = inputs.build().map_err(|e| report(format!("the calendars in {place}"), &e))?;
+    let catalog = Catalog::load_files(&files, calendars.clone())
+        .map_err(|e| report(format!("the catalog in {place}"), &e))?;
+    Ok((catalog, calendars))
 }
 
-/// Validate and print one row per item, then the totals.
-fn check(config_dir: &Path) -> ExitCode {
-    let catalog = match load(config_dir) {
+/// The holiday years stored in the service's database.
+fn stored_years(settings: &Settings) -> Result<Vec<catalog::HolidayYear>, ExitCode> {
+    let url = secrecy::ExposeSecret::expose_secret(&settings.database_url).to_owned();
+    let years = tokio::runtime::Runtime::new()
+        .map_err(|e| fail(&anyhow::anyhow!("cannot start the runtime: {e}")))?
+        .block_on(async move {
+            let db = api::store::connect(&url, 1).await?;
+            api::store::migrate(&db).await?;
+            api::store::holidays::all(&db).await
+        })
+        .map_err(|e| fail(&anyhow::anyhow!("cannot read the stored holiday years: {e}")))?;
+    years
+        .into_iter()
+        .map(|(region, year, text)| {
+            catalog::parse_holiday_year(&format!("stored {region} {year}"), &text, HolidaySource::Database)
+                .map_err(|e| fail(&anyhow::anyhow!("{e}")))
+        })
+        .collect()
+}
+
+/// Validate and print one row per item, then the totals and what the holiday data leaves uncovered.
+fn check(config_dir: Option<&Path>) -> ExitCode {
+    let (catalog, calendars) = match load(config_dir) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled).set_header(
-        vec!["#", "agency", "item", "window", "response", "on-site", "recovery", "inspection", "amount (¥)"],
-    );
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(120)
+        .set_header(vec!["#", "服务单位", "运维项目", "服务时间", "时限 targets", "巡检", "金额 ¥"])
+        .set_constraints(vec![
+            ColumnConstraint::ContentWidth,
+            ColumnConstraint::UpperBoundary(Width::Fixed(14)),
+            ColumnConstraint::UpperBoundary(Width::Fixed(22)),
+            ColumnConstraint::ContentWidth,
+            ColumnConstraint::LowerBoundary(Width::Fixed(30)),
+            ColumnConstraint::UpperBoundary(Width::Fixed(14)),
+            ColumnConstraint::ContentWidth,
+        ]);
     for item in &catalog.items {
         let agency = catalog.agency(&item.agency).map_or(item.agency.as_str(), |a| a.name.as_str());
         table.add_row(vec![
             item.seq.to_string(),
-            agency.to_owned(),
-            truncate(&item.name, 24),
+            truncate(agency.trim_start_matches("洛阳市"), 6),
+            truncate(&item.name, 10),
             item.service_window.clone().unwrap_or_else(|| "—".into()),
-            targets(item, &Metric::Response),
-            targets(item, &Metric::OnSite),
-            targets(item, &Metric::Recovery),
+            all_targets(item),
             inspections(&item.inspections),
             item.amount.to_string(),
         ]);
@@ -74,29 +122,53 @@ fn check(config_dir: &Path) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{} ({})", c.name, c.registration_number);
     let _ = writeln!(out, "{table}");
+    for rule in &catalog.rules {
+        let _ = writeln!(
+            out,
+            "contract rule {}: {} {} in {} {}",
+            rule.key,
+            rule.target.rule.metric,
+            rule.target.duration,
+            rule.target.rule.calendar,
+            conditions(&rule.target.rule.when)
+        );
+    }
+    let payments: Vec<String> =
+        catalog.payments.iter().map(|p| format!("{} % ¥{}", p.percent, p.amount)).collect();
     let _ = writeln!(
         out,
-        "ok: {} line items of {} agencies, {} target rules, total ¥{} = contract total; payments {}; service {}..{}",
+        "ok: {} line items of {} agencies, {rules} target rules",
         catalog.items.len(),
-        catalog.agencies.len(),
-        rules,
-        c.total,
-        catalog
-            .payments
-            .iter()
-            .map(|p| format!("{} % ¥{}", p.percent, p.amount))
-            .collect::<Vec<_>>()
-            .join(" + "),
-        c.service_period.from,
-        c.service_period.to,
+        catalog.agencies.len()
     );
+    let _ = writeln!(out, "    total ¥{} = contract total; payments {}", c.total, payments.join(" + "));
+    let _ = writeln!(out, "    service {}..{}", c.service_period.from, c.service_period.to);
+    let gaps = api::service::calendars::uncovered(&catalog, &calendars);
+    if !gaps.is_empty() {
+        let years = api::service::calendars::missing_years(&gaps).join(", ");
+        let _ = writeln!(
+            out,
+            "warning: no holiday data for {years}: 5x8 and 6x8 clocks count those dates' holidays"
+        );
+        let _ = writeln!(out, "  as working days until the year is loaded (itsm calendar import FILE, or");
+        let _ = writeln!(out, "  PUT /v1/calendars/holidays/{{region}}/{{year}}):");
+        for g in &gaps {
+            let items: Vec<String> = g.items.iter().map(u32::to_string).collect();
+            let _ = writeln!(out, "  {} {}..{}: items {}", g.region, g.from, g.to, items.join(", "));
+        }
+    }
     ExitCode::SUCCESS
 }
 
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "error: {e:#}");
+    ExitCode::FAILURE
+}
+
 /// Print the normalized catalog as JSON.
-fn show_json(config_dir: &Path) -> ExitCode {
+fn show_json(config_dir: Option<&Path>) -> ExitCode {
     let catalog = match load(config_dir) {
-        Ok(c) => c,
+        Ok((c, _)) => c,
         Err(code) => return code,
     };
     let view = serde_json::json!({
@@ -136,7 +208,53 @@ fn show_json(config_dir: &Path) -> ExitCode {
     }
 }
 
-/// One metric's rules, e.g. `0.5h` or `15m in 5x8 / 0.5h outside`.
+/// Every metric's rules, e.g. `响应 15m in / 30m out；恢复 6h；遏制 1h [major,critical]`.
+fn all_targets(item: &LineItem) -> String {
+    let mut metrics: Vec<&Metric> = Vec::new();
+    for t in &item.targets {
+        if !metrics.contains(&&t.rule.metric) {
+            metrics.push(&t.rule.metric);
+        }
+    }
+    if metrics.is_empty() {
+        return "—".into();
+    }
+    metrics
+        .into_iter()
+        .map(|m| format!("{} {}", metric_name(m), targets(item, m)))
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+fn metric_name(metric: &Metric) -> &str {
+    match metric.as_str() {
+        "response" => "响应",
+        "on_site" => "到场",
+        "recovery" => "恢复",
+        "containment" => "遏制",
+        "minor_change" => "小功能变更",
+        other => other,
+    }
+}
+
+/// A rule's conditions in short: `[critical]`, `in`, `(change_request)`.
+fn conditions(w: &sla_engine::Condition) -> String {
+    let mut s = String::new();
+    if let Some(sev) = &w.severity {
+        s += &format!("[{}]", sev.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(","));
+    }
+    match w.opened {
+        Some(OpenedIn::Inside) => s += " in",
+        Some(OpenedIn::Outside) => s += " out",
+        None => {}
+    }
+    for tag in &w.tags {
+        s += &format!(" ({tag})");
+    }
+    s.trim().to_owned()
+}
+
+/// One metric's rules, e.g. `0.5h` or `15m in / 30m out`.
 fn targets(item: &LineItem, metric: &Metric) -> String {
     let parts: Vec<String> = item
         .targets
@@ -147,22 +265,14 @@ fn targets(item: &LineItem, metric: &Metric) -> String {
             if item.service_window.as_deref() != Some(t.rule.calendar.as_str()) {
                 s += &format!("@{}", t.rule.calendar);
             }
-            let w = &t.rule.when;
-            if let Some(sev) = &w.severity {
-                s += &format!(" [{}]", sev.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(","));
-            }
-            match w.opened {
-                Some(OpenedIn::Inside) => s += " in",
-                Some(OpenedIn::Outside) => s += " out",
-                None => {}
-            }
-            for tag in &w.tags {
-                s += &format!(" ({tag})");
+            let c = conditions(&t.rule.when);
+            if !c.is_empty() {
+                s += &format!(" {c}");
             }
             s
         })
         .collect();
-    if parts.is_empty() { "—".into() } else { parts.join(" / ") }
+    parts.join(" / ")
 }
 
 fn inspections(list: &[Inspection]) -> String {
@@ -171,16 +281,19 @@ fn inspections(list: &[Inspection]) -> String {
     }
     list.iter()
         .map(|i| {
-            let every = serde_json::to_value(i.every)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let mut s = if i.times == 1 { every } else { format!("{}×/{every}", i.times) };
+            let every = match i.every {
+                catalog::Every::Day => "每天",
+                catalog::Every::Week => "每周",
+                catalog::Every::Month => "每月",
+                catalog::Every::Quarter => "每季",
+                catalog::Every::Year => "每年",
+            };
+            let mut s = if i.times == 1 { every.to_owned() } else { format!("{every}{}次", i.times) };
             if let Some(d) = &i.device_class {
                 s += &format!(" {d}");
             }
-            if let Some(d) = &i.during {
-                s += &format!(" during {d}");
+            if i.during.is_some() {
+                s += " 填报期间";
             }
             s
         })

@@ -1,5 +1,6 @@
 //! The command line: arguments, and one module per subcommand.
 
+mod calendar;
 mod catalog;
 mod report;
 mod serve;
@@ -16,9 +17,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "itsm", version, about = "Luoyang IT operations: tickets clocked against the contract")]
 struct Cli {
-    /// The configuration folder (default.toml, catalog/ and calendars/).
-    #[arg(long, global = true, env = "ITSM_CONFIG_DIR", default_value = "config")]
-    config_dir: PathBuf,
+    /// A configuration folder (default.toml, catalog/ and calendars/) to use
+    /// instead of the one built into `itsm`.
+    #[arg(long, global = true, env = "ITSM_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,13 +49,18 @@ enum Command {
         #[command(subcommand)]
         action: catalog::CatalogAction,
     },
+    /// Holiday data (节假日安排) of the service windows.
+    Calendar {
+        #[command(subcommand)]
+        action: calendar::CalendarAction,
+    },
 }
 
 /// Parse the command line and run it.
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Catalog { action } => catalog::run(&cli.config_dir, &action),
+        Command::Catalog { action } => catalog::run(cli.config_dir.as_deref(), &action),
         Command::Openapi => print(&api::http::openapi().to_pretty_json().unwrap_or_default()),
         command => {
             let runtime = match tokio::runtime::Runtime::new() {
@@ -78,8 +85,8 @@ fn fail(e: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn run(config_dir: PathBuf, command: Command) -> anyhow::Result<()> {
-    let settings = Settings::load_from(&config_dir).context("invalid settings")?;
+async fn run(config_dir: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
+    let settings = Settings::load_from(config_dir.as_deref()).context("invalid settings")?;
     match command {
         Command::Serve { json_logs } => serve::run(settings, json_logs).await,
         Command::Migrate => {
@@ -90,6 +97,7 @@ async fn run(config_dir: PathBuf, command: Command) -> anyhow::Result<()> {
         }
         Command::User { action } => user::run(settings, action).await,
         Command::Report(args) => report::run(settings, args).await,
+        Command::Calendar { action } => calendar::run(settings, action).await,
         Command::Openapi | Command::Catalog { .. } => Ok(()),
     }
 }

@@ -149,6 +149,8 @@ pub enum EventKind {
     Action(Action),
     /// A clock reached a threshold.
     Alert(AlertLevel),
+    /// A clock's deadline moved because its window's holidays changed.
+    DeadlineMoved,
 }
 
 impl EventKind {
@@ -157,6 +159,7 @@ impl EventKind {
         match self {
             EventKind::Action(a) => a.as_str(),
             EventKind::Alert(l) => l.event_name(),
+            EventKind::DeadlineMoved => "deadline_moved",
         }
     }
 
@@ -164,7 +167,7 @@ impl EventKind {
     pub const fn action(self) -> Option<Action> {
         match self {
             EventKind::Action(a) => Some(a),
-            EventKind::Alert(_) => None,
+            EventKind::Alert(_) | EventKind::DeadlineMoved => None,
         }
     }
 }
@@ -172,6 +175,9 @@ impl EventKind {
 impl FromStr for EventKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "deadline_moved" {
+            return Ok(EventKind::DeadlineMoved);
+        }
         AlertLevel::ALL
             .into_iter()
             .find(|l| l.event_name() == s)
@@ -454,6 +460,30 @@ impl Rules<'_> {
             RuleIndex::General(i) => format!("contract:{}", self.general_keys.get(i).copied().unwrap_or("?")),
         }
     }
+}
+
+/// A stored clock with its rule chosen again, as the calendars stand now
+/// (the holidays changed): the same history, perhaps another target, and
+/// whether the choice still reads dates without holiday data. `None` when no
+/// rule applies any more.
+pub fn rechoose(
+    rules: Rules<'_>,
+    facts: &TicketFacts<'_>,
+    clock: &super::clock::StoredClock,
+    calendars: &impl Calendars,
+) -> Result<Option<super::clock::StoredClock>, ClocksError> {
+    let start = clock.started_at().unwrap_or(facts.opened_at);
+    let Some(chosen) = rules.policy.choose(&clock.metric, facts, rules.general, start, calendars)? else {
+        return Ok(None);
+    };
+    Ok(Some(super::clock::StoredClock {
+        metric: clock.metric.clone(),
+        target: chosen.rule.target,
+        calendar: chosen.rule.calendar.clone(),
+        events: clock.events.clone(),
+        rule_ref: Some(rules.reference(chosen.index)),
+        choice_beyond_holiday_data: chosen.beyond_holiday_data,
+    }))
 }
 
 /// Every clock a ticket has: one per metric that the item's policy or a

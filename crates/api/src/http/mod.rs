@@ -5,6 +5,7 @@ pub mod extract;
 pub mod limits;
 pub mod routes_admin;
 pub mod routes_auth;
+pub mod routes_calendars;
 pub mod routes_catalog;
 pub mod routes_inspections;
 pub mod routes_ops;
@@ -86,6 +87,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes_auth::router())
         .merge(routes_catalog::router())
+        .merge(routes_calendars::router())
         .merge(routes_tickets::router())
         .merge(routes_users::router())
         .merge(routes_ops::router())

@@ -3,6 +3,7 @@
 //! clocks, between the front ends and storage. Nothing here knows HTTP.
 
 pub mod accounts;
+pub mod calendars;
 pub mod inspections;
 pub mod ops;
 pub mod outbox;

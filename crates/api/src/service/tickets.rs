@@ -132,6 +132,30 @@ fn number_year(state: &AppState, now: Timestamp) -> i32 {
     now.to_datetime().with_timezone(&state.catalog.settings.timezone).year()
 }
 
+/// The rules a ticket of `item_id` is clocked by: its item's and the contract's.
+fn with_rules<T>(
+    state: &AppState,
+    item_id: Uuid,
+    f: impl FnOnce(ticket::Rules<'_>) -> Result<T>,
+) -> Result<T> {
+    let item = state
+        .item(item_id)
+        .ok_or_else(|| Error::internal(format!("line item {item_id} is not in the catalog")))?;
+    let policy = item.policy();
+    let general = state.catalog.general_rules();
+    let keys: Vec<&str> = state.catalog.rules.iter().map(|r| r.key.as_str()).collect();
+    f(ticket::Rules { policy: &policy, general: &general, general_keys: &keys })
+}
+
+/// A stored clock of `t` with its rule chosen again over the calendars as
+/// they stand now (the holidays changed); `None` when no rule applies any more.
+pub fn rechoose(state: &AppState, t: &Ticket, clock: &StoredClock) -> Result<Option<StoredClock>> {
+    let facts = TicketFacts { severity: t.severity, opened_at: t.reported_at, tags: &t.tags };
+    with_rules(state, t.line_item_id, |rules| {
+        ticket::rechoose(rules, &facts, clock, &*state.calendars()).map_err(Error::internal)
+    })
+}
+
 /// The ticket's clocks from its trail under its item's current policy, at `now`.
 fn compute_clocks(
     state: &AppState,
@@ -139,24 +163,20 @@ fn compute_clocks(
     trail: &[TrailEntry],
     now: Timestamp,
 ) -> Result<Vec<TicketClock>> {
-    let item = state
-        .item(t.line_item_id)
-        .ok_or_else(|| Error::internal(format!("line item {} is not in the catalog", t.line_item_id)))?;
     let opened_at = trail.first().map_or(now, |e| e.at);
     let facts = TicketFacts { severity: t.severity, opened_at, tags: &t.tags };
-    let policy = item.policy();
-    let general = state.catalog.general_rules();
-    let keys: Vec<&str> = state.catalog.rules.iter().map(|r| r.key.as_str()).collect();
-    ticket::ticket_clocks(
-        ticket::Rules { policy: &policy, general: &general, general_keys: &keys },
-        &facts,
-        trail,
-        &state.catalog.settings.paused_while_waiting,
-        &state.catalog.calendars,
-        &state.thresholds(t.line_item_id, t.severity),
-        now,
-    )
-    .map_err(Error::internal)
+    with_rules(state, t.line_item_id, |rules| {
+        ticket::ticket_clocks(
+            rules,
+            &facts,
+            trail,
+            &state.catalog.settings.paused_while_waiting,
+            &*state.calendars(),
+            &state.thresholds(t.line_item_id, t.severity),
+            now,
+        )
+        .map_err(Error::internal)
+    })
 }
 
 /// Clocks as stored, each with its standing: what a write needs to own.
@@ -323,11 +343,20 @@ fn evaluate_clocks(
     stored: &[StoredClock],
     now: Timestamp,
 ) -> Result<Vec<ClockRead>> {
+    let calendars = state.calendars();
     let mut out = stored
         .iter()
         .map(|c| {
-            let status = c.evaluate(&state.catalog.calendars, &[], now).map_err(Error::internal)?;
-            Ok(read_of(state, t.line_item_id, c, status))
+            let status = c.evaluate(&*calendars, &[], now).map_err(Error::internal)?;
+            // A choice that read dates without holiday data may read them
+            // now that a year was added: ask again (rare, and cheap).
+            let mut c = std::borrow::Cow::Borrowed(c);
+            if c.choice_beyond_holiday_data
+                && let Some(again) = rechoose(state, t, &c)?
+            {
+                c.to_mut().choice_beyond_holiday_data = again.choice_beyond_holiday_data;
+            }
+            Ok(read_of(state, t.line_item_id, &c, status))
         })
         .collect::<Result<Vec<_>>>()?;
     out.sort_by(|a, b| clock::metric_rank(&a.metric).cmp(&clock::metric_rank(&b.metric)));

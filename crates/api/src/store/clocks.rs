@@ -98,6 +98,20 @@ pub async fn set_status(
     Ok(())
 }
 
+/// Rewrite one clock whole: its rule changed (its history did not).
+pub async fn rewrite(
+    db: &impl ConnectionTrait,
+    ticket_id: Uuid,
+    w: ClockWrite<'_>,
+    now: Timestamp,
+) -> Result<(), DbErr> {
+    let row = to_row(ticket_id, w, now)?;
+    clock::Entity::update(sea_orm::ActiveModelTrait::reset_all(clock::ActiveModel::from(row)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// A clock the worker claimed.
 #[derive(Clone, Debug)]
 pub struct Claimed {
@@ -105,6 +119,8 @@ pub struct Claimed {
     pub ticket_id: Uuid,
     /// The clock.
     pub clock: StoredClock,
+    /// The deadline last written for it.
+    pub deadline: Option<Timestamp>,
 }
 
 /// Claim up to `limit` clocks due at `now`, in the order they fell due
@@ -125,7 +141,11 @@ pub async fn claim_due(
     for row in rows {
         match row.next_at {
             Some(at) if at <= now.unix() && (due.len() as u64) < limit => {
-                due.push(Claimed { ticket_id: row.ticket_id, clock: from_row(&row)? });
+                due.push(Claimed {
+                    ticket_id: row.ticket_id,
+                    clock: from_row(&row)?,
+                    deadline: row.deadline.map(Timestamp::from_unix),
+                });
             }
             Some(at) => {
                 next = Some(Timestamp::from_unix(at.max(now.unix())));
@@ -137,17 +157,20 @@ pub async fn claim_due(
     Ok((due, next))
 }
 
-/// Clocks not yet met, a page at a time after `(ticket, metric)`: for a recomputation.
+/// Clocks not yet met (of these calendars, when some are named), a page at
+/// a time after `(ticket, metric)`: for a recomputation.
 pub async fn unmet_after(
     db: &impl ConnectionTrait,
+    calendars: Option<&[String]>,
     after: Option<(Uuid, String)>,
     limit: u64,
 ) -> Result<Vec<Claimed>, DbErr> {
-    let mut query = clock::Entity::find()
-        .filter(clock::Column::MetAt.is_null())
-        .order_by_asc(clock::Column::TicketId)
-        .order_by_asc(clock::Column::Metric)
-        .limit(limit);
+    let mut query = clock::Entity::find().filter(clock::Column::MetAt.is_null());
+    if let Some(names) = calendars {
+        query = query.filter(clock::Column::Calendar.is_in(names.iter().cloned()));
+    }
+    let mut query =
+        query.order_by_asc(clock::Column::TicketId).order_by_asc(clock::Column::Metric).limit(limit);
     if let Some((ticket, metric)) = after {
         query = query.filter(
             sea_orm::Condition::any().add(clock::Column::TicketId.gt(ticket)).add(
@@ -161,7 +184,13 @@ pub async fn unmet_after(
         .all(db)
         .await?
         .iter()
-        .map(|row| Ok(Claimed { ticket_id: row.ticket_id, clock: from_row(row)? }))
+        .map(|row| {
+            Ok(Claimed {
+                ticket_id: row.ticket_id,
+                clock: from_row(row)?,
+                deadline: row.deadline.map(Timestamp::from_unix),
+            })
+        })
         .collect()
 }
 

@@ -326,3 +326,21 @@ pub mod inspection_notice {
     }
     no_relations!();
 }
+
+pub mod holiday_year {
+    //! A holiday year uploaded while the service runs.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "holiday_years")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub region: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub year: i32,
+        pub source: String,
+        pub updated_at: i64,
+        pub updated_by: Option<Uuid>,
+    }
+    no_relations!();
+}

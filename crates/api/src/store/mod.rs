@@ -8,6 +8,7 @@ pub mod clocks;
 pub mod entities;
 pub mod facts;
 pub mod filing;
+pub mod holidays;
 pub mod inspections;
 pub mod metrics;
 pub mod outbox;

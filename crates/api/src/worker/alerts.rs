@@ -104,6 +104,7 @@ fn render_alerts(state: &AppState, t: &Ticket, list: &[&Due], now: Timestamp) ->
                 .public_base_url
                 .as_ref()
                 .map(|b| format!("{}/v1/tickets/{}", b.trim_end_matches('/'), t.id)),
+            beyond_holiday_data: a.status.beyond_holiday_data,
         })
         .collect()
 }

@@ -14,6 +14,7 @@ use super::TickReport;
 use super::alerts::{self, Due};
 use crate::domain::clock::{StoredClock, next_at};
 use crate::domain::ticket::{AlertLevel, EventKind, Ticket};
+use crate::service::tickets;
 use crate::state::AppState;
 use crate::store;
 use crate::store::clocks::{ClockWrite, NewAlert};
@@ -78,7 +79,7 @@ async fn check_ticket(
     let mut due = Vec::new();
     for c in clocks {
         report.clocks += 1;
-        let status = c.evaluate(&state.catalog.calendars, &thresholds, now).map_err(db_err)?;
+        let status = c.evaluate(&*state.calendars(), &thresholds, now).map_err(db_err)?;
         let metric = c.metric.as_str();
         // Paused and met clocks never fire.
         let fresh: Vec<Crossing> = if status.stopped {
@@ -156,7 +157,7 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
     let mut after = None;
     let mut n = 0;
     loop {
-        let batch = store::clocks::unmet_after(&state.db, after.clone(), RECOMPUTE_BATCH).await?;
+        let batch = store::clocks::unmet_after(&state.db, None, after.clone(), RECOMPUTE_BATCH).await?;
         let Some(last) = batch.last() else { return Ok(n) };
         after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
         let txn = state.db.begin().await?;
@@ -164,7 +165,7 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
             let Some(t) = store::tickets::find(&txn, c.ticket_id).await? else { continue };
             let thresholds = state.thresholds(t.line_item_id, t.severity);
             let status: ClockStatus =
-                c.clock.evaluate(&state.catalog.calendars, &thresholds, now).map_err(db_err)?;
+                c.clock.evaluate(&*state.calendars(), &thresholds, now).map_err(db_err)?;
             // A threshold crossed while the service was down may be
             // unannounced: such a clock is due at once, and the next tick decides.
             let write =
@@ -177,4 +178,72 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
             return Ok(n);
         }
     }
+}
+
+/// After the holidays changed: move every unmet clock of a window that
+/// follows holidays to its new deadline, in batches of short transactions,
+/// writing each move on the ticket's trail. Thresholds already announced stay
+/// announced; the next one is due when the new calendar says. How many moved.
+pub async fn recompute_after_holidays(state: &AppState) -> Result<usize, DbErr> {
+    let calendars = state.calendars();
+    let names: Vec<String> =
+        calendars.iter().filter(|(_, c)| c.window().holidays.is_some()).map(|(n, _)| n.to_owned()).collect();
+    let mut after = None;
+    let mut moved = 0;
+    loop {
+        let batch =
+            store::clocks::unmet_after(&state.db, Some(&names), after.clone(), RECOMPUTE_BATCH).await?;
+        let Some(last) = batch.last() else { return Ok(moved) };
+        after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
+        moved += move_batch(state, &batch).await?;
+        if (batch.len() as u64) < RECOMPUTE_BATCH {
+            return Ok(moved);
+        }
+    }
+}
+
+async fn move_batch(state: &AppState, batch: &[store::clocks::Claimed]) -> Result<usize, DbErr> {
+    let now = state.clock.now();
+    let calendars = state.calendars();
+    let txn = state.db.begin().await?;
+    let mut moved = 0;
+    for c in batch {
+        // Locked, so that an action on the ticket waits rather than taking the same trail position.
+        let Some(t) = store::tickets::lock(&txn, c.ticket_id).await? else { continue };
+        let thresholds = state.thresholds(t.line_item_id, t.severity);
+        // The new days may also change which rule sets the target (opened in
+        // working time? which deadline comes first?): choose again.
+        let Some(clock) = tickets::rechoose(state, &t, &c.clock).map_err(db_err)? else { continue };
+        let status = clock.evaluate(&*calendars, &thresholds, now).map_err(db_err)?;
+        let write = ClockWrite { clock: &clock, status: &status, next_at: next_at(&status, now, |_| true) };
+        if clock == c.clock {
+            store::clocks::set_status(&txn, c.ticket_id, write, now).await?;
+        } else {
+            store::clocks::rewrite(&txn, c.ticket_id, write, now).await?;
+        }
+        if status.deadline == c.deadline {
+            continue;
+        }
+        let event = NewEvent {
+            ticket_id: t.id,
+            seq: store::trail::last_seq(&txn, t.id).await? + 1,
+            kind: EventKind::DeadlineMoved,
+            actor_id: None,
+            at: now,
+            recorded_at: now,
+            from_state: Some(t.state),
+            to_state: t.state,
+            data: json!({
+                "metric": c.clock.metric.as_str(),
+                "from": c.deadline.map(|d| d.to_string()),
+                "to": status.deadline.map(|d| d.to_string()),
+                "reason": "holidays",
+            }),
+        };
+        store::trail::append(&txn, &event).await?;
+        moved += 1;
+    }
+    txn.commit().await?;
+    state.wake.notify_one();
+    Ok(moved)
 }

@@ -23,6 +23,7 @@ use sea_orm::DbErr;
 use sla_engine::Timestamp;
 use tokio_util::sync::CancellationToken;
 
+use crate::service::calendars;
 use crate::state::AppState;
 
 /// The longest the worker sleeps without looking again.
@@ -61,9 +62,11 @@ impl TickReport {
     }
 }
 
-/// Process every due clock, the notices, then deliver every due message.
+/// Take changed holidays in, process every due clock, the notices, then
+/// deliver every due message.
 pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
     let mut report = TickReport::default();
+    holidays(state, &mut report).await?;
     let next = clocks::process_due(state, &mut report).await?;
     report.due_by(next);
     if state.settings.inspection_alerts {
@@ -79,41 +82,66 @@ pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
     Ok(report)
 }
 
+/// When the stored holiday years changed (here or on another instance):
+/// rebuild the calendars, and move the deadlines of running clocks, once
+/// for all instances.
+async fn holidays(state: &AppState, report: &mut TickReport) -> Result<(), DbErr> {
+    let to_db = |e: crate::service::Error| DbErr::Custom(e.to_string());
+    calendars::refresh(state).await.map_err(to_db)?;
+    if calendars::claim_recompute(state).await.map_err(to_db)? {
+        let moved = clocks::recompute_after_holidays(state).await?;
+        report.clocks += moved;
+        tracing::info!(moved, "holidays changed: deadlines of running clocks moved");
+    }
+    Ok(())
+}
+
 /// Run until cancelled: tick, then sleep until the next instant of interest,
-/// a change to any clock, or a jump of the (test) clock.
+/// a change to any clock, or a jump of the (test) clock, looking every
+/// `calendar_poll_seconds` whether another instance changed the holidays.
 pub async fn run(state: AppState, cancel: CancellationToken) {
     let jumps = state.clock.jumps();
+    let poll = Duration::from_secs(state.settings.calendar_poll_seconds.max(1));
     tracing::info!("SLA timer started");
     loop {
-        let pause = match tick(&state).await {
+        let next = match tick(&state).await {
             Ok(report) => {
                 if report.did_work() {
                     tracing::debug!(?report, "timer tick");
                 }
-                report.next_at.map_or(MAX_SLEEP, |at| {
-                    let secs = (at.unix() - state.clock.now().unix()).clamp(0, MAX_SLEEP.as_secs() as i64);
-                    Duration::from_secs(secs as u64)
-                })
+                report.next_at
             }
             Err(e) => {
                 // The database is away: look again shortly, without spinning.
                 tracing::warn!(error = %e, "timer tick failed; retrying");
-                Duration::from_secs(1)
+                Some(Timestamp::from_unix(state.clock.now().unix() + 1))
             }
         };
-        tokio::select! {
-            () = cancel.cancelled() => break,
-            // A ticket was filed or acted on: its clocks may be due sooner.
-            () = state.wake.notified() => {}
-            // The earliest due clock or message.
-            () = tokio::time::sleep(pause) => {}
-            // A manual clock moved (tests).
-            () = async {
-                match &jumps {
-                    Some(n) => n.notified().await,
-                    None => std::future::pending().await,
+        loop {
+            let until = next.map_or(MAX_SLEEP, |at| {
+                let secs = (at.unix() - state.clock.now().unix()).clamp(0, MAX_SLEEP.as_secs() as i64);
+                Duration::from_secs(secs as u64)
+            });
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                // A ticket was filed or acted on: its clocks may be due sooner.
+                () = state.wake.notified() => break,
+                // The earliest due clock or message.
+                () = tokio::time::sleep(until) => break,
+                // A manual clock moved (tests).
+                () = async {
+                    match &jumps {
+                        Some(n) => n.notified().await,
+                        None => std::future::pending().await,
+                    }
+                } => break,
+                // Nothing due yet: only ask whether the holidays changed.
+                () = tokio::time::sleep(poll) => {
+                    if calendars::refresh(&state).await.unwrap_or(false) {
+                        break;
+                    }
                 }
-            } => {}
+            }
         }
     }
 }

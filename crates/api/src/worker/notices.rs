@@ -108,12 +108,15 @@ fn late_window(state: &AppState, t: &Task) -> notifier::LateWindow {
     }
 }
 
-/// The first working-day opening of the month that starts on `first`.
-fn first_opening(state: &AppState, first: NaiveDate) -> Option<Timestamp> {
+/// The first working-day opening of the month that starts on `first`, and
+/// whether finding it read dates without holiday data.
+fn first_opening(state: &AppState, first: NaiveDate) -> Option<(Timestamp, bool)> {
     let tz = state.catalog.settings.timezone;
     let midnight = tz.from_local_datetime(&first.and_hms_opt(0, 0, 0)?).earliest()?;
-    let calendar = state.catalog.calendars.get(WORKING_CALENDAR)?;
-    Some(calendar.next_open(Timestamp::from(midnight.to_utc())).ok()?.value)
+    let calendars = state.calendars();
+    let calendar = calendars.get(WORKING_CALENDAR)?;
+    let opens = calendar.next_open(Timestamp::from(midnight.to_utc())).ok()?;
+    Some((opens.value, opens.beyond_holiday_data))
 }
 
 /// On the first working day of a month, last month's summary to every
@@ -126,7 +129,7 @@ pub(super) async fn monthly_summaries(
     let now = state.clock.now();
     let today = now.to_datetime().with_timezone(&state.catalog.settings.timezone).date_naive();
     let Some(first) = today.with_day(1) else { return Ok(None) };
-    let Some(opens) = first_opening(state, first) else { return Ok(None) };
+    let Some((opens, guessed)) = first_opening(state, first) else { return Ok(None) };
     if now < opens {
         return Ok(Some(opens));
     }
@@ -135,14 +138,21 @@ pub(super) async fn monthly_summaries(
     // Summaries start with the first whole month after go-live.
     if period.from >= state.go_live.date {
         for m in store::users::managers_with_email(&state.db).await? {
-            report.queued += summarize(state, &m, period, now).await?;
+            report.queued += summarize(state, &m, period, now, guessed).await?;
         }
     }
-    Ok(first.checked_add_months(Months::new(1)).and_then(|next| first_opening(state, next)))
+    Ok(first.checked_add_months(Months::new(1)).and_then(|next| first_opening(state, next)).map(|(at, _)| at))
 }
 
 /// Queue `m`'s summary of `period`, unless it was queued before.
-async fn summarize(state: &AppState, m: &User, period: Period, now: Timestamp) -> Result<usize, DbErr> {
+/// `guessed` says the first working day was found over dates without holiday data.
+async fn summarize(
+    state: &AppState,
+    m: &User,
+    period: Period,
+    now: Timestamp,
+    guessed: bool,
+) -> Result<usize, DbErr> {
     let Some(email) = m.email.clone() else { return Ok(0) };
     let month = format!("{:04}-{:02}", period.from.year(), period.from.month());
     let dedupe_key = format!("monthly/{month}/{email}");
@@ -167,6 +177,9 @@ async fn summarize(state: &AppState, m: &User, period: Period, now: Timestamp) -
     }
     let i = &sla.contract.inspections;
     lines.push(format!("inspections: {} / {} / {} / {}", i.due, i.on_time, i.late, i.missed));
+    if guessed || sla.beyond_holiday_data {
+        lines.push("节假日数据未覆盖：部分日期暂无节假日安排，按常规工作日计算。".to_owned());
+    }
     let notice = notifier::Notice::Monthly { month: month.clone(), scope, lines };
     let rendered = notifier::render_notice(&notice, locale(state)).map_err(db_err)?;
     let message = NewMessage {

@@ -130,6 +130,9 @@ pub struct SlaReport {
     pub line_items: BTreeMap<u32, GroupReport>,
     /// Tickets that missed a target.
     pub breached_tickets: Vec<BreachedTicket>,
+    /// True when some clock of the report was reckoned over dates without
+    /// holiday data (its 5x8 or 6x8 deadline may move once the year is loaded).
+    pub beyond_holiday_data: bool,
 }
 
 #[derive(Default)]
@@ -241,7 +244,7 @@ pub async fn sla(
     let scope =
         Scope { start, end, as_of, agencies: caller.scope().into_iter().chain(agency).collect(), line_item };
     let mut groups = Groups::default();
-    let breached_tickets = count_tickets(state, &scope, &mut groups).await?;
+    let (breached_tickets, beyond_holiday_data) = count_tickets(state, &scope, &mut groups).await?;
     count_inspections(state, &scope, &mut groups).await?;
     let Groups { contract, agencies, items } = groups;
     Ok(SlaReport {
@@ -256,6 +259,7 @@ pub async fn sla(
         agencies: agencies.into_iter().map(|(k, v)| (k, v.finish())).collect(),
         line_items: items.into_iter().map(|(k, v)| (k, v.finish())).collect(),
         breached_tickets,
+        beyond_holiday_data,
     })
 }
 
@@ -272,12 +276,14 @@ fn outcome(s: &sla_engine::ClockStatus) -> Outcome {
 }
 
 /// Count the tickets reported in the period, each clock as it stood at the
-/// period's end; the tickets that missed a target.
+/// period's end; the tickets that missed a target, and whether any clock was
+/// reckoned over dates without holiday data.
 async fn count_tickets(
     state: &AppState,
     scope: &Scope<'_>,
     groups: &mut Groups,
-) -> Result<Vec<BreachedTicket>> {
+) -> Result<(Vec<BreachedTicket>, bool)> {
+    let mut beyond = false;
     let tickets =
         store::tickets::reported_between(&state.db, scope.start, scope.end, &scope.agencies, scope.line_item)
             .await?;
@@ -288,7 +294,8 @@ async fn count_tickets(
         let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
         let mut outcomes = Vec::new();
         for c in clocks.remove(&t.id).unwrap_or_default() {
-            let s = c.evaluate(&state.catalog.calendars, &[], scope.as_of).map_err(Error::internal)?;
+            let s = c.evaluate(&*state.calendars(), &[], scope.as_of).map_err(Error::internal)?;
+            beyond |= s.beyond_holiday_data || c.choice_beyond_holiday_data;
             outcomes.push((c.metric.as_str().to_owned(), outcome(&s)));
         }
         for acc in groups.of(&t.agency, seq) {
@@ -307,7 +314,7 @@ async fn count_tickets(
             });
         }
     }
-    Ok(breached)
+    Ok((breached, beyond))
 }
 
 /// Count the inspections whose window closed within the period, as they stood at its end.

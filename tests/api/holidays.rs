@@ -1,0 +1,177 @@
+//! Holiday years added while the service runs: coverage shown, uploads
+//! checked, running clocks moved at once (on another instance within its
+//! poll), alerts following the new deadlines, TOML and iCalendar alike.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, clock, instant, sh};
+
+crate::both_backends!(
+    a_year_uploaded_while_a_clock_runs_moves_its_deadline,
+    uploads_are_checked_and_named,
+    an_ical_feed_of_rest_and_work_days
+);
+
+const YEAR_2027: &str = include_str!("fixtures/cn-2027-test.toml");
+const FEED_2027: &str = include_str!("fixtures/cn-2027-test.ics");
+
+async fn put(app: &TestApp, token: &str, path: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .put(app.url(path))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("sent");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn calendars(app: &TestApp, token: &str) -> Value {
+    app.call(Method::GET, "/v1/calendars", token, None, StatusCode::OK).await
+}
+
+async fn a_year_uploaded_while_a_clock_runs_moves_its_deadline(app: TestApp) {
+    let (_, engineer) = app.user("engineer", None).await;
+    app.user_with_email("manager", None, Some("supplier@example.org")).await;
+    // A second instance on the same PostgreSQL database, which hears of the
+    // change only through the database.
+    let other = match app.backend() {
+        Backend::Postgres => Some(app.another(|_| {}).await),
+        Backend::Sqlite => None,
+    };
+    // Item 3 (5x8, respond in 30 working minutes), Thursday 2026-12-31 17:50:
+    // ten minutes that day, twenty on the next working day. Without 2027's
+    // holidays that is Friday 01-01 09:20, and the answer says so.
+    app.clock.set(sh("2026-12-31 17:50"));
+    let item3 = app.item_id(3).await;
+    let t = app.file(&engineer, json!({"line_item_id": item3, "title": "跨年故障"})).await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    assert_eq!(instant(&clock(&t, "response")["deadline"]), sh("2027-01-01 09:20"));
+    assert_eq!(clock(&t, "response")["beyond_holiday_data"], true);
+    let before = calendars(&app, &engineer).await;
+    let gap =
+        before["uncovered"].as_array().expect("uncovered").iter().find(|g| g["region"] == "cn").cloned();
+    let gap = gap.expect("2027 is not covered");
+    assert_eq!(gap["from"], "2027-01-01");
+    assert!(gap["line_items"].as_array().is_some_and(|l| l.contains(&json!(3))));
+    if let Some(other) = &other {
+        other.clock.set(sh("2026-12-31 17:55"));
+    }
+
+    app.clock.set(sh("2026-12-31 17:55"));
+    let (status, stored) =
+        put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "application/toml", YEAR_2027).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    assert_eq!(stored, json!({"region": "cn", "year": 2027, "holiday_dates": 3, "makeup_workdays": 1}));
+    // In force here at once, without a restart: the holiday moves it to Monday.
+    let now = app.ticket(&engineer, &id).await;
+    assert_eq!(instant(&clock(&now, "response")["deadline"]), sh("2027-01-04 09:20"));
+    assert_eq!(clock(&now, "response")["beyond_holiday_data"], false);
+    let after = calendars(&app, &engineer).await;
+    let five_by_eight =
+        after["windows"].as_array().expect("windows").iter().find(|w| w["name"] == "5x8").cloned();
+    assert_eq!(
+        five_by_eight.expect("5x8")["holiday_coverage"],
+        json!([{"from": "2026-01-01", "to": "2027-12-31"}])
+    );
+    assert!(
+        after["years"]
+            .as_array()
+            .expect("years")
+            .contains(&json!({"region": "cn", "year": 2027, "source": "database"}))
+    );
+
+    if let Some(other) = &other {
+        // The other instance answers from its own calendars until its next
+        // look at the database (calendar_poll_seconds, or a tick).
+        let stale = other.ticket(&engineer, &id).await;
+        assert_eq!(instant(&clock(&stale, "response")["deadline"]), sh("2027-01-01 09:20"));
+        other.tick().await;
+        let fresh = other.ticket(&engineer, &id).await;
+        assert_eq!(instant(&clock(&fresh, "response")["deadline"]), sh("2027-01-04 09:20"));
+    }
+    // The worker of one instance moves the stored deadline and writes it on the trail, once.
+    app.tick().await;
+    if let Some(other) = &other {
+        other.tick().await;
+    }
+    let trail =
+        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &engineer, None, StatusCode::OK).await;
+    let moved: Vec<&Value> =
+        trail.as_array().expect("trail").iter().filter(|e| e["action"] == "deadline_moved").collect();
+    let mut metrics: Vec<&str> = moved.iter().filter_map(|e| e["data"]["metric"].as_str()).collect();
+    metrics.sort_unstable();
+    assert_eq!(metrics, ["on_site", "recovery", "response"], "each clock moved once: {trail}");
+    let response = moved.iter().find(|e| e["data"]["metric"] == "response").expect("response moved");
+    assert_eq!(
+        (instant(&response["data"]["from"]), instant(&response["data"]["to"])),
+        (sh("2027-01-01 09:20"), sh("2027-01-04 09:20"))
+    );
+    assert!(response["actor_id"].is_null(), "the worker wrote it");
+
+    // The alerts follow: nothing on the old deadline, the breach on the new one.
+    app.clock.set(sh("2027-01-01 09:30"));
+    assert_eq!(app.tick().await.sent, 0, "New Year's Day is a holiday now");
+    app.clock.set(sh("2027-01-04 09:20"));
+    assert_eq!(app.tick().await.sent, 1, "the breach, to the supplier's manager");
+    let last = app.smtp.messages().pop().expect("a message");
+    assert!(last.subject().contains("已超时"), "{}", last.subject());
+}
+
+async fn uploads_are_checked_and_named(app: TestApp) {
+    let path = "/v1/calendars/holidays/cn/2027";
+    let (_, clerk) = app.user("agency_user", Some("justice-bureau")).await;
+    let (status, p) = put(&app, &clerk, path, "application/toml", YEAR_2027).await;
+    assert_eq!((status, p["code"].clone()), (StatusCode::FORBIDDEN, json!("forbidden")));
+    let (status, p) = put(&app, &app.admin_token, path, "application/json", "{}").await;
+    assert_eq!(
+        (status, p["code"].clone()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, json!("unsupported_media_type"))
+    );
+    // A bad date names the entry and the field.
+    let bad = YEAR_2027.replace("from = \"2027-01-01\"", "from = \"2027-01-41\"");
+    let (status, p) = put(&app, &app.admin_token, path, "application/toml", &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "body");
+    let detail = p["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("holiday[0] \"元旦\"") && detail.contains("2027-01-41"), "{detail}");
+    // A syntax error names the line.
+    let (status, p) =
+        put(&app, &app.admin_token, path, "application/toml", "region = \"cn\"\nyear = \n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p["detail"].as_str().is_some_and(|d| d.contains("line 2")), "{p}");
+    // The file must be the year the address names, and every date in it.
+    let (status, p) =
+        put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2028", "application/toml", YEAR_2027).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let stray = YEAR_2027.replace("to = \"2027-01-03\"", "to = \"2028-01-03\"");
+    let (status, _) = put(&app, &app.admin_token, path, "application/toml", &stray).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) =
+        put(&app, &app.admin_token, "/v1/calendars/holidays/CN!/2027", "application/toml", YEAR_2027).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Nothing was stored.
+    let c = calendars(&app, &clerk).await;
+    assert!(!c["years"].as_array().expect("years").iter().any(|y| y["year"] == 2027));
+}
+
+async fn an_ical_feed_of_rest_and_work_days(app: TestApp) {
+    let (status, stored) =
+        put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "text/calendar", FEED_2027).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    // 元旦（休）01-01..03 (DTEND is exclusive), 春节（班）02-06; the feed's other event is no holiday data.
+    assert_eq!(stored, json!({"region": "cn", "year": 2027, "holiday_dates": 3, "makeup_workdays": 1}));
+    // The same schedule as the TOML fixture: item 3's deadline after New Year's Eve moves the same way.
+    let (_, engineer) = app.user("engineer", None).await;
+    app.clock.set(sh("2026-12-31 17:50"));
+    let item3 = app.item_id(3).await;
+    let t = app.file(&engineer, json!({"line_item_id": item3, "title": "x"})).await;
+    assert_eq!(instant(&clock(&t, "response")["deadline"]), sh("2027-01-04 09:20"));
+    let (status, p) =
+        put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2028", "text/calendar", FEED_2027).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no 2028 day in the feed: {p}");
+}
