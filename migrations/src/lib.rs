@@ -13,6 +13,10 @@ mod m20261128_000005_inspections;
 mod m20261128_000006_outbox_attachments;
 mod m20261129_000007_drop_unused_ticket_index;
 mod m20261130_000008_one_due_instant;
+mod m20261201_000009_account_states;
+mod m20261201_000010_sign_in_attempts;
+mod m20261201_000011_inspection_records;
+mod m20261201_000012_housekeeping_indexes;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -30,6 +34,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_outbox_attachments::Migration),
             Box::new(m20261129_000007_drop_unused_ticket_index::Migration),
             Box::new(m20261130_000008_one_due_instant::Migration),
+            Box::new(m20261201_000009_account_states::Migration),
+            Box::new(m20261201_000010_sign_in_attempts::Migration),
+            Box::new(m20261201_000011_inspection_records::Migration),
+            Box::new(m20261201_000012_housekeeping_indexes::Migration),
         ]
     }
 }
