@@ -111,7 +111,7 @@ fn user_add_creates_accounts_and_explains_refusals() {
         (&["user", "add", "--username", "x", "--role", "boss"][..], "is not a role"),
         (
             &["user", "add", "--username", "x", "--role", "agency_user", "--agency", "nowhere"][..],
-            "no agency",
+            "does not exist",
         ),
     ] {
         let out = run(args, None);

@@ -30,6 +30,13 @@ pub struct Problem {
     /// For `invalid_transition`: the action attempted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// For `validation_failed`: the field refused, as the request named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For `too_many_requests` and `unavailable`: seconds to wait before
+    /// trying again, as `Retry-After` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// The stable codes, their status and title: the one table.
@@ -55,6 +62,7 @@ codes! {
     Unauthorized => "unauthorized", UNAUTHORIZED, "Sign in first";
     InvalidCredentials => "invalid_credentials", UNAUTHORIZED, "Wrong username or password";
     Forbidden => "forbidden", FORBIDDEN, "Your role may not do this";
+    PasswordChangeRequired => "password_change_required", FORBIDDEN, "Change your password first";
     NotFound => "not_found", NOT_FOUND, "No such resource";
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed here";
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request took too long";
@@ -77,6 +85,7 @@ pub struct ApiError {
     detail: String,
     transition: Option<(String, String)>,
     retry_after: Option<u64>,
+    field: Option<&'static str>,
 }
 
 /// Handlers return this.
@@ -86,7 +95,7 @@ impl ApiError {
     /// A problem of `code` with a message for people.
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
         // Every 503 gets its Retry-After in `problem_response`.
-        Self { code, detail: detail.into(), transition: None, retry_after: None }
+        Self { code, detail: detail.into(), transition: None, retry_after: None, field: None }
     }
 
     /// Tell the client how many seconds to wait (`Retry-After`).
@@ -118,6 +127,7 @@ impl ApiError {
             detail: format!("cannot {action} a ticket that is {state}"),
             transition: Some((state.to_owned(), action.to_owned())),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -135,7 +145,19 @@ impl ApiError {
 
 /// The problem+json response for a code, also used for errors raised outside handlers.
 pub fn problem_response(code: Code, detail: String, transition: Option<(String, String)>) -> Response {
+    problem_with_wait(code, detail, transition, None, None)
+}
+
+fn problem_with_wait(
+    code: Code,
+    detail: String,
+    transition: Option<(String, String)>,
+    retry_after: Option<u64>,
+    field: Option<&'static str>,
+) -> Response {
     let (current_state, action) = transition.map_or((None, None), |(s, a)| (Some(s), Some(a)));
+    let retry_after = retry_after
+        .or_else(|| (code == Code::Unavailable).then(|| RETRY_AFTER_SECONDS.parse().unwrap_or(5)));
     let body = Problem {
         kind: format!("/problems/{}", code.as_str()),
         title: code.title().to_owned(),
@@ -144,6 +166,8 @@ pub fn problem_response(code: Code, detail: String, transition: Option<(String, 
         code: code.as_str().to_owned(),
         current_state,
         action,
+        field: field.map(str::to_owned),
+        retry_after,
     };
     let mut response = (code.status(), Json(body)).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
@@ -160,7 +184,7 @@ pub const RETRY_AFTER_SECONDS: &str = "5";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = problem_response(self.code, self.detail, self.transition);
+        let mut response = problem_with_wait(self.code, self.detail, self.transition, self.retry_after, self.field);
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
@@ -180,7 +204,7 @@ impl From<service::Error> for ApiError {
         match error {
             E::NotFound(what) => Self::not_found(what),
             E::Forbidden(detail) => Self::forbidden(detail),
-            E::Invalid(invalid) => Self::invalid(invalid.message.en),
+            E::Invalid(invalid) => Self { field: invalid.field, ..Self::invalid(invalid.message.en) },
             E::BadRequest(detail) => Self::new(Code::BadRequest, detail),
             E::Transition(e) => Self::transition(e.action.as_str(), e.from.as_str()),
             E::Conflict(detail) => Self::new(Code::Conflict, detail),

@@ -11,6 +11,7 @@ pub mod routes_ops;
 pub mod routes_reports;
 pub mod routes_tickets;
 pub mod routes_users;
+pub mod server;
 
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,7 @@ pub(crate) const TAG_INSPECTIONS: &str = "inspections";
         (name = TAG_CATALOG, description = "Agencies and line items of the contract"),
         (name = TAG_TICKETS, description = "Faults and their SLA clocks"),
         (name = TAG_USERS, description = "Accounts (admins)"),
-        (name = TAG_OPS, description = "Health and metrics"),
+        (name = TAG_OPS, description = "Health (metrics are served on their own listener)"),
         (name = TAG_ADMIN, description = "The mail queue and dead letters (admins)"),
         (name = TAG_REPORTS, description = "SLA compliance"),
         (name = TAG_INSPECTIONS, description = "Inspection tasks (巡检)"),
@@ -325,16 +326,37 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     response
 }
 
+/// A request's method as a metrics label: one of the methods HTTP defines, or `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Count and time every request. Every label comes from a closed set (the
+/// methods HTTP defines, the router's route templates, status codes), so
+/// that no client can add a series: an invented method is `other`, a path
+/// no route matches is `unmatched`.
 async fn record_metrics(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status).increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::TAG_TICKETS;
 use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::{AppPath, AppQuery, at_most};
+use super::extract::{AppPath, AppQuery, at_most, require_json, require_json_if_any};
 use crate::domain::access::Caller;
 use crate::domain::ticket::{Action, TicketState};
 use crate::service::tickets::{
@@ -318,6 +318,7 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
+    require_json(&headers)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid JSON: {e}")))?;
     let req: CreateTicket = serde_json::from_value(value.clone())
@@ -508,6 +509,8 @@ async fn act(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
+    // An action may come with no body at all, and then with no type.
+    require_json_if_any(&headers, &body)?;
     let req: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
     } else {

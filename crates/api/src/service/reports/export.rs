@@ -31,7 +31,7 @@ struct Labels {
     all: &'static str,
     agency: &'static str,
     item: &'static str,
-    inspections: [&'static str; 6],
+    inspections: [&'static str; 8],
     breached_sheet: &'static str,
     breached_headers: [&'static str; 5],
 }
@@ -52,7 +52,7 @@ const ZH: Labels = Labels {
     all: "全部",
     agency: "服务单位",
     item: "运维项目",
-    inspections: ["范围", "对象", "应巡检", "按时完成", "逾期完成", "未完成"],
+    inspections: ["范围", "对象", "应巡检", "按时完成", "逾期完成", "未完成", "补录", "补录已批准"],
     breached_sheet: "超时工单",
     breached_headers: ["工单号", "运维项目序号", "服务单位", "超时指标", "链接"],
 };
@@ -73,7 +73,7 @@ const EN: Labels = Labels {
     all: "All",
     agency: "Agency",
     item: "Line item",
-    inspections: ["Scope", "Of", "Due", "On time", "Late", "Missed"],
+    inspections: ["Scope", "Of", "Due", "On time", "Late", "Missed", "Recorded late", "Approved"],
     breached_sheet: "Breached tickets",
     breached_headers: ["Ticket", "Line item", "Agency", "Metrics missed", "Link"],
 };
@@ -123,12 +123,14 @@ pub fn to_csv(report: &SlaReport, lang: Lang) -> String {
     for (scope, name, g) in &groups {
         let i = &g.inspections;
         out.push_str(&format!(
-            "{scope},{},{},{},{},{}\n",
+            "{scope},{},{},{},{},{},{},{}\n",
             csv_field(name),
             i.due,
             i.on_time,
             i.late,
-            i.missed
+            i.missed,
+            i.recorded_late,
+            i.approved
         ));
     }
     out
@@ -192,7 +194,9 @@ pub fn to_xlsx(report: &SlaReport, lang: Lang) -> Result<Vec<u8>, rust_xlsxwrite
         let i = &g.inspections;
         sheet.write_string(r, 0, *scope)?;
         sheet.write_string(r, 1, name)?;
-        for (c, v) in [i.due, i.on_time, i.late, i.missed].into_iter().enumerate() {
+        for (c, v) in
+            [i.due, i.on_time, i.late, i.missed, i.recorded_late, i.approved].into_iter().enumerate()
+        {
             sheet.write_number(r, c as u16 + 2, f64::from(v))?;
         }
     }
