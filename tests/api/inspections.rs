@@ -127,7 +127,10 @@ async fn weekly_inspections_are_due_in_their_iso_week_and_counted(app: TestApp) 
             StatusCode::OK,
         )
         .await;
-    assert_eq!(r["contract"]["inspections"], json!({"due": 4, "on_time": 1, "late": 1, "missed": 2}));
+    assert_eq!(
+        r["contract"]["inspections"],
+        json!({"due": 4, "on_time": 1, "late": 1, "missed": 2, "recorded_late": 0, "approved": 0})
+    );
 }
 
 async fn inspections_closed_undone_are_announced_once(app: TestApp) {

@@ -10,6 +10,7 @@ mod alerts;
 mod auth;
 mod catalog;
 mod flows;
+mod hardening;
 mod http;
 mod inspections;
 mod reports;

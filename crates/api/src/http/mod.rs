@@ -186,7 +186,8 @@ fn document_links(api: &mut utoipa::openapi::OpenApi) {
 /// Answers any `/v1` operation can give, made by layers rather than by its
 /// handler, written into every operation so that clients (and fuzzers) find
 /// them in the spec: 429 and 503 everywhere, 400 where there is a query or
-/// a body, 413 and 415 where there is a body.
+/// a body, 413 and 415 where there is a body, 403 where a token is needed
+/// (its account may have to change its password first).
 fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let problem = |description: &str| {
@@ -207,6 +208,7 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
             .flatten()
         {
             let body = op.request_body.is_some();
+            let signed_in = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let query = op.parameters.iter().flatten().any(|p| {
                 matches!(p, utoipa::openapi::RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
             });
@@ -214,6 +216,9 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
                 op.responses.responses.entry(code.to_owned()).or_insert_with(|| problem(description).into());
             };
             add("429", "too many requests from this client; wait as Retry-After says");
+            if signed_in {
+                add("403", "password_change_required: the account must change its password first");
+            }
             add("503", "the database is unavailable; try again as Retry-After says");
             if body || query {
                 add("400", "malformed query or body");
