@@ -17,7 +17,9 @@ impl MigrationTrait for Migration {
             uuid_null(InspectionTasks::ApprovedBy),
             big_integer_null(InspectionTasks::ApprovedAt),
         ] {
-            manager.alter_table(Table::alter().table(InspectionTasks::Table).add_column(column).to_owned()).await?;
+            manager
+                .alter_table(Table::alter().table(InspectionTasks::Table).add_column(column).to_owned())
+                .await?;
         }
         // Completions recorded before this are taken as recorded when they say they were done.
         manager
@@ -30,8 +32,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [InspectionTasks::ApprovedAt, InspectionTasks::ApprovedBy, InspectionTasks::RecordedLate, InspectionTasks::RecordedAt] {
-            manager.alter_table(Table::alter().table(InspectionTasks::Table).drop_column(column).to_owned()).await?;
+        for column in [
+            InspectionTasks::ApprovedAt,
+            InspectionTasks::ApprovedBy,
+            InspectionTasks::RecordedLate,
+            InspectionTasks::RecordedAt,
+        ] {
+            manager
+                .alter_table(Table::alter().table(InspectionTasks::Table).drop_column(column).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -19,7 +19,9 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (name, table, column) in INDEXES {
             manager
-                .create_index(Index::create().name(name).table(Alias::new(table)).col(Alias::new(column)).to_owned())
+                .create_index(
+                    Index::create().name(name).table(Alias::new(table)).col(Alias::new(column)).to_owned(),
+                )
                 .await?;
         }
         Ok(())

@@ -30,7 +30,8 @@ pub fn init(format: LogFormat) {
 pub fn escape_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() || crate::domain::text::is_bidi_control(c) {
+        let bidi = matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
             let _ = write!(out, "{}", c.escape_debug());
         } else {
             out.push(c);

@@ -188,7 +188,10 @@ pub fn check_email(email: &str) -> Result<(), Invalid> {
     } else {
         Err(Invalid::field(
             "email",
-            format!("“{}”不是一个电子邮件地址（须为一个形如 name@example.org 的地址）", escape_for_message(email)),
+            format!(
+                "“{}”不是一个电子邮件地址（须为一个形如 name@example.org 的地址）",
+                escape_for_message(email)
+            ),
             format!(
                 "\"{}\" is not one email address (give a single address like name@example.org)",
                 escape_for_message(email)

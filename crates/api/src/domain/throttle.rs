@@ -90,7 +90,11 @@ mod tests {
         assert_eq!(wait(&[20, 10, 0], 3, 60, 20), Some(40), "the failure at 0 leaves at 60");
         assert_eq!(wait(&[20, 10, 0], 3, 60, 59), Some(1));
         assert_eq!(wait(&[20, 10, 0], 3, 60, 60), None, "it has left");
-        assert_eq!(wait(&[60, 20, 10, 0], 3, 60, 60), Some(10), "now the failure at 10 is the oldest of three");
+        assert_eq!(
+            wait(&[60, 20, 10, 0], 3, 60, 60),
+            Some(10),
+            "now the failure at 10 is the oldest of three"
+        );
         assert_eq!(wait(&[5; 100], 0, 60, 6), None, "0 never refuses");
     }
 

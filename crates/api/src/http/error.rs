@@ -156,8 +156,8 @@ fn problem_with_wait(
     field: Option<&'static str>,
 ) -> Response {
     let (current_state, action) = transition.map_or((None, None), |(s, a)| (Some(s), Some(a)));
-    let retry_after = retry_after
-        .or_else(|| (code == Code::Unavailable).then(|| RETRY_AFTER_SECONDS.parse().unwrap_or(5)));
+    let retry_after =
+        retry_after.or_else(|| (code == Code::Unavailable).then(|| RETRY_AFTER_SECONDS.parse().unwrap_or(5)));
     let body = Problem {
         kind: format!("/problems/{}", code.as_str()),
         title: code.title().to_owned(),
@@ -184,7 +184,8 @@ pub const RETRY_AFTER_SECONDS: &str = "5";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = problem_with_wait(self.code, self.detail, self.transition, self.retry_after, self.field);
+        let mut response =
+            problem_with_wait(self.code, self.detail, self.transition, self.retry_after, self.field);
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

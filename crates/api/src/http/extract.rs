@@ -120,8 +120,8 @@ pub struct ResolvedToken {
 /// The holder of the request's bearer token; 401 without one or when it is
 /// unknown, expired, revoked or its account deactivated.
 async fn holder(parts: &Parts, state: &AppState) -> Result<accounts::TokenHolder, ApiError> {
-    let token =
-        bearer(parts).ok_or_else(|| ApiError::new(Code::Unauthorized, "send Authorization: Bearer <token>"))?;
+    let token = bearer(parts)
+        .ok_or_else(|| ApiError::new(Code::Unauthorized, "send Authorization: Bearer <token>"))?;
     let resolved = parts.extensions.get::<ResolvedToken>().filter(|r| r.token == token);
     let holder = match resolved {
         Some(r) => r.holder.clone(),

@@ -444,7 +444,11 @@ async fn load_for(
         .filter(|t| caller.sees(&t.agency))
         .ok_or(Error::NotFound("ticket"))?;
     if !caller.may(action) {
-        return Err(Error::forbidden(format!("{} may not {} tickets", caller.role.with_article(), action.as_str())));
+        return Err(Error::forbidden(format!(
+            "{} may not {} tickets",
+            caller.role.with_article(),
+            action.as_str()
+        )));
     }
     if let Some(v) = if_match.filter(|&v| v != t.version) {
         return Err(Error::Stale(format!("the ticket is at version {}, not {v}; read it again", t.version)));

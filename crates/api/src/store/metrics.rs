@@ -22,8 +22,10 @@ fn quoted(names: &[&str]) -> String {
 
 /// Tickets in these states (the live ones), by state.
 pub async fn tickets_by_state(db: &impl ConnectionTrait, states: &[&str]) -> Result<Counts, DbErr> {
-    let sql =
-        format!("SELECT state, COUNT(*) AS n FROM tickets WHERE state IN ({}) GROUP BY state", quoted(states));
+    let sql = format!(
+        "SELECT state, COUNT(*) AS n FROM tickets WHERE state IN ({}) GROUP BY state",
+        quoted(states)
+    );
     let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
     Ok(counts(&rows, "state"))
 }

@@ -173,7 +173,10 @@ async fn recent(
 /// address, the reservation included.
 pub async fn release(db: &impl ConnectionTrait, account: &str, address: &str) -> Result<(), DbErr> {
     let mut sql = Sql::new(db.get_database_backend());
-    sql.push("DELETE FROM sign_in_attempts WHERE account = ").bind(account).push(" AND address = ").bind(address);
+    sql.push("DELETE FROM sign_in_attempts WHERE account = ")
+        .bind(account)
+        .push(" AND address = ")
+        .bind(address);
     db.execute_raw(sql.statement()).await?;
     Ok(())
 }

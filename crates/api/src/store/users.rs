@@ -207,8 +207,10 @@ pub async fn caller_for_token(
 
 /// Delete the tokens that expired by `now`; how many.
 pub async fn delete_expired_tokens(db: &impl ConnectionTrait, now: Timestamp) -> Result<u64, DbErr> {
-    let result =
-        api_token::Entity::delete_many().filter(api_token::Column::ExpiresAt.lte(now.unix())).exec(db).await?;
+    let result = api_token::Entity::delete_many()
+        .filter(api_token::Column::ExpiresAt.lte(now.unix()))
+        .exec(db)
+        .await?;
     Ok(result.rows_affected)
 }
 

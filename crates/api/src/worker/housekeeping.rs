@@ -19,7 +19,8 @@ pub(super) async fn sweep(state: &AppState, report: &mut TickReport) -> Result<O
         let last = state.chores.housekeeping_at.load(std::sync::atomic::Ordering::SeqCst);
         return Ok(Some(Timestamp::from_unix(last + EVERY)));
     }
-    let age = |seconds: u64| Timestamp::from_unix(now.unix().saturating_sub(i64::try_from(seconds).unwrap_or(0)));
+    let age =
+        |seconds: u64| Timestamp::from_unix(now.unix().saturating_sub(i64::try_from(seconds).unwrap_or(0)));
     let deleted = store::housekeeping::sweep(
         &state.db,
         now,
