@@ -33,8 +33,8 @@ pub enum InspectionStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
-    /// What was checked.
-    #[schema(max_length = 200)]
+    /// What was checked: one line.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF]*$")]
     pub name: String,
     /// Whether it passed.
     pub passed: bool,
