@@ -58,7 +58,11 @@ pub struct CreateTicket {
     pub line_item_id: Uuid,
     /// Short summary, 1 to 200 characters on one line: no line breaks,
     /// control, bidirectional or invisible format characters.
-    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF]*$"
+    )]
     pub title: String,
     /// What happened, up to 10,000 characters.
     #[serde(default)]

@@ -34,7 +34,11 @@ pub struct CreateUser {
     #[schema(max_length = 254)]
     pub email: Option<String>,
     /// The name people know them by, shown beside what they did: one line.
-    #[schema(min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF]*$"
+    )]
     pub display_name: Option<String>,
     /// 12 to 1024 characters, not blank, not one character repeated, not
     /// containing the username, not a commonly used password.
