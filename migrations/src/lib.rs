@@ -16,6 +16,10 @@ mod m20261130_000008_one_due_instant;
 mod m20261130_000009_clock_rules;
 mod m20261130_000010_go_live_and_digests;
 mod m20261130_000011_holiday_years;
+mod m20261201_000009_account_states;
+mod m20261201_000010_sign_in_attempts;
+mod m20261201_000011_inspection_records;
+mod m20261201_000012_housekeeping_indexes;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -36,6 +40,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_clock_rules::Migration),
             Box::new(m20261130_000010_go_live_and_digests::Migration),
             Box::new(m20261130_000011_holiday_years::Migration),
+            Box::new(m20261201_000009_account_states::Migration),
+            Box::new(m20261201_000010_sign_in_attempts::Migration),
+            Box::new(m20261201_000011_inspection_records::Migration),
+            Box::new(m20261201_000012_housekeeping_indexes::Migration),
         ]
     }
 }

@@ -84,7 +84,7 @@ fn policy(operation: &str, probe: &str, kind: Kind) -> Option<Access> {
         _ => Forbidden,
     };
     Some(match operation {
-        "healthz" | "readyz" | "metrics" | "issue_token" => Allowed,
+        "healthz" | "readyz" | "issue_token" => Allowed,
         "list_agencies" | "list_line_items" | "list_tickets" | "list_inspections" | "change_password"
         | "revoke_token" | "list_calendars" => signed_in,
         "get_line_item" | "file_ticket" | "get_ticket" | "list_ticket_events" => scoped,
@@ -97,7 +97,16 @@ fn policy(operation: &str, probe: &str, kind: Kind) -> Option<Access> {
             Kind::AgencyOwn | Kind::AgencyForeign => Forbidden,
             _ => Allowed,
         },
-        "list_users" | "create_user" | "update_user" | "list_outbox" | "put_holiday_year" => admin,
+        // Managers approve late records in their scope; everyone else in scope is refused.
+        "approve_inspection" => {
+            if scoped != Allowed || matches!(kind, Kind::ManagerOwn | Kind::ManagerWide) {
+                scoped
+            } else {
+                Forbidden
+            }
+        }
+        "list_users" | "create_user" | "update_user" | "reset_password" | "list_outbox"
+        | "put_holiday_year" => admin,
         // The probe names no real message: an admin passes the guard and is told so.
         "retry_outbox_message" if kind == Kind::Admin => Hidden,
         "retry_outbox_message" => admin,
@@ -127,7 +136,6 @@ fn probes(operation: &str, f: &Fixture, n: usize) -> Vec<Probe> {
     match operation {
         "healthz" => one("/healthz".into(), None),
         "readyz" => one("/readyz".into(), None),
-        "metrics" => one("/metrics".into(), None),
         "issue_token" => {
             one("/v1/auth/token".into(), Some(json!({"username": "access-probe", "password": USER_PASSWORD})))
         }
@@ -156,6 +164,8 @@ fn probes(operation: &str, f: &Fixture, n: usize) -> Vec<Probe> {
             .collect(),
         "list_inspections" => one("/v1/inspections".into(), None),
         "complete_inspection" => one(format!("/v1/inspections/{}/complete", f.inspection), Some(json!({}))),
+        // Not recorded late: past the guards, a manager is told so (409).
+        "approve_inspection" => one(format!("/v1/inspections/{}/approve", f.inspection), None),
         "sla_report" => one("/v1/reports/sla?month=2026-05".into(), None),
         "list_users" => one("/v1/users".into(), None),
         "create_user" => one(
@@ -163,6 +173,7 @@ fn probes(operation: &str, f: &Fixture, n: usize) -> Vec<Probe> {
             Some(json!({"username": format!("probe-{n}"), "role": "engineer", "password": USER_PASSWORD})),
         ),
         "update_user" => one(format!("/v1/users/{}", f.user_id), Some(json!({"email": "probe@example.org"}))),
+        "reset_password" => one(format!("/v1/users/{}/reset-password", f.user_id), None),
         "list_outbox" => one("/v1/admin/outbox".into(), None),
         "list_calendars" => one("/v1/calendars".into(), None),
         // A JSON body: an admin passes the guard and is told to send TOML (415).

@@ -218,7 +218,7 @@ async fn dead_letters_are_listed_and_can_be_retried(app: TestApp) {
     let dead = dead.as_array().expect("list").clone();
     assert_eq!(dead.len(), 2);
     assert!(dead[0]["last_error"].as_str().is_some_and(|e| e.contains("SMTP")), "{dead:?}");
-    let metrics = app.client.get(app.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+    let metrics = app.metrics().await;
     assert!(metrics.contains("itsm_outbox{status=\"dead\"} 2"), "{metrics}");
     app.smtp.set_down(false);
     for d in &dead {

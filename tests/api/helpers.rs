@@ -50,10 +50,15 @@ pub struct TestApp {
     pub state: api::state::AppState,
     pub smtp: notifier::sink::SmtpSink,
     pub address: String,
+    /// Where `/metrics` is served: a listener of its own.
+    pub metrics_address: String,
     pub database_url: String,
     pub client: reqwest::Client,
     pub clock: ManualClock,
+    /// The first admin's token; empty when a test started without `ADMIN_PASSWORD`.
     pub admin_token: String,
+    /// The first admin's generated password, when a test started without `ADMIN_PASSWORD`.
+    pub generated_admin_password: Option<String>,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
     /// The PostgreSQL database this app made, dropped with it; `None` on
@@ -233,31 +238,45 @@ impl TestApp {
         // A restart or a second instance starts at the first one's time.
         let clock = ManualClock::new(at);
         tune(&mut settings);
+        let admin_given = settings.admin_password.is_some();
         let built = api::startup::build(settings, Arc::new(clock.clone())).await.expect("app builds");
         let state = built.state.clone();
+        let generated_admin_password = built.generated_admin_password.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("addr"));
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind metrics");
+        let metrics_address = format!("http://{}", metrics.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
-        tokio::spawn(api::startup::serve(built.state, listener, shutdown.clone()));
+        tokio::spawn(api::startup::serve(built.state, listener, Some(metrics), shutdown.clone()));
         let client = reqwest::Client::new();
         let mut app = Self {
             state,
             smtp,
             address,
+            metrics_address,
             database_url: url,
             client,
             clock,
             admin_token: String::new(),
+            generated_admin_password,
             shutdown,
             _dir: dir,
             _database: owned,
         };
-        app.admin_token = app.token("admin", ADMIN_PASSWORD).await;
+        if admin_given {
+            app.admin_token = app.token("admin", ADMIN_PASSWORD).await;
+        }
         app
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// The text `/metrics` shows, from the metrics listener.
+    pub async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.metrics_address);
+        self.client.get(url).send().await.expect("scraped").text().await.expect("text")
     }
 
     /// Send a request; `body` as JSON when given.

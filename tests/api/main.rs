@@ -11,6 +11,7 @@ mod auth;
 mod catalog;
 mod contract;
 mod flows;
+mod hardening;
 mod holidays;
 mod http;
 mod inspections;

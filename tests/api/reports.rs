@@ -109,7 +109,10 @@ async fn june_figures_match_the_tickets(app: TestApp) {
     );
     assert!(csv.contains("合同,全部,response,1,1,1,50.0,32.5,45.0\n"), "{csv}");
     assert!(csv.contains("服务单位,洛阳市教育局,response,1,1,0,50.0,32.5,45.0\n"), "{csv}");
-    assert!(csv.contains("\n\n范围,对象,应巡检,按时完成,逾期完成,未完成,上线前\n"), "{csv}");
+    // Inspections show, beside on time, late and missed, how many were
+    // recorded late (补录), how many of those a manager approved, and those
+    // that closed before go-live (上线前).
+    assert!(csv.contains("\n\n范围,对象,应巡检,按时完成,逾期完成,未完成,补录,补录已批准,上线前\n"), "{csv}");
     let en = app
         .client
         .get(app.url("/v1/reports/sla?month=2026-06&format=csv&lang=en"))

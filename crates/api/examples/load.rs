@@ -182,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let shutdown = CancellationToken::new();
-        tokio::spawn(api::startup::serve(built.state, listener, shutdown.clone()));
+        tokio::spawn(api::startup::serve(built.state, listener, None, shutdown.clone()));
 
         let client = reqwest::Client::new();
         let token: Value = client

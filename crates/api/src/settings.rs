@@ -42,17 +42,31 @@ pub struct Settings {
     /// Password for the first admin account; a random one is printed when absent.
     #[serde(default)]
     pub admin_password: Option<SecretString>,
-    /// Failed sign-ins allowed per account within `login_window_seconds`; 0 never throttles.
+    /// How long an instance remembers that a token is unknown (made up,
+    /// expired or revoked) before it asks the database again; 0 never remembers.
+    pub auth_negative_cache_seconds: u64,
+    /// Failed sign-ins allowed for one account from one address within
+    /// `login_window_seconds`, then that pair is refused (429); 0 never refuses.
     pub login_max_failures: u32,
-    /// Failed sign-ins allowed per source address within `login_window_seconds`; 0 never throttles.
+    /// Failed sign-ins allowed from one address (any account) within the window; 0 never refuses.
     pub login_max_failures_per_address: u32,
     /// The window failed sign-ins are counted in.
     pub login_window_seconds: u64,
-    /// Sustained requests per second allowed per client (its token, or its
-    /// address when it sends none); 0 turns the limit off.
+    /// Failed sign-ins for one account from all addresses within the window
+    /// beyond which every attempt on it is slowed (never refused); 0 never slows.
+    pub login_slow_after_failures: u32,
+    /// The first such delay, in milliseconds; it doubles with each further failure.
+    pub login_slow_step_ms: u64,
+    /// The longest such delay, in milliseconds.
+    pub login_slow_max_ms: u64,
+    /// Sustained requests per second allowed per client (its token once it
+    /// is known to be real, otherwise its address); 0 turns the limit off.
     pub rate_limit_per_second: u32,
     /// Requests a client may make at once above the sustained rate.
     pub rate_limit_burst: u32,
+    /// The most clients the rate limit keeps count of; past it, new clients
+    /// share one count until the idle ones are forgotten.
+    pub rate_limit_max_clients: usize,
     /// Behind a reverse proxy: the header it puts the client's address in
     /// (e.g. `x-forwarded-for`; its last entry is used). Unset: the peer address.
     #[serde(default)]
@@ -60,8 +74,19 @@ pub struct Settings {
     /// Origins allowed to call the API from a browser; none (the default) sends no CORS headers.
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
-    /// Requests taking longer are answered 503.
+    /// Requests taking longer are answered 408.
     pub request_timeout_seconds: u64,
+    /// A connection must deliver a request's headers within this many
+    /// seconds of starting it (or of opening); a slower one is closed.
+    pub header_read_timeout_seconds: u64,
+    /// A connection idle this many seconds between requests is closed.
+    pub keep_alive_idle_seconds: u64,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Where Prometheus scrapes `/metrics`: its own listener, off the API.
+    pub metrics_listen: SocketAddr,
+    /// The gauges (tickets, clocks, mail by state) are counted at most this often.
+    pub metrics_refresh_seconds: u64,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
     /// Pool size for the database.
@@ -88,6 +113,12 @@ pub struct Settings {
     pub timer_enabled: bool,
     /// Tell managers about inspections not done within their window.
     pub inspection_alerts: bool,
+    /// An inspection recorded more than this many seconds after the time it
+    /// claims (or after its window closed) is recorded late: it counts as
+    /// late until a manager approves it.
+    pub inspection_record_grace_seconds: u64,
+    /// How long an Idempotency-Key is kept; the timer deletes older ones.
+    pub idempotency_key_ttl_seconds: u64,
     /// Send managers last month's summary on the first working day of each month.
     pub monthly_reports: bool,
     /// The day the service went live (`ITSM_GO_LIVE`, e.g. `2026-11-29`); by

@@ -11,7 +11,6 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::throttle::FailureWindow;
 use crate::service::accounts;
 use crate::settings::Settings;
 use crate::state::{AppState, GoLive, Inner};
@@ -141,7 +140,6 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
             Arc::new(notifier::FileMailer::new(settings.outbox_dir.clone()))
         }
     };
-    let window = settings.login_window_seconds;
     let calendars = arc_swap::ArcSwap::from_pointee(catalog.calendars.clone());
     let state = AppState::new(Inner {
         db,
@@ -151,9 +149,11 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         catalog,
         items,
         clock,
-        callers: crate::state::CallerCache::new(settings.auth_cache_seconds),
-        login_accounts: FailureWindow::new(settings.login_max_failures, window),
-        login_addresses: FailureWindow::new(settings.login_max_failures_per_address, window),
+        callers: crate::state::CallerCache::new(
+            settings.auth_cache_seconds,
+            settings.auth_negative_cache_seconds,
+        ),
+        chores: crate::state::Chores::default(),
         go_live,
         settings,
         metrics: metrics_handle(),
@@ -193,24 +193,41 @@ fn warn_uncovered(state: &AppState) {
     }
 }
 
-/// Serve until `shutdown` is cancelled, finishing requests in flight; the
-/// SLA timer runs beside the server when enabled.
+/// The connection limits the settings give.
+fn connection_limits(settings: &Settings) -> crate::http::server::ConnectionLimits {
+    crate::http::server::ConnectionLimits {
+        header_read_timeout: std::time::Duration::from_secs(settings.header_read_timeout_seconds.max(1)),
+        keep_alive_idle: std::time::Duration::from_secs(settings.keep_alive_idle_seconds.max(1)),
+        max_connections: settings.max_connections,
+    }
+}
+
+/// Serve the API on `listener` (and `/metrics` on `metrics`, when given)
+/// until `shutdown` is cancelled, finishing requests in flight; the SLA
+/// timer runs beside the server when enabled.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let timer = state
         .settings
         .timer_enabled
         .then(|| tokio::spawn(crate::worker::run(state.clone(), shutdown.clone())));
+    let limits = connection_limits(&state.settings);
+    let scrapes = metrics.map(|listener| {
+        let router = crate::http::routes_ops::metrics_router(state.clone());
+        tokio::spawn(crate::http::server::serve(listener, router, limits, shutdown.clone()))
+    });
     let app = crate::http::router(state);
-    // The peer address feeds login throttling and per-client limits.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+    let served = crate::http::server::serve(listener, app, limits, shutdown.clone()).await;
     shutdown.cancel();
     if let Some(t) = timer {
         let _ = t.await;
+    }
+    if let Some(s) = scrapes {
+        let _ = s.await;
     }
     served
 }

@@ -9,8 +9,8 @@ use sea_orm::DatabaseConnection;
 use sla_engine::CalendarSet;
 use uuid::Uuid;
 
-use crate::domain::access::Caller;
 use crate::settings::Settings;
+use crate::store::users::TokenHolder;
 use crate::time::Clock;
 
 /// Shared, cheap to clone.
@@ -44,12 +44,11 @@ pub struct Inner {
     pub wake: Arc<tokio::sync::Notify>,
     /// Delivers alert emails.
     pub mailer: Arc<dyn notifier::Mailer>,
-    /// Callers of tokens checked recently.
+    /// Holders of tokens checked recently, and tokens found unknown.
     pub callers: CallerCache,
-    /// Failed sign-ins per account.
-    pub login_accounts: crate::domain::throttle::FailureWindow,
-    /// Failed sign-ins per source address.
-    pub login_addresses: crate::domain::throttle::FailureWindow,
+    /// When the gauges were last counted and the timer last cleaned up
+    /// (unix seconds, on the service's clock).
+    pub chores: Chores,
     /// When the service went live.
     pub go_live: GoLive,
 }
@@ -65,48 +64,93 @@ pub struct GoLive {
     pub at: sla_engine::Timestamp,
 }
 
-/// The callers of recently checked tokens, keyed by token hash, so that a
-/// request does not cost a database round trip to authenticate.
+/// When periodic work was last done, so that it is done at most so often.
+#[derive(Debug, Default)]
+pub struct Chores {
+    /// The gauges `/metrics` shows were counted.
+    pub gauges_at: std::sync::atomic::AtomicI64,
+    /// Expired tokens, old idempotency keys and old sign-in failures were deleted.
+    pub housekeeping_at: std::sync::atomic::AtomicI64,
+}
+
+impl Chores {
+    /// True (and the time is taken) when `at`'s last run is `every` seconds
+    /// or more before `now`; false when it ran since, here or in a race.
+    pub fn due(slot: &std::sync::atomic::AtomicI64, now: i64, every: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = slot.load(Ordering::SeqCst);
+        if last != 0 && now < last.saturating_add(every) {
+            return false;
+        }
+        slot.compare_exchange(last, now, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    }
+}
+
+/// The holders of recently checked tokens, keyed by token hash, so that a
+/// request does not cost a database round trip to authenticate; and the
+/// hashes of tokens recently found unknown, so that made-up tokens do not
+/// each cost one either.
 ///
-/// An entry is trusted for `auth_cache_seconds` after it was checked, and
-/// only while its token is unexpired, both by the service's clock (so tests
-/// move them with a manual clock). Revoking a token, or changing an
-/// account, evicts here at once; another instance notices once its entry
-/// is no longer trusted. The cache holds at most 100,000 entries.
+/// An entry is trusted for `auth_cache_seconds` after it was checked (an
+/// unknown one for `auth_negative_cache_seconds`), and a holder only while
+/// its token is unexpired, both by the service's clock (so tests move them
+/// with a manual clock). Revoking a token, or changing an account, evicts
+/// here at once; another instance notices once its entry is no longer
+/// trusted. Each map holds at most 100,000 entries.
 #[derive(Clone, Debug)]
 pub struct CallerCache {
     entries: Option<moka::sync::Cache<String, Cached>>,
+    unknown: Option<moka::sync::Cache<String, i64>>,
     trust_seconds: i64,
+    unknown_seconds: i64,
 }
 
-/// A checked token's caller, when its token expires and when it was checked.
+/// A checked token's holder, and when it was checked.
 #[derive(Clone, Debug)]
 struct Cached {
-    caller: Caller,
-    expires_at: i64,
+    holder: TokenHolder,
     checked_at: i64,
 }
 
 impl CallerCache {
-    /// A cache that trusts an entry `seconds`; none at 0.
-    pub fn new(seconds: u64) -> Self {
+    /// A cache that trusts a holder `seconds` and an unknown token
+    /// `unknown_seconds`; none at 0.
+    pub fn new(seconds: u64, unknown_seconds: u64) -> Self {
         Self {
             entries: (seconds > 0).then(|| moka::sync::Cache::builder().max_capacity(100_000).build()),
+            unknown: (unknown_seconds > 0)
+                .then(|| moka::sync::Cache::builder().max_capacity(100_000).build()),
             trust_seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
+            unknown_seconds: i64::try_from(unknown_seconds).unwrap_or(i64::MAX),
         }
     }
 
-    /// The caller of the token with this hash, if cached, still trusted and unexpired at `now`.
-    pub fn get(&self, hash: &str, now: i64) -> Option<Caller> {
+    /// The holder of the token with this hash, if cached, still trusted and unexpired at `now`.
+    pub fn get(&self, hash: &str, now: i64) -> Option<TokenHolder> {
         let cached = self.entries.as_ref()?.get(hash)?;
         let trusted = now < cached.checked_at.saturating_add(self.trust_seconds);
-        (trusted && cached.expires_at > now).then_some(cached.caller)
+        (trusted && cached.holder.expires_at.unix() > now).then_some(cached.holder)
     }
 
-    /// Remember the caller of a token checked at `now` that expires at `expires_at`.
-    pub fn put(&self, hash: String, caller: Caller, expires_at: i64, now: i64) {
+    /// Remember the holder of a token checked at `now`.
+    pub fn put(&self, hash: String, holder: TokenHolder, now: i64) {
         if let Some(c) = &self.entries {
-            c.insert(hash, Cached { caller, expires_at, checked_at: now });
+            c.insert(hash, Cached { holder, checked_at: now });
+        }
+    }
+
+    /// True when the token with this hash was found unknown recently.
+    pub fn known_unknown(&self, hash: &str, now: i64) -> bool {
+        self.unknown
+            .as_ref()
+            .and_then(|c| c.get(hash))
+            .is_some_and(|at| now < at.saturating_add(self.unknown_seconds))
+    }
+
+    /// Remember that the token with this hash was unknown at `now`.
+    pub fn put_unknown(&self, hash: String, now: i64) {
+        if let Some(c) = &self.unknown {
+            c.insert(hash, now);
         }
     }
 

@@ -155,6 +155,8 @@ fn user_add_creates_accounts_and_explains_refusals() {
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(out.contains("created edu.li (agency_user)") && out.contains("password: "), "{out}");
+    // A generated password has been seen by whoever ran the command: its owner must change it.
+    assert!(out.contains("must be changed at the first sign-in"), "{out}");
     let piped = run(
         &["user", "add", "--username", "zhang", "--role", "engineer", "--password-stdin"],
         Some("a good long password\n"),
@@ -166,7 +168,7 @@ fn user_add_creates_accounts_and_explains_refusals() {
         (&["user", "add", "--username", "x", "--role", "boss"][..], "is not a role"),
         (
             &["user", "add", "--username", "x", "--role", "agency_user", "--agency", "nowhere"][..],
-            "no agency",
+            "does not exist",
         ),
     ] {
         let out = run(args, None);

@@ -11,7 +11,9 @@ mod retry;
 pub mod sink;
 
 pub use mailer::{Attachment, Email, FileMailer, Mailer, SendError, SmtpMailer, message_id};
-pub use render::{Alert, AlertKind, LateWindow, Locale, Notice, Rendered, duration, render, render_notice};
+pub use render::{
+    Alert, AlertKind, LateWindow, Locale, Notice, Rendered, duration, one_line, quoted, render, render_notice,
+};
 pub use retry::RetryPolicy;
 
 /// What can go wrong before sending.

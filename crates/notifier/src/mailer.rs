@@ -167,10 +167,22 @@ impl Mailer for FileMailer {
             message: format!("cannot write {}: {e}", path.display()),
             permanent: false,
         };
-        tokio::fs::create_dir_all(&self.dir).await.map_err(transient)?;
+        // Messages hold names and addresses: the folder and the files are the owner's alone.
+        let mut dir = tokio::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        dir.mode(0o700);
+        dir.create(&self.dir).await.map_err(transient)?;
         // Write then rename, so a crash never leaves half a message.
         let tmp = path.with_extension("eml.tmp");
-        tokio::fs::write(&tmp, message.formatted()).await.map_err(transient)?;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options.open(&tmp).await.map_err(transient)?;
+        tokio::io::AsyncWriteExt::write_all(&mut file, &message.formatted()).await.map_err(transient)?;
+        file.sync_all().await.map_err(transient)?;
+        drop(file);
         tokio::fs::rename(&tmp, &path).await.map_err(transient)?;
         Ok(())
     }

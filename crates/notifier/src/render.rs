@@ -147,6 +147,59 @@ pub fn duration(seconds: u64, locale: Locale) -> String {
     parts.join(" ")
 }
 
+/// Text shown inline on one line (a title in a subject or a sentence): line
+/// breaks and other control characters become a visible `⏎` or a space,
+/// and invisible format characters (bidirectional overrides, zero-width
+/// characters) are dropped, so that text stored before the single-line rule
+/// (or slipped past it) cannot draw a fake line in the plain-text part or
+/// read in another order than it is stored.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' | '\n' | '\u{2028}' | '\u{2029}' | '\u{85}' => out.push_str(" ⏎ "),
+            c if c.is_control() => out.push(' '),
+            c if is_invisible_format(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Multi-line text as a quoted block: every line starts with `> `, so that
+/// nothing in it can pass for a line of the message around it.
+pub fn quoted(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .split(['\n', '\r', '\u{2028}', '\u{2029}', '\u{85}'])
+        .map(|line| {
+            let clean: String = line
+                .chars()
+                .filter(|c| !is_invisible_format(*c))
+                .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+                .collect();
+            format!("> {clean}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Bidirectional controls and zero-width characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
 fn view(a: &Alert, locale: Locale) -> View {
     let label = match (locale, a.kind) {
         (Locale::ZhCn, AlertKind::Warning) => "SLA 预警",
@@ -161,9 +214,9 @@ fn view(a: &Alert, locale: Locale) -> View {
         label,
         percent: a.percent,
         ticket_number: a.ticket_number.clone(),
-        ticket_title: a.ticket_title.clone(),
-        agency: a.agency.clone(),
-        line_item: a.line_item.clone(),
+        ticket_title: one_line(&a.ticket_title),
+        agency: one_line(&a.agency),
+        line_item: one_line(&a.line_item),
         metric_name: metric_name(&a.metric, locale),
         target: duration(a.target_seconds, locale),
         calendar: a.calendar.clone(),
@@ -179,6 +232,9 @@ fn view(a: &Alert, locale: Locale) -> View {
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    // For templates: `{{ text|one_line }}` inline, `{{ text|quoted }}` for a block.
+    env.add_filter("one_line", |text: String| one_line(&text));
+    env.add_filter("quoted", |text: String| quoted(&text));
     // `.html` templates auto-escape: a ticket title cannot inject markup.
     for (name, source) in [
         ("subject.zh-CN.txt", include_str!("../templates/subject.zh-CN.txt")),
@@ -289,9 +345,9 @@ fn render_digest(
     let views: Vec<WindowView> = windows
         .iter()
         .map(|w| WindowView {
-            agency: w.agency.clone(),
-            line_item: w.line_item.clone(),
-            cycle: w.cycle.clone(),
+            agency: one_line(&w.agency),
+            line_item: one_line(&w.line_item),
+            cycle: one_line(&w.cycle),
             from: local(&w.from, &w.timezone),
             to: local(&w.to, &w.timezone),
         })
@@ -322,12 +378,13 @@ pub fn render_notice(notice: &Notice, locale: Locale) -> Result<Rendered, Notify
             return render_digest(windows, *more, link.as_deref(), locale);
         }
         Notice::Monthly { month, scope, lines } => {
+            let scope = one_line(scope);
             let subject = if zh {
                 format!("【月度服务报告】{month} {scope}")
             } else {
                 format!("[Monthly SLA report] {month} {scope}")
             };
-            (subject, lines.clone())
+            (subject, lines.iter().map(|l| one_line(l)).collect())
         }
     };
     let env = environment();
@@ -341,4 +398,17 @@ pub fn render_notice(notice: &Notice, locale: Locale) -> Result<Rendered, Notify
         html: render(format!("notice.{tag}.html"))?,
         subject,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_cannot_draw_lines_of_its_own() {
+        assert_eq!(one_line("平台\r\nBcc: x@evil.example"), "平台 ⏎ Bcc: x@evil.example");
+        assert_eq!(one_line("invoice\u{202E}fdp.exe\u{200B}"), "invoicefdp.exe");
+        assert_eq!(one_line("a\u{1b}[31m"), "a [31m");
+        assert_eq!(quoted("first\r\nsecond\n\u{202E}third"), "> first\n> second\n> third");
+    }
 }

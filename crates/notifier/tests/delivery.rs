@@ -103,6 +103,14 @@ async fn files_are_written_once_per_message_id() {
     assert_eq!(files.len(), 1, "a resend overwrites the same file");
     let text = std::fs::read_to_string(mailer.path_for(&e)).expect("eml");
     assert!(text.contains(&e.message_id));
+    // Messages hold names and addresses: the owner's alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&mailer.path_for(&e)), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -25,9 +25,14 @@ pub(crate) async fn run(settings: Settings, json_logs: bool) -> anyhow::Result<(
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening; API docs at /docs");
+    let metrics_listen = built.state.settings.metrics_listen;
+    let metrics = tokio::net::TcpListener::bind(metrics_listen)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {metrics_listen} (ITSM_METRICS_LISTEN)"))?;
+    tracing::info!(address = %metrics.local_addr()?, "metrics at /metrics");
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    startup::serve(built.state, listener, shutdown).await?;
+    startup::serve(built.state, listener, Some(metrics), shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

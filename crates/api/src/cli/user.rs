@@ -28,6 +28,9 @@ pub(crate) enum UserAction {
         /// Where alerts go.
         #[arg(long)]
         email: Option<String>,
+        /// The name people know them by.
+        #[arg(long)]
+        display_name: Option<String>,
         /// Read the password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
@@ -35,7 +38,7 @@ pub(crate) enum UserAction {
 }
 
 pub(crate) async fn run(settings: Settings, action: UserAction) -> anyhow::Result<()> {
-    let UserAction::Add { username, role, agency, email, password_stdin } = action;
+    let UserAction::Add { username, role, agency, email, display_name, password_stdin } = action;
     let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let (password, generated) = if password_stdin {
         let mut text = String::new();
@@ -46,24 +49,22 @@ pub(crate) async fn run(settings: Settings, action: UserAction) -> anyhow::Resul
     };
     let built = api::startup::build_for_tools(settings, Arc::new(SystemClock)).await?;
     let state = built.state;
-    let agency = match agency {
-        None => None,
-        Some(a) => Some(
-            state
-                .catalog
-                .agencies
-                .iter()
-                .find(|x| x.key == a || x.name == a)
-                .map(|x| x.key.clone())
-                .ok_or_else(|| anyhow::anyhow!("no agency with key or name \"{a}\""))?,
-        ),
+    // The agency by key or exact name: the service resolves it.
+    let new = NewUser {
+        username,
+        role,
+        agency,
+        email,
+        display_name,
+        password: password.clone(),
+        must_change_password: generated,
     };
-    let new = NewUser { username, role, agency, email, password: password.clone() };
     let created = accounts::create(&state, None, new).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "created {} ({}) id {}", created.username, created.role, created.id)?;
     if generated {
         writeln!(out, "password: {password}")?;
+        writeln!(out, "(generated: it must be changed at the first sign-in)")?;
     }
     Ok(())
 }

@@ -36,6 +36,12 @@ impl Role {
             Role::Admin => "admin",
         }
     }
+
+    /// The name with its indefinite article, for sentences: "an engineer", "a manager".
+    pub fn with_article(self) -> String {
+        let article = if matches!(self, Role::Manager) { "a" } else { "an" };
+        format!("{article} {self}")
+    }
 }
 
 impl fmt::Display for Role {

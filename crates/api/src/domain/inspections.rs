@@ -21,7 +21,9 @@ pub enum InspectionStatus {
     Open,
     /// Done within its window.
     Done,
-    /// Done after its window closed.
+    /// Done after its window closed, or recorded so long after the time it
+    /// claims (or after its window closed) that it counts as late until a
+    /// manager approves it.
     Late,
     /// Not done, and its window has closed.
     Missed,
@@ -33,8 +35,12 @@ pub enum InspectionStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
-    /// What was checked.
-    #[schema(max_length = 200)]
+    /// What was checked: one line.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF]*$"
+    )]
     pub name: String,
     /// Whether it passed.
     pub passed: bool,
@@ -67,10 +73,18 @@ pub struct Task {
     pub due_from: Timestamp,
     /// Due before this instant.
     pub due_to: Timestamp,
-    /// When it was done.
+    /// When it was done, as the engineer says.
     pub completed_at: Option<Timestamp>,
     /// Who did it.
     pub completed_by: Option<Uuid>,
+    /// When the completion was recorded (the service's clock, not the engineer's word).
+    pub recorded_at: Option<Timestamp>,
+    /// Recorded after its window closed, or long after the time it claims.
+    pub recorded_late: bool,
+    /// The manager who approved a late record to count on time.
+    pub approved_by: Option<Uuid>,
+    /// When they approved it.
+    pub approved_at: Option<Timestamp>,
     /// Findings.
     pub findings: Option<String>,
     /// The checklist.
@@ -80,25 +94,54 @@ pub struct Task {
 }
 
 impl Task {
-    /// Where it stands at `now`, for a service that went live at `go_live`.
+    /// Where it stands at `now`, for a service that went live at `go_live`:
+    /// done on time only when the claimed time is within the window and the
+    /// record was not late (or a manager approved it).
     pub fn status(&self, now: Timestamp, go_live: Timestamp) -> InspectionStatus {
+        let vouched = !self.recorded_late || self.approved_at.is_some();
         match self.completed_at {
-            Some(at) if at <= self.due_to => InspectionStatus::Done,
+            Some(at) if at <= self.due_to && vouched => InspectionStatus::Done,
             Some(_) => InspectionStatus::Late,
             None if self.due_to <= go_live => InspectionStatus::BeforeGoLive,
             None if self.due_to <= now => InspectionStatus::Missed,
             None => InspectionStatus::Open,
         }
     }
+
+    /// Where it stood at `as_of`, as the records then showed: a completion
+    /// recorded after `as_of` did not exist yet, nor did a later approval.
+    pub fn status_as_of(&self, as_of: Timestamp, go_live: Timestamp) -> InspectionStatus {
+        let mut then = self.clone();
+        if then.recorded_at.or(then.completed_at).is_some_and(|r| r > as_of) {
+            then.completed_at = None;
+        }
+        if then.approved_at.is_some_and(|a| a > as_of) {
+            then.approved_at = None;
+        }
+        then.status(as_of, go_live)
+    }
+}
+
+/// Whether a completion claimed at `claimed` and recorded at `recorded` is
+/// recorded late: its window had closed by the time it was recorded while
+/// the claim falls before the close (a backdated record), or the claim lies
+/// more than `grace` seconds before the recording.
+pub fn recorded_late(claimed: Timestamp, recorded: Timestamp, due_to: Timestamp, grace: i64) -> bool {
+    let backdated_into_closed_window = recorded >= due_to && claimed < due_to;
+    backdated_into_closed_window || recorded.unix().saturating_sub(claimed.unix()) > grace
 }
 
 /// What an engineer records on completing an inspection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Completion {
-    /// When it was done.
+    /// When it was done, as the engineer says.
     pub completed_at: Timestamp,
     /// Who did it.
     pub completed_by: Uuid,
+    /// When it was recorded.
+    pub recorded_at: Timestamp,
+    /// See [`recorded_late`].
+    pub recorded_late: bool,
     /// Findings.
     pub findings: String,
     /// The checklist.
@@ -213,6 +256,48 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    #[test]
+    fn a_backdated_record_is_late_until_approved() {
+        let t = |s: i64| Timestamp::from_unix(s);
+        let day = 86_400;
+        // A window of May; recorded in June with a May date: backdated.
+        assert!(recorded_late(t(10 * day), t(40 * day), t(31 * day), day));
+        // Recorded within the window, an hour after the claimed time: fine.
+        assert!(!recorded_late(t(10 * day), t(10 * day + 3600), t(31 * day), day));
+        // Within the window, but claimed two days before the recording.
+        assert!(recorded_late(t(10 * day), t(12 * day), t(31 * day), day));
+        // Done after the window and said so: late, but not a backdated record.
+        assert!(!recorded_late(t(32 * day), t(32 * day), t(31 * day), day));
+
+        let mut task = Task {
+            id: Uuid::nil(),
+            schedule_key: "k".into(),
+            line_item_id: Uuid::nil(),
+            agency: "a".into(),
+            cycle: 0,
+            every: "month".into(),
+            device_class: None,
+            slot: None,
+            due_from: t(0),
+            due_to: t(31 * day),
+            completed_at: Some(t(10 * day)),
+            completed_by: None,
+            recorded_at: Some(t(40 * day)),
+            recorded_late: true,
+            approved_by: None,
+            approved_at: None,
+            findings: None,
+            checklist: Vec::new(),
+            attachments: Vec::new(),
+        };
+        assert_eq!(task.status(t(41 * day), t(0)), InspectionStatus::Late);
+        // As May's report saw it on 06-01: missed; the record came later.
+        assert_eq!(task.status_as_of(t(31 * day), t(0)), InspectionStatus::Missed);
+        task.approved_at = Some(t(41 * day));
+        assert_eq!(task.status(t(41 * day), t(0)), InspectionStatus::Done, "approved: on time");
+        assert_eq!(task.status_as_of(t(40 * day), t(0)), InspectionStatus::Late, "not approved yet then");
     }
 
     fn cycle(every: Every, times: u32) -> Inspection {

@@ -30,9 +30,13 @@ pub struct Problem {
     /// For `invalid_transition`: the action attempted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    /// For `validation_failed`: the field at fault, as the request named it.
+    /// For `validation_failed`: the field refused, as the request named it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `too_many_requests` and `unavailable`: seconds to wait before
+    /// trying again, as `Retry-After` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// The stable codes, their status and title: the one table.
@@ -58,6 +62,7 @@ codes! {
     Unauthorized => "unauthorized", UNAUTHORIZED, "Sign in first";
     InvalidCredentials => "invalid_credentials", UNAUTHORIZED, "Wrong username or password";
     Forbidden => "forbidden", FORBIDDEN, "Your role may not do this";
+    PasswordChangeRequired => "password_change_required", FORBIDDEN, "Change your password first";
     NotFound => "not_found", NOT_FOUND, "No such resource";
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed here";
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request took too long";
@@ -140,17 +145,19 @@ impl ApiError {
 
 /// The problem+json response for a code, also used for errors raised outside handlers.
 pub fn problem_response(code: Code, detail: String, transition: Option<(String, String)>) -> Response {
-    problem_with_field(code, detail, transition, None)
+    problem_with_wait(code, detail, transition, None, None)
 }
 
-/// As [`problem_response`], naming the field at fault.
-fn problem_with_field(
+fn problem_with_wait(
     code: Code,
     detail: String,
     transition: Option<(String, String)>,
-    field: Option<&str>,
+    retry_after: Option<u64>,
+    field: Option<&'static str>,
 ) -> Response {
     let (current_state, action) = transition.map_or((None, None), |(s, a)| (Some(s), Some(a)));
+    let retry_after =
+        retry_after.or_else(|| (code == Code::Unavailable).then(|| RETRY_AFTER_SECONDS.parse().unwrap_or(5)));
     let body = Problem {
         kind: format!("/problems/{}", code.as_str()),
         title: code.title().to_owned(),
@@ -160,6 +167,7 @@ fn problem_with_field(
         current_state,
         action,
         field: field.map(str::to_owned),
+        retry_after,
     };
     let mut response = (code.status(), Json(body)).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
@@ -176,7 +184,8 @@ pub const RETRY_AFTER_SECONDS: &str = "5";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = problem_with_field(self.code, self.detail, self.transition, self.field);
+        let mut response =
+            problem_with_wait(self.code, self.detail, self.transition, self.retry_after, self.field);
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -19,18 +19,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<mime::Mime>().ok())
-            .is_some_and(|m| {
-                m.type_() == "application"
-                    && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
-            });
-        if !json {
-            return Err(ApiError::new(Code::UnsupportedMediaType, "send Content-Type: application/json"));
-        }
+        require_json(req.headers())?;
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(Code::PayloadTooLarge, e.body_text())
@@ -43,6 +32,33 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<
         }
         axum::Json::<T>::from_bytes(&bytes).map(|axum::Json(v)| Self(v)).map_err(ApiError::from)
     }
+}
+
+/// True when the request says its body is JSON (`application/json` or `application/*+json`).
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == "application" && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        })
+}
+
+/// 415 unless the request says its body is JSON: every JSON route refuses
+/// `text/plain`, forms and bodies of no stated type alike.
+pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    if is_json(headers) {
+        Ok(())
+    } else {
+        Err(ApiError::new(Code::UnsupportedMediaType, "send Content-Type: application/json"))
+    }
+}
+
+/// As [`require_json`], for a body that may be left out: an empty (or
+/// blank) body needs no type, any other must be JSON.
+pub fn require_json_if_any(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) { Ok(()) } else { require_json(headers) }
 }
 
 /// True when JSON text holds the escape `\u0000` (a backslash that is itself
@@ -91,15 +107,44 @@ pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty() && t.len() <= 512)
 }
 
+/// A bearer token already looked up by the rate limit, handed on so that
+/// the request costs one lookup, not two.
+#[derive(Clone, Debug)]
+pub struct ResolvedToken {
+    /// The token looked up.
+    pub token: String,
+    /// Its holder, if it is live.
+    pub holder: Option<accounts::TokenHolder>,
+}
+
+/// The holder of the request's bearer token; 401 without one or when it is
+/// unknown, expired, revoked or its account deactivated.
+async fn holder(parts: &Parts, state: &AppState) -> Result<accounts::TokenHolder, ApiError> {
+    let token = bearer(parts)
+        .ok_or_else(|| ApiError::new(Code::Unauthorized, "send Authorization: Bearer <token>"))?;
+    let resolved = parts.extensions.get::<ResolvedToken>().filter(|r| r.token == token);
+    let holder = match resolved {
+        Some(r) => r.holder.clone(),
+        None => accounts::holder_of_token(state, token).await?,
+    };
+    holder.ok_or_else(|| ApiError::new(Code::Unauthorized, "the token is unknown, expired or revoked"))
+}
+
+/// The signed-in caller. While the account's password must be changed (it
+/// was generated, or set by an admin), every operation but the change
+/// itself answers 403 `password_change_required`.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)
-            .ok_or_else(|| ApiError::new(Code::Unauthorized, "send Authorization: Bearer <token>"))?;
-        accounts::caller_for_token(state, token)
-            .await?
-            .ok_or_else(|| ApiError::new(Code::Unauthorized, "the token is unknown, expired or revoked"))
+        let holder = holder(parts, state).await?;
+        if holder.must_change_password {
+            return Err(ApiError::new(
+                Code::PasswordChangeRequired,
+                "this account's password was generated or reset: change it first (POST /v1/auth/password)",
+            ));
+        }
+        Ok(holder.caller)
     }
 }
 
@@ -114,6 +159,19 @@ impl OptionalFromRequestParts<AppState> for Caller {
             return Ok(None);
         }
         <Caller as FromRequestParts<AppState>>::from_request_parts(parts, state).await.map(Some)
+    }
+}
+
+/// The signed-in caller, even one who must change their password first:
+/// for the change itself.
+#[derive(Clone, Debug)]
+pub struct SignedIn(pub Caller);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(holder(parts, state).await?.caller))
     }
 }
 

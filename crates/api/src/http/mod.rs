@@ -12,6 +12,7 @@ pub mod routes_ops;
 pub mod routes_reports;
 pub mod routes_tickets;
 pub mod routes_users;
+pub mod server;
 
 use std::time::{Duration, Instant};
 
@@ -58,7 +59,7 @@ pub(crate) const TAG_INSPECTIONS: &str = "inspections";
         (name = TAG_CATALOG, description = "Agencies and line items of the contract"),
         (name = TAG_TICKETS, description = "Faults and their SLA clocks"),
         (name = TAG_USERS, description = "Accounts (admins)"),
-        (name = TAG_OPS, description = "Health and metrics"),
+        (name = TAG_OPS, description = "Health (metrics are served on their own listener)"),
         (name = TAG_ADMIN, description = "The mail queue and dead letters (admins)"),
         (name = TAG_REPORTS, description = "SLA compliance"),
         (name = TAG_INSPECTIONS, description = "Inspection tasks (巡检)"),
@@ -187,7 +188,8 @@ fn document_links(api: &mut utoipa::openapi::OpenApi) {
 /// Answers any `/v1` operation can give, made by layers rather than by its
 /// handler, written into every operation so that clients (and fuzzers) find
 /// them in the spec: 429 and 503 everywhere, 400 where there is a query or
-/// a body, 413 and 415 where there is a body.
+/// a body, 413 and 415 where there is a body, 403 where a token is needed
+/// (its account may have to change its password first).
 fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let problem = |description: &str| {
@@ -208,6 +210,7 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
             .flatten()
         {
             let body = op.request_body.is_some();
+            let signed_in = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let query = op.parameters.iter().flatten().any(|p| {
                 matches!(p, utoipa::openapi::RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
             });
@@ -215,6 +218,9 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
                 op.responses.responses.entry(code.to_owned()).or_insert_with(|| problem(description).into());
             };
             add("429", "too many requests from this client; wait as Retry-After says");
+            if signed_in {
+                add("403", "password_change_required: the account must change its password first");
+            }
             add("503", "the database is unavailable; try again as Retry-After says");
             if body || query {
                 add("400", "malformed query or body");
@@ -327,16 +333,37 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     response
 }
 
+/// A request's method as a metrics label: one of the methods HTTP defines, or `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Count and time every request. Every label comes from a closed set (the
+/// methods HTTP defines, the router's route templates, status codes), so
+/// that no client can add a series: an invented method is `other`, a path
+/// no route matches is `unmatched`.
 async fn record_metrics(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status).increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response

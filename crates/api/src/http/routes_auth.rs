@@ -13,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::TAG_AUTH;
 use super::error::{ApiResult, Problem};
-use super::extract::{AppJson, bearer};
+use super::extract::{AppJson, SignedIn, bearer};
 use super::limits;
 use crate::domain::access::Caller;
 use crate::service::accounts;
@@ -49,7 +49,9 @@ pub struct PasswordChange {
     /// The password now.
     #[schema(max_length = 1024)]
     pub current_password: String,
-    /// The new one: 12 to 1024 characters.
+    /// The new one: 12 to 1024 characters, not blank, not one character
+    /// repeated, not containing the username, not a commonly used password,
+    /// and not the current one.
     #[schema(min_length = 12, max_length = 1024)]
     pub new_password: String,
 }
@@ -66,35 +68,47 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Change your own password. Every token of the account is revoked, this
-/// one included: sign in again with the new password.
+/// one included: sign in again with the new password. A password the
+/// service generated (the first admin's, one from `itsm user add`, an
+/// admin's reset) or an admin set must be changed this way before the
+/// token allows anything else. A wrong current password counts as a failed
+/// sign-in of the account from this address.
 #[utoipa::path(post, path = "/v1/auth/password", tag = TAG_AUTH, security(("bearer" = [])), request_body = PasswordChange,
     operation_id = "change_password",
     responses(
         (status = 204, description = "changed; every token of the account is revoked"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "the current password is wrong, or the new one too short or long"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "the current password is wrong, or the new one breaks a rule"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     ))]
 async fn change_password(
     State(state): State<AppState>,
-    caller: Caller,
+    SignedIn(caller): SignedIn,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     AppJson(req): AppJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     // 422 for a wrong current password, not 401: the token is fine, and a
     // client must not take this for a signal to drop its session.
-    accounts::change_password(&state, &caller, &req.current_password, req.new_password).await?;
+    let address = limits::client_ip(&state, &headers, peer.map(|p| p.0.0));
+    accounts::change_password(&state, &caller, &req.current_password, req.new_password, address).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Exchange a username and password for a bearer token.
+/// Exchange a username and password for a bearer token. After five failures
+/// for one account from one address (the defaults), that pair is refused
+/// for a while; after twenty failures from one address, the address is;
+/// after twenty failures for one account from all addresses together,
+/// each attempt on it is slowed, but the right password still works.
 #[utoipa::path(post, path = "/v1/auth/token", operation_id = "issue_token", tag = TAG_AUTH, request_body = TokenRequest,
     responses(
         (status = 200, body = TokenResponse),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "wrong username or password"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "the account is deactivated"),
         (status = 429, body = Problem, content_type = "application/problem+json",
-            description = "too many failed sign-ins for this account or from this address; see Retry-After"),
+            description = "too many failed sign-ins for this account from this address, or from this address; the body and Retry-After say when to try again"),
     ))]
 async fn issue(
     State(state): State<AppState>,

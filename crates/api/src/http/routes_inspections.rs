@@ -1,4 +1,5 @@
-//! `GET /v1/inspections` and `POST /v1/inspections/{id}/complete`: inspection tasks (巡检).
+//! `GET /v1/inspections`, `POST /v1/inspections/{id}/complete` and
+//! `POST /v1/inspections/{id}/approve`: inspection tasks (巡检).
 
 use axum::Json;
 use axum::extract::State;
@@ -40,10 +41,19 @@ pub struct InspectionView {
     pub due_to: DateTime<Utc>,
     /// `open`, `done`, `late`, `missed`, or `before_go_live` (closed undone before the service went live), as of now.
     pub status: InspectionStatus,
-    /// When it was done.
+    /// When it was done, as the engineer said.
     pub completed_at: Option<DateTime<Utc>>,
     /// Who did it.
     pub completed_by: Option<Uuid>,
+    /// When the completion was recorded: the service's own time.
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// Recorded after its window had closed, or long after the time it
+    /// claims: it counts as late until a manager approves it.
+    pub recorded_late: bool,
+    /// The manager who approved the late record.
+    pub approved_by: Option<Uuid>,
+    /// When they approved it.
+    pub approved_at: Option<DateTime<Utc>>,
     /// Findings.
     pub findings: Option<String>,
     /// The checklist.
@@ -69,7 +79,7 @@ pub struct InspectionQuery {
 }
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(complete))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(complete)).routes(routes!(approve))
 }
 
 fn view(state: &AppState, t: &Task) -> InspectionView {
@@ -86,6 +96,10 @@ fn view(state: &AppState, t: &Task) -> InspectionView {
         status: t.status(state.clock.now(), state.go_live.at),
         completed_at: t.completed_at.map(Timestamp::to_datetime),
         completed_by: t.completed_by,
+        recorded_at: t.recorded_at.map(Timestamp::to_datetime),
+        recorded_late: t.recorded_late,
+        approved_by: t.approved_by,
+        approved_at: t.approved_at.map(Timestamp::to_datetime),
         findings: t.findings.clone(),
         checklist: t.checklist.clone(),
         attachments: t.attachments.clone(),
@@ -96,7 +110,10 @@ fn view(state: &AppState, t: &Task) -> InspectionView {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Completion {
-    /// When it was done (default now; not in the future, not before the window opens).
+    /// When it was done (default now; not in the future, not before the
+    /// window opens). The time of recording is kept beside it: a time inside
+    /// a window that has already closed, or more than a day (the grace)
+    /// before now, makes the record late until a manager approves it.
     pub completed_at: Option<DateTime<Utc>>,
     /// Findings, up to 10,000 characters.
     #[serde(default)]
@@ -152,7 +169,10 @@ async fn list(
     Ok(Json(rows.iter().map(|t| view(&state, t)).collect()))
 }
 
-/// Record an inspection as done, with findings, a checklist and attachment links (engineers).
+/// Record an inspection as done, with findings, a checklist and attachment
+/// links (engineers). A record made after its window closed, or long after
+/// the time it gives, is marked `recorded_late` and counts as late until a
+/// manager approves it.
 #[utoipa::path(post, path = "/v1/inspections/{id}/complete", operation_id = "complete_inspection", tag = TAG_INSPECTIONS, security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "inspection id")), request_body = Completion,
     responses(
@@ -177,5 +197,26 @@ async fn complete(
         attachments: body.attachments,
     };
     let t = inspections::complete(&state, &caller, id, input).await?;
+    Ok(Json(view(&state, &t)))
+}
+
+/// Approve an inspection recorded late (managers, in their scope), so that
+/// it counts by the time it gives: on time if that lies in its window.
+/// Who approved it and when are kept.
+#[utoipa::path(post, path = "/v1/inspections/{id}/approve", operation_id = "approve_inspection", tag = TAG_INSPECTIONS, security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "inspection id")),
+    responses(
+        (status = 200, body = InspectionView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "not recorded late, or already approved"),
+    ))]
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<InspectionView>> {
+    let t = inspections::approve(&state, &caller, id).await?;
     Ok(Json(view(&state, &t)))
 }

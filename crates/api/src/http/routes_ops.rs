@@ -1,4 +1,6 @@
-//! `/healthz`, `/readyz` and `/metrics`: for load balancers and Prometheus.
+//! `/healthz` and `/readyz` for load balancers, on the API's listener; and
+//! `/metrics` for Prometheus, on a listener of its own (`metrics_listen`),
+//! off the API router and its spec.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -11,7 +13,7 @@ use crate::service::ops;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
 }
 
 /// The process is up.
@@ -32,8 +34,17 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     })
 }
 
-/// Prometheus metrics: requests, latencies, tickets by state, clocks by state, the mail queue by status.
-#[utoipa::path(get, path = "/metrics", tag = TAG_OPS, responses((status = 200, body = String, content_type = "text/plain")))]
+/// The router of the metrics listener: `GET /metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .fallback(|| async { ApiError::new(Code::NotFound, "only /metrics is served here") })
+        .with_state(state)
+}
+
+/// Prometheus metrics: requests and latencies (labelled by method and route
+/// template, from closed sets), live tickets by state, unmet clocks by
+/// standing, queued and dead mail.
 async fn metrics(State(state): State<AppState>) -> Response {
     if let Err(e) = ops::refresh_gauges(&state).await {
         tracing::warn!(error = %e, "could not count tickets for /metrics");

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::TAG_TICKETS;
 use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::{AppPath, AppQuery, at_most};
+use super::extract::{AppPath, AppQuery, at_most, require_json, require_json_if_any};
 use crate::domain::access::Caller;
 use crate::domain::ticket::{Action, TicketState};
 use crate::service::tickets::{
@@ -56,8 +56,13 @@ impl From<SeverityDto> for Severity {
 pub struct CreateTicket {
     /// The line item the fault is in.
     pub line_item_id: Uuid,
-    /// Short summary, 1 to 200 characters.
-    #[schema(min_length = 1, max_length = 200)]
+    /// Short summary, 1 to 200 characters on one line: no line breaks,
+    /// control, bidirectional or invisible format characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF]*$"
+    )]
     pub title: String,
     /// What happened, up to 10,000 characters.
     #[serde(default)]
@@ -336,6 +341,7 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
+    require_json(&headers)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid JSON: {e}")))?;
     let req: CreateTicket = serde_json::from_value(value.clone())
@@ -529,6 +535,8 @@ async fn act(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
+    // An action may come with no body at all, and then with no type.
+    require_json_if_any(&headers, &body)?;
     let req: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
     } else {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Error, Result};
 use crate::domain::access::{Caller, Role};
-use crate::domain::inspections::{Check, Completion, Task, windows};
+use crate::domain::inspections::{Check, Completion, Task, recorded_late, windows};
 use crate::domain::message::Invalid;
 use crate::domain::text::{self, TEXT_MAX};
 use crate::state::AppState;
@@ -107,6 +107,8 @@ pub struct CompletionInput {
     pub attachments: Vec<String>,
 }
 
+/// The text rules every free text keeps (`domain::text`): the findings and
+/// each check's note are multi-line text, each check's name one line.
 fn check_completion(c: &CompletionInput) -> Result<()> {
     if c.checklist.len() > 200 || c.attachments.len() > 50 {
         return Err(Invalid::request(
@@ -115,19 +117,9 @@ fn check_completion(c: &CompletionInput) -> Result<()> {
         )
         .into());
     }
-    if c.findings.chars().count() > TEXT_MAX {
-        return Err(Invalid::field(
-            "findings",
-            "发现的问题最多 10000 个字符",
-            "findings up to 10,000 characters, 200 checks, 50 attachments",
-        )
-        .into());
-    }
+    text::check("findings", &c.findings, 0, TEXT_MAX)?;
     for check in &c.checklist {
-        if check.name.trim().is_empty()
-            || check.name.chars().count() > 200
-            || check.note.as_ref().is_some_and(|n| n.chars().count() > 2000)
-        {
+        if check.name.trim().is_empty() {
             return Err(Invalid::field(
                 "checklist",
                 "每个检查项须有 1 到 200 个字符的名称，备注最多 2000 个字符",
@@ -135,12 +127,19 @@ fn check_completion(c: &CompletionInput) -> Result<()> {
             )
             .into());
         }
+        text::check_line("checklist", &check.name, 1, 200)?;
+        if let Some(note) = &check.note {
+            text::check("checklist", note, 0, 2000)?;
+        }
     }
     c.attachments.iter().try_for_each(|a| text::check_link(a))?;
     Ok(())
 }
 
-/// Record an inspection as done.
+/// Record an inspection as done. The time of recording is kept beside the
+/// time claimed: a completion claimed inside a window that has closed, or
+/// more than `inspection_record_grace_seconds` before it is recorded, is
+/// recorded late and counts as late until a manager approves it.
 pub async fn complete(state: &AppState, caller: &Caller, id: Uuid, c: CompletionInput) -> Result<Task> {
     let t = get(state, caller, id).await?;
     if !matches!(caller.role, Role::Engineer | Role::Admin) {
@@ -165,9 +164,13 @@ pub async fn complete(state: &AppState, caller: &Caller, id: Uuid, c: Completion
         .into());
     }
     check_completion(&c)?;
+    let grace = i64::try_from(state.settings.inspection_record_grace_seconds).unwrap_or(i64::MAX);
+    let late = recorded_late(at, now, t.due_to, grace);
     let completion = Completion {
         completed_at: at,
         completed_by: caller.id,
+        recorded_at: now,
+        recorded_late: late,
         findings: c.findings,
         checklist: c.checklist,
         attachments: c.attachments,
@@ -175,5 +178,29 @@ pub async fn complete(state: &AppState, caller: &Caller, id: Uuid, c: Completion
     if !store::inspections::complete(&state.db, id, &completion).await? {
         return Err(Error::Conflict("this inspection is already recorded".into()));
     }
+    if late {
+        tracing::info!(inspection = %id, claimed = %at, by = %caller.username, "inspection recorded late; needs a manager's approval to count on time");
+    }
+    get(state, caller, id).await
+}
+
+/// Approve a completion recorded late, so that it counts by the time it
+/// claims (managers, in their scope). Who approved and when are kept.
+pub async fn approve(state: &AppState, caller: &Caller, id: Uuid) -> Result<Task> {
+    let t = get(state, caller, id).await?;
+    if caller.role != Role::Manager {
+        return Err(Error::forbidden("only managers approve inspections recorded late"));
+    }
+    if !t.recorded_late || t.approved_at.is_some() {
+        return Err(Error::Conflict(if t.recorded_late {
+            "this inspection is already approved".into()
+        } else {
+            "only an inspection recorded late needs an approval".into()
+        }));
+    }
+    if !store::inspections::approve(&state.db, id, caller.id, state.clock.now()).await? {
+        return Err(Error::Conflict("this inspection is already approved".into()));
+    }
+    tracing::info!(inspection = %id, by = %caller.username, "late inspection record approved");
     get(state, caller, id).await
 }

@@ -222,7 +222,7 @@ fn check_new(
         .item(new.line_item_id)
         .filter(|i| caller.sees(&i.agency))
         .ok_or(Error::NotFound("line item"))?;
-    text::check("title", &new.title, 1, TITLE_MAX)?;
+    text::check_line("title", &new.title, 1, TITLE_MAX)?;
     text::check("description", &new.description, 0, TEXT_MAX)?;
     text::check_tags(&new.tags)?;
     if new.reported_at.is_some() && !caller.may_backdate() {
@@ -537,7 +537,11 @@ async fn load_for(
         .filter(|t| caller.sees(&t.agency))
         .ok_or(Error::NotFound("ticket"))?;
     if !caller.may(action) {
-        return Err(Error::forbidden(format!("a {} may not {} tickets", caller.role, action.as_str())));
+        return Err(Error::forbidden(format!(
+            "{} may not {} tickets",
+            caller.role.with_article(),
+            action.as_str()
+        )));
     }
     if let Some(v) = if_match.filter(|&v| v != t.version) {
         return Err(Error::Stale(format!("the ticket is at version {}, not {v}; read it again", t.version)));

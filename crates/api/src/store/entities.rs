@@ -63,6 +63,9 @@ pub mod user {
         pub email: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+        pub display_name: Option<String>,
+        pub active: bool,
+        pub must_change_password: bool,
     }
     no_relations!();
 }
@@ -291,6 +294,10 @@ pub mod inspection_task {
         pub findings: Option<String>,
         pub checklist: String,
         pub attachments: String,
+        pub recorded_at: Option<i64>,
+        pub recorded_late: bool,
+        pub approved_by: Option<Uuid>,
+        pub approved_at: Option<i64>,
     }
     no_relations!();
 }
@@ -341,6 +348,23 @@ pub mod holiday_year {
         pub source: String,
         pub updated_at: i64,
         pub updated_by: Option<Uuid>,
+    }
+    no_relations!();
+}
+
+pub mod sign_in_attempt {
+    //! A sign-in attempt: reserved before its password is checked, deleted
+    //! when the password was right, so what stays is the failures.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sign_in_attempts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub account: String,
+        pub address: String,
+        pub at: i64,
     }
     no_relations!();
 }

@@ -28,6 +28,10 @@ fn from_row(m: task::Model) -> Result<Task, DbErr> {
         due_to: Timestamp::from_unix(m.due_to),
         completed_at: m.completed_at.map(Timestamp::from_unix),
         completed_by: m.completed_by,
+        recorded_at: m.recorded_at.map(Timestamp::from_unix),
+        recorded_late: m.recorded_late,
+        approved_by: m.approved_by,
+        approved_at: m.approved_at.map(Timestamp::from_unix),
         findings: m.findings,
         checklist: json("checklist", &m.checklist)?,
         attachments: json("attachments", &m.attachments)?,
@@ -131,6 +135,10 @@ pub async fn add(db: &impl ConnectionTrait, tasks: Vec<NewTask>) -> Result<(), D
         findings: Set(None),
         checklist: Set("[]".into()),
         attachments: Set("[]".into()),
+        recorded_at: Set(None),
+        recorded_late: Set(false),
+        approved_by: Set(None),
+        approved_at: Set(None),
     });
     loop {
         let chunk: Vec<_> = rows.by_ref().take(200).collect();
@@ -201,11 +209,26 @@ pub async fn complete(db: &impl ConnectionTrait, id: Uuid, c: &Completion) -> Re
     let updated = task::Entity::update_many()
         .col_expr(task::Column::CompletedAt, Expr::value(c.completed_at.unix()))
         .col_expr(task::Column::CompletedBy, Expr::value(c.completed_by))
+        .col_expr(task::Column::RecordedAt, Expr::value(c.recorded_at.unix()))
+        .col_expr(task::Column::RecordedLate, Expr::value(c.recorded_late))
         .col_expr(task::Column::Findings, Expr::value(c.findings.clone()))
         .col_expr(task::Column::Checklist, Expr::value(to_json(&c.checklist)?))
         .col_expr(task::Column::Attachments, Expr::value(to_json(&c.attachments)?))
         .filter(task::Column::Id.eq(id))
         .filter(task::Column::CompletedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
+/// Approve a completion recorded late, unless it already is; false when it was.
+pub async fn approve(db: &impl ConnectionTrait, id: Uuid, by: Uuid, at: Timestamp) -> Result<bool, DbErr> {
+    let updated = task::Entity::update_many()
+        .col_expr(task::Column::ApprovedBy, Expr::value(by))
+        .col_expr(task::Column::ApprovedAt, Expr::value(at.unix()))
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::RecordedLate.eq(true))
+        .filter(task::Column::ApprovedAt.is_null())
         .exec(db)
         .await?;
     Ok(updated.rows_affected > 0)

@@ -9,9 +9,11 @@ pub mod entities;
 pub mod facts;
 pub mod filing;
 pub mod holidays;
+pub mod housekeeping;
 pub mod inspections;
 pub mod metrics;
 pub mod outbox;
+pub mod sign_ins;
 pub mod tickets;
 pub mod trail;
 pub mod users;
@@ -27,14 +29,12 @@ use sea_orm::{
 
 /// Connect to `url`. A SQLite file's folder is created; SQLite gets a single
 /// connection, because it allows one writer and a pool only trades queueing
-/// for "database is locked" errors.
+/// for "database is locked" errors. The SQLite file is readable by its
+/// owner only (see [`owner_only`]).
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    if let Some(path) = sqlite_file(url)
-        && let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            DbErr::Custom(format!("cannot create the database folder {}: {e}", dir.display()))
-        })?;
+    if let Some(path) = sqlite_file(url) {
+        owner_only(std::path::Path::new(path))
+            .map_err(|e| DbErr::Custom(format!("cannot prepare the database file {path}: {e}")))?;
     }
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
@@ -45,6 +45,35 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .connect_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
     Database::connect(options).await
+}
+
+/// Make the SQLite file (and its folder, when it is made here) readable by
+/// the owner only: the file is created empty with mode 0600 before SQLite
+/// opens it, or set to 0600 when it exists. SQLite gives its `-wal` and
+/// `-shm` files the mode of the database file, so they follow.
+fn owner_only(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    drop(options.open(path)?);
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 fn sqlite_file(url: &str) -> Option<&str> {

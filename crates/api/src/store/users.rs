@@ -22,6 +22,9 @@ fn from_row(m: user::Model) -> Result<User, DbErr> {
         role: parse("role", &m.role)?,
         agency: m.agency_key,
         email: m.email,
+        display_name: m.display_name,
+        active: m.active,
+        must_change_password: m.must_change_password,
         created_at: Timestamp::from_unix(m.created_at),
     })
 }
@@ -37,8 +40,12 @@ pub struct NewRecord {
     pub agency: Option<String>,
     /// Email.
     pub email: Option<String>,
+    /// The name people know them by.
+    pub display_name: Option<String>,
     /// The argon2 hash.
     pub password_hash: String,
+    /// The password was generated: change it at first sign-in.
+    pub must_change_password: bool,
 }
 
 /// Why an account could not be stored.
@@ -61,6 +68,9 @@ pub async fn create(db: &impl ConnectionTrait, new: NewRecord, now: Timestamp) -
         role: Set(new.role.as_str().to_owned()),
         agency_key: Set(new.agency),
         email: Set(new.email),
+        display_name: Set(new.display_name),
+        active: Set(true),
+        must_change_password: Set(new.must_change_password),
         created_at: Set(now.unix()),
         updated_at: Set(now.unix()),
     };
@@ -102,7 +112,8 @@ pub async fn by_username(db: &impl ConnectionTrait, username: &str) -> Result<Op
     Ok(Some((from_row(m)?, hash)))
 }
 
-/// Write an account's role, agency, email and (when given) password hash.
+/// Write an account's role, agency, email, display name, state, whether
+/// its password must be changed and (when given) its password hash.
 pub async fn update(
     db: &impl ConnectionTrait,
     u: &User,
@@ -114,6 +125,9 @@ pub async fn update(
         role: Set(u.role.as_str().to_owned()),
         agency_key: Set(u.agency.clone()),
         email: Set(u.email.clone()),
+        display_name: Set(u.display_name.clone()),
+        active: Set(u.active),
+        must_change_password: Set(u.must_change_password),
         updated_at: Set(now.unix()),
         ..Default::default()
     };
@@ -145,18 +159,30 @@ pub async fn add_token(
     Ok(())
 }
 
-/// The caller a token (by hash) belongs to and when it expires, if it is
-/// valid at `now`: one query.
+/// What a live token says about its holder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenHolder {
+    /// The caller.
+    pub caller: Caller,
+    /// When the token expires.
+    pub expires_at: Timestamp,
+    /// The account's password must be changed before anything else.
+    pub must_change_password: bool,
+}
+
+/// The holder of a token (by hash), if the token is valid at `now` and its
+/// account active: one query.
 pub async fn caller_for_token(
     db: &impl ConnectionTrait,
     hash: &str,
     now: Timestamp,
-) -> Result<Option<(Caller, Timestamp)>, DbErr> {
+) -> Result<Option<TokenHolder>, DbErr> {
     let backend = db.get_database_backend();
     let (p_hash, p_now) = if backend == sea_orm::DbBackend::Postgres { ("$1", "$2") } else { ("?", "?") };
     let sql = format!(
-        "SELECT u.id, u.username, u.role, u.agency_key, t.expires_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = {p_hash} AND t.revoked_at IS NULL AND t.expires_at > {p_now}"
+        "SELECT u.id, u.username, u.role, u.agency_key, u.must_change_password, t.expires_at \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = {p_hash} AND t.revoked_at IS NULL AND t.expires_at > {p_now} AND u.active"
     );
     let values = [hash.into(), now.unix().into()];
     let Some(row) = db.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await? else {
@@ -172,7 +198,20 @@ pub async fn caller_for_token(
         role,
         agency: row.try_get("", "agency_key")?,
     };
-    Ok(Some((caller, Timestamp::from_unix(row.try_get("", "expires_at")?))))
+    Ok(Some(TokenHolder {
+        caller,
+        expires_at: Timestamp::from_unix(row.try_get("", "expires_at")?),
+        must_change_password: row.try_get("", "must_change_password")?,
+    }))
+}
+
+/// Delete the tokens that expired by `now`; how many.
+pub async fn delete_expired_tokens(db: &impl ConnectionTrait, now: Timestamp) -> Result<u64, DbErr> {
+    let result = api_token::Entity::delete_many()
+        .filter(api_token::Column::ExpiresAt.lte(now.unix()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }
 
 /// Revoke one token (by hash); true when it was live.
@@ -226,8 +265,10 @@ pub async fn in_groups(
     if !any {
         return Ok(Vec::new());
     }
+    // A deactivated account hears nothing.
     user::Entity::find()
         .filter(cond)
+        .filter(user::Column::Active.eq(true))
         .order_by_asc(user::Column::Username)
         .all(db)
         .await?
@@ -236,11 +277,12 @@ pub async fn in_groups(
         .collect()
 }
 
-/// Every manager with an email address.
+/// Every active manager with an email address.
 pub async fn managers_with_email(db: &impl ConnectionTrait) -> Result<Vec<User>, DbErr> {
     user::Entity::find()
         .filter(user::Column::Role.eq(Role::Manager.as_str()))
         .filter(user::Column::Email.is_not_null())
+        .filter(user::Column::Active.eq(true))
         .order_by_asc(user::Column::Username)
         .all(db)
         .await?

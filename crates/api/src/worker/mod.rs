@@ -2,7 +2,8 @@
 //! which something is due, then records the thresholds clocks crossed and
 //! queues their alerts (`clocks`, `alerts`), announces inspections that
 //! closed undone and sends the monthly summaries (`notices`), and delivers
-//! queued messages with retries (`outbox`).
+//! queued messages with retries (`outbox`), and deletes what has outlived
+//! its use (`housekeeping`).
 //!
 //! Exactly once: a threshold is a row keyed (ticket, metric, percent),
 //! written in the transaction that queues its message, whose dedupe key is
@@ -14,6 +15,7 @@
 
 mod alerts;
 pub mod clocks;
+mod housekeeping;
 mod notices;
 mod outbox;
 
@@ -44,6 +46,8 @@ pub struct TickReport {
     pub retried: usize,
     /// Messages dead-lettered.
     pub dead: usize,
+    /// Expired tokens, old idempotency keys and old sign-in failures deleted.
+    pub swept: usize,
     /// The earliest instant a clock, a message or an inspection window falls due next.
     pub next_at: Option<Timestamp>,
 }
@@ -78,6 +82,8 @@ pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
         report.due_by(next);
     }
     let next = outbox::deliver(state, &mut report).await?;
+    report.due_by(next);
+    let next = housekeeping::sweep(state, &mut report).await?;
     report.due_by(next);
     Ok(report)
 }

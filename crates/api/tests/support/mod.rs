@@ -21,7 +21,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 /// The first admin's password, given to every service these tests start.
-pub const ADMIN_PASSWORD: &str = "process test admin password";
+pub const ADMIN_PASSWORD: &str = "process test owner passphrase";
 pub const MAIL_FROM: &str = "ITSM <itsm@luoyang.example.org>";
 /// The supplier manager `setup` makes: the one recipient of ticket warnings.
 pub const MANAGER: &str = "duty.manager@example.org";
@@ -103,6 +103,8 @@ impl Serve<'_> {
             .env("ITSM_CONFIG_DIR", config_dir())
             .env("ITSM_DATABASE_URL", self.db)
             .env("ITSM_LISTEN", format!("127.0.0.1:{port}"))
+            // Several services run at once: each takes a free port for its metrics.
+            .env("ITSM_METRICS_LISTEN", "127.0.0.1:0")
             .env("ITSM_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("ITSM_OUTBOX_DIR", self.dir.join("outbox"))
             .env("ITSM_MAIL_FROM", MAIL_FROM)

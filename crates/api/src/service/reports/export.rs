@@ -31,7 +31,7 @@ struct Labels {
     all: &'static str,
     agency: &'static str,
     item: &'static str,
-    inspections: [&'static str; 7],
+    inspections: [&'static str; 9],
     breached_sheet: &'static str,
     breached_headers: [&'static str; 5],
 }
@@ -52,7 +52,7 @@ const ZH: Labels = Labels {
     all: "全部",
     agency: "服务单位",
     item: "运维项目",
-    inspections: ["范围", "对象", "应巡检", "按时完成", "逾期完成", "未完成", "上线前"],
+    inspections: ["范围", "对象", "应巡检", "按时完成", "逾期完成", "未完成", "补录", "补录已批准", "上线前"],
     breached_sheet: "超时工单",
     breached_headers: ["工单号", "运维项目序号", "服务单位", "超时指标", "链接"],
 };
@@ -73,7 +73,17 @@ const EN: Labels = Labels {
     all: "All",
     agency: "Agency",
     item: "Line item",
-    inspections: ["Scope", "Of", "Due", "On time", "Late", "Missed", "Before go-live"],
+    inspections: [
+        "Scope",
+        "Of",
+        "Due",
+        "On time",
+        "Late",
+        "Missed",
+        "Recorded late",
+        "Approved",
+        "Before go-live",
+    ],
     breached_sheet: "Breached tickets",
     breached_headers: ["Ticket", "Line item", "Agency", "Metrics missed", "Link"],
 };
@@ -123,12 +133,15 @@ pub fn to_csv(report: &SlaReport, lang: Lang) -> String {
     for (scope, name, g) in &groups {
         let i = &g.inspections;
         out.push_str(&format!(
-            "{scope},{},{},{},{},{},{}\n",
+            "{scope},{},{},{},{},{},{},{},{}
+",
             csv_field(name),
             i.due,
             i.on_time,
             i.late,
             i.missed,
+            i.recorded_late,
+            i.approved,
             i.before_go_live
         ));
     }
@@ -193,7 +206,10 @@ pub fn to_xlsx(report: &SlaReport, lang: Lang) -> Result<Vec<u8>, rust_xlsxwrite
         let i = &g.inspections;
         sheet.write_string(r, 0, *scope)?;
         sheet.write_string(r, 1, name)?;
-        for (c, v) in [i.due, i.on_time, i.late, i.missed, i.before_go_live].into_iter().enumerate() {
+        for (c, v) in [i.due, i.on_time, i.late, i.missed, i.recorded_late, i.approved, i.before_go_live]
+            .into_iter()
+            .enumerate()
+        {
             sheet.write_number(r, c as u16 + 2, f64::from(v))?;
         }
     }

@@ -70,12 +70,18 @@ pub struct MetricFigures {
 pub struct InspectionFigures {
     /// Due in the period.
     pub due: u32,
-    /// Done within their window.
+    /// Done within their window (and recorded in time, or approved).
     pub on_time: u32,
-    /// Done after their window.
+    /// Done after their window, or recorded late and not approved.
     pub late: u32,
-    /// Not done by the period's end.
+    /// Not done by the period's end (as recorded by then).
     pub missed: u32,
+    /// Of those done, how many were recorded late (after their window
+    /// closed, or long after the time they give), approved or not.
+    pub recorded_late: u32,
+    /// Of those recorded late, how many a manager approved (they count by
+    /// the time they give).
+    pub approved: u32,
     /// Closed undone before the service went live: not due, not missed.
     pub before_go_live: u32,
 }
@@ -327,12 +333,14 @@ async fn count_inspections(state: &AppState, scope: &Scope<'_>, groups: &mut Gro
         scope.line_item,
     )
     .await?;
-    for mut t in tasks {
-        if t.completed_at.is_some_and(|at| at > scope.as_of) {
-            t.completed_at = None;
-        }
+    for t in tasks {
+        // As the records stood at the period's end: a completion recorded
+        // later (backdated or not) does not rewrite a closed month.
+        let status = t.status_as_of(scope.as_of, state.go_live.at);
+        let done = matches!(status, InspectionStatus::Done | InspectionStatus::Late);
+        let recorded_late = done && t.recorded_late;
+        let approved = recorded_late && t.approved_at.is_some_and(|a| a <= scope.as_of);
         let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
-        let status = t.status(scope.as_of, state.go_live.at);
         for acc in groups.of(&t.agency, seq) {
             let f = &mut acc.inspections;
             if status == InspectionStatus::BeforeGoLive {
@@ -345,6 +353,8 @@ async fn count_inspections(state: &AppState, scope: &Scope<'_>, groups: &mut Gro
                 InspectionStatus::Late => f.late += 1,
                 _ => f.missed += 1,
             }
+            f.recorded_late += u32::from(recorded_late);
+            f.approved += u32::from(approved);
         }
     }
     Ok(())
