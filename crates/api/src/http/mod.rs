@@ -117,7 +117,49 @@ fn routes_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut api) = api_router().split_for_parts();
     document_common_problems(&mut api);
     document_links(&mut api);
+    document_descriptions(&mut api);
     (router, api)
+}
+
+/// What a status means when an operation says nothing more: OpenAPI requires
+/// every response to have a description, and client generators refuse a
+/// document without them.
+fn default_description(status: &str) -> &'static str {
+    match status {
+        "200" => "done; the body is the answer",
+        "201" => "created; the body is the new record",
+        "204" => "done; no body",
+        "400" => "malformed query or body",
+        "401" => "sign in first: no token, or one that is unknown, expired or revoked",
+        "403" => "your role may not do this (or the account must change its password first)",
+        "404" => "no such record, or none in your scope",
+        "409" => "the record's state does not allow this",
+        "412" => "the record changed since you read it (If-Match)",
+        "413" => "the body is larger than the limit",
+        "415" => "the body is not of a media type this operation takes",
+        "422" => "a field is invalid; the problem names it",
+        "429" => "too many requests; wait as Retry-After says",
+        "503" => "the database is unavailable; try again as Retry-After says",
+        _ => "see the body",
+    }
+}
+
+/// Give every response without a description the meaning of its status.
+fn document_descriptions(api: &mut utoipa::openapi::OpenApi) {
+    for item in api.paths.paths.values_mut() {
+        for op in [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete]
+            .into_iter()
+            .flatten()
+        {
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let utoipa::openapi::RefOr::T(r) = response
+                    && r.description.trim().is_empty()
+                {
+                    r.description = default_description(status).to_owned();
+                }
+            }
+        }
+    }
 }
 
 /// The OpenAPI document, as `itsm openapi` prints and `/openapi.json` serves it.
