@@ -20,6 +20,7 @@ mod m20261201_000009_account_states;
 mod m20261201_000010_sign_in_attempts;
 mod m20261201_000011_inspection_records;
 mod m20261201_000012_housekeeping_indexes;
+mod m20261202_000013_alert_covers;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_sign_in_attempts::Migration),
             Box::new(m20261201_000011_inspection_records::Migration),
             Box::new(m20261201_000012_housekeeping_indexes::Migration),
+            Box::new(m20261202_000013_alert_covers::Migration),
         ]
     }
 }

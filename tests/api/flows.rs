@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, clock, sh, utc};
+use crate::helpers::{TestApp, clock, sh, shown, utc};
 
 crate::both_backends!(
     file_work_and_close_a_7x24_ticket,
@@ -31,9 +31,9 @@ async fn file_work_and_close_a_7x24_ticket(app: TestApp) {
     let id = t["id"].as_str().expect("id").to_owned();
     assert!(t["number"].as_str().is_some_and(|n| n.starts_with("INC-2026-")), "{t}");
     assert_eq!(t["state"], "open");
-    assert_eq!(clock(&t, "response")["deadline"], utc("2026-06-01 10:30"));
-    assert_eq!(clock(&t, "on_site")["deadline"], utc("2026-06-01 11:00"));
-    assert_eq!(clock(&t, "recovery")["deadline"], utc("2026-06-01 16:00"));
+    assert_eq!(clock(&t, "response")["deadline"], shown("2026-06-01 10:30"));
+    assert_eq!(clock(&t, "on_site")["deadline"], shown("2026-06-01 11:00"));
+    assert_eq!(clock(&t, "recovery")["deadline"], shown("2026-06-01 16:00"));
     assert_eq!(clock(&t, "response")["target_minutes"], 30);
 
     app.clock.set(sh("2026-06-01 10:20"));
@@ -57,7 +57,7 @@ async fn file_work_and_close_a_7x24_ticket(app: TestApp) {
     app.clock.set(sh("2026-06-01 12:30"));
     let t = app.act(&engineer, &id, "resume", json!({}), StatusCode::OK).await;
     assert_eq!(t["state"], "in_progress");
-    assert_eq!(clock(&t, "recovery")["deadline"], utc("2026-06-01 17:00"));
+    assert_eq!(clock(&t, "recovery")["deadline"], shown("2026-06-01 17:00"));
 
     app.clock.set(sh("2026-06-01 14:00"));
     let t = app.act(&engineer, &id, "resolve", json!({}), StatusCode::OK).await;
@@ -70,7 +70,7 @@ async fn file_work_and_close_a_7x24_ticket(app: TestApp) {
     let t = app.act(&agency_user, &id, "reopen", json!({"body": "broken again"}), StatusCode::OK).await;
     assert_eq!(t["state"], "in_progress");
     assert_eq!(clock(&t, "recovery")["state"], "running");
-    assert_eq!(clock(&t, "recovery")["deadline"], utc("2026-06-02 12:00"));
+    assert_eq!(clock(&t, "recovery")["deadline"], shown("2026-06-02 12:00"));
 
     app.clock.set(sh("2026-06-02 10:00"));
     app.act(&engineer, &id, "resolve", json!({}), StatusCode::OK).await;
@@ -99,7 +99,7 @@ async fn a_5x8_ticket_counts_only_working_time(app: TestApp) {
     let (_, engineer) = app.user("engineer", None).await;
     app.clock.set(sh("2026-09-18 17:45"));
     let t = app.file(&engineer, json!({"line_item_id": item, "title": "视频会议中断"})).await;
-    assert_eq!(clock(&t, "response")["deadline"], utc("2026-09-20 09:15"));
+    assert_eq!(clock(&t, "response")["deadline"], shown("2026-09-20 09:15"));
     assert_eq!(clock(&t, "response")["calendar"], "5x8");
     // Saturday noon: nothing has counted since Friday 18:00.
     app.clock.set(sh("2026-09-19 12:00"));
@@ -110,7 +110,7 @@ async fn a_5x8_ticket_counts_only_working_time(app: TestApp) {
     app.clock.set(sh("2026-09-20 09:30"));
     let t = app.ticket(&engineer, t["id"].as_str().expect("id")).await;
     assert_eq!(clock(&t, "response")["state"], "breached");
-    assert_eq!(clock(&t, "response")["breached_at"], utc("2026-09-20 09:15"));
+    assert_eq!(clock(&t, "response")["breached_at"], shown("2026-09-20 09:15"));
 }
 
 async fn a_backdated_ticket_starts_its_clocks_when_reported(app: TestApp) {
@@ -119,10 +119,10 @@ async fn a_backdated_ticket_starts_its_clocks_when_reported(app: TestApp) {
     let (_, agency_user) = app.user("agency_user", Some("education-bureau")).await;
     let body = json!({"line_item_id": item, "title": "phoned in", "reported_at": utc("2026-06-01 09:00")});
     let t = app.file(&engineer, body.clone()).await;
-    assert_eq!(t["reported_at"], utc("2026-06-01 09:00"));
+    assert_eq!(t["reported_at"], shown("2026-06-01 09:00"));
     assert_eq!(clock(&t, "response")["state"], "breached");
-    assert_eq!(clock(&t, "response")["breached_at"], utc("2026-06-01 09:30"));
-    assert_eq!(clock(&t, "recovery")["deadline"], utc("2026-06-01 15:00"));
+    assert_eq!(clock(&t, "response")["breached_at"], shown("2026-06-01 09:30"));
+    assert_eq!(clock(&t, "recovery")["deadline"], shown("2026-06-01 15:00"));
     let trail = app
         .call(
             Method::GET,
@@ -173,7 +173,7 @@ async fn invalid_transitions_name_both_states(app: TestApp) {
     .await;
     let t =
         app.act(&engineer, id, "acknowledge", json!({"at": utc("2026-06-01 10:00")}), StatusCode::OK).await;
-    assert_eq!(clock(&t, "response")["met_at"], utc("2026-06-01 10:00"));
+    assert_eq!(clock(&t, "response")["met_at"], shown("2026-06-01 10:00"));
 }
 
 async fn severity_change_reselects_targets_and_keeps_the_start(app: TestApp) {
@@ -181,7 +181,7 @@ async fn severity_change_reselects_targets_and_keeps_the_start(app: TestApp) {
     let item = app.item_id(31).await;
     let (_, engineer) = app.user("engineer", None).await;
     let t = app.file(&engineer, json!({"line_item_id": item, "title": "告警"})).await;
-    assert_eq!(clock(&t, "response")["deadline"], utc("2026-06-01 11:00"));
+    assert_eq!(clock(&t, "response")["deadline"], shown("2026-06-01 11:00"));
     app.clock.set(sh("2026-06-01 10:10"));
     let t = app
         .act(
@@ -193,6 +193,6 @@ async fn severity_change_reselects_targets_and_keeps_the_start(app: TestApp) {
         )
         .await;
     assert_eq!(t["severity"], "major");
-    assert_eq!(clock(&t, "response")["deadline"], utc("2026-06-01 10:30"));
+    assert_eq!(clock(&t, "response")["deadline"], shown("2026-06-01 10:30"));
     assert_eq!(clock(&t, "response")["target_minutes"], 30);
 }

@@ -41,7 +41,14 @@ pub fn instant(value: &Value) -> Timestamp {
     Timestamp::from(chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339").to_utc())
 }
 
-/// The RFC 3339 UTC text the API writes for a Shanghai wall-clock time.
+/// How the API shows a Shanghai wall-clock time: RFC 3339 with the line item's offset,
+/// `+08:00` for every item of the contract.
+pub fn shown(text: &str) -> String {
+    let at = sh(text).to_datetime().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"));
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A Shanghai wall-clock time as RFC 3339 UTC text, for what a client sends.
 pub fn utc(text: &str) -> String {
     sh(text).to_datetime().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -438,4 +445,17 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 /// An RFC 3339 instant made safe for a query string.
 pub fn in_query(instant: &str) -> String {
     instant.replace(':', "%3A").replace('+', "%2B")
+}
+
+/// Percent-encode a query value (every byte outside the unreserved set).
+pub fn url_escape(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

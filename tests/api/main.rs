@@ -15,5 +15,7 @@ mod hardening;
 mod holidays;
 mod http;
 mod inspections;
+mod lookups;
+mod phoned_in;
 mod reports;
 mod tickets;

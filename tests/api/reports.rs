@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, sh, utc};
+use crate::helpers::{TestApp, sh, shown, utc};
 
 async fn report(app: &TestApp, token: &str, query: &str) -> Value {
     app.call(Method::GET, &format!("/v1/reports/sla?{query}"), token, None, StatusCode::OK).await
@@ -160,7 +160,7 @@ async fn a_month_that_crosses_holidays(app: TestApp) {
     app.act(&eng, a["id"].as_str().expect("id"), "acknowledge", json!({}), StatusCode::OK).await;
     app.clock.set(sh("2026-09-30 17:50"));
     let b = app.file(&eng, json!({"line_item_id": item3, "title": "before National Day"})).await;
-    assert_eq!(crate::helpers::clock(&b, "response")["deadline"], utc("2026-10-08 09:20"));
+    assert_eq!(crate::helpers::clock(&b, "response")["deadline"], shown("2026-10-08 09:20"));
     app.clock.set(sh("2026-10-09 12:00"));
     let r = report(&app, &eng, "month=2026-09").await;
     let response = &r["contract"]["metrics"]["response"];

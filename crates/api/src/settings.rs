@@ -130,6 +130,12 @@ pub struct Settings {
     /// How often an instance asks whether another changed the holiday years:
     /// the longest it runs on old holidays after a change elsewhere.
     pub calendar_poll_seconds: u64,
+    /// Thresholds that fell before a ticket was filed (a fault phoned in and
+    /// filed later) wait this long after the filing, so that the steps already
+    /// taken can be recorded first.
+    pub filing_grace_minutes: u64,
+    /// An agency may reopen a closed ticket for this many days after it was closed.
+    pub reopen_closed_days: u64,
 }
 
 impl std::fmt::Debug for Settings {

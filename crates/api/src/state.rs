@@ -180,6 +180,25 @@ impl AppState {
         self.0.calendars.load_full()
     }
 
+    /// The key of the agency `given` names by its key or its exact name;
+    /// refused on the field `agency` when none is so named.
+    pub fn agency_key(&self, given: &str) -> Result<String, crate::domain::Invalid> {
+        let agencies = self.0.catalog.agencies.iter().map(|a| (a.key.as_str(), a.name.as_str()));
+        crate::domain::account::resolve_agency(given, agencies)
+            .ok_or_else(|| crate::domain::account::unknown_agency(given))
+    }
+
+    /// The contract's timezone: where times that belong to no line item are shown.
+    pub fn timezone(&self) -> sla_engine::Tz {
+        self.0.catalog.settings.timezone
+    }
+
+    /// The timezone a line item's times are shown in: its service window's.
+    pub fn item_timezone(&self, id: Uuid) -> sla_engine::Tz {
+        let window = self.item(id).and_then(|i| i.service_window.clone());
+        window.and_then(|w| self.calendars().get(&w).map(|c| c.timezone())).unwrap_or_else(|| self.timezone())
+    }
+
     /// A line item by id.
     pub fn item(&self, id: Uuid) -> Option<&LineItem> {
         self.0.items.get(&id).and_then(|&i| self.0.catalog.items.get(i))
@@ -189,6 +208,11 @@ impl AppState {
     pub fn thresholds(&self, item: Uuid, severity: sla_engine::Severity) -> Vec<u32> {
         let item_warn = self.item(item).and_then(|i| i.alert_warn.as_deref());
         self.catalog.settings.alerts.thresholds(item_warn, severity)
+    }
+
+    /// How long thresholds that fell before `t` was filed wait before they are announced.
+    pub fn hold(&self, t: &crate::domain::ticket::Ticket) -> crate::domain::clock::Hold {
+        crate::domain::clock::Hold::after(t.created_at, self.settings.filing_grace_minutes.saturating_mul(60))
     }
 
     /// The id of a catalog item.

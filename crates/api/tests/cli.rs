@@ -219,4 +219,66 @@ fn report_writes_csv_and_xlsx_files() {
         .expect("itsm runs");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not like 2026-06"));
+    // An agency by its name, as people write it; one that does not exist is said so.
+    let by_name = support::itsm(&config_dir())
+        .args(["report", "--month", "2026-06", "--format", "json", "--agency", "洛阳市教育局", "--out"])
+        .arg(dir.path().join("edu.json"))
+        .env("ITSM_DATABASE_URL", &url)
+        .output()
+        .expect("itsm runs");
+    assert!(by_name.status.success(), "{}", String::from_utf8_lossy(&by_name.stderr));
+    let unknown = support::itsm(&config_dir())
+        .args(["report", "--month", "2026-06", "--agency", "洛阳市不存在局", "--out", "/dev/null"])
+        .env("ITSM_DATABASE_URL", &url)
+        .output()
+        .expect("itsm runs");
+    assert!(!unknown.status.success());
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(said.contains("洛阳市不存在局") && said.contains("does not exist"), "{said}");
+}
+
+/// `itsm serve` with its log going to a pipe (as to a file): the lines until
+/// it listens, then it is stopped.
+fn serve_log(extra: &[&str]) -> String {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = support::itsm(&config_dir())
+        .arg("serve")
+        .args(extra)
+        .env("ITSM_DATABASE_URL", sqlite_url(dir.path()))
+        .env("ITSM_LISTEN", "127.0.0.1:0")
+        .env("ITSM_METRICS_LISTEN", "127.0.0.1:0")
+        .env("ITSM_OUTBOX_DIR", dir.path().join("outbox"))
+        .env("ITSM_ADMIN_PASSWORD", "Correct-Horse-Battery-9")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("itsm serve starts");
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stderr.take().expect("stderr")).lines() {
+        let line = line.expect("a line of the log");
+        let done = line.contains("listening");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lines.join("\n")
+}
+
+#[test]
+fn serve_logs_plain_text_to_a_file_and_json_when_asked() {
+    let human = serve_log(&[]);
+    assert!(human.contains("listening"), "{human}");
+    assert!(!human.contains('\u{1b}'), "no colour codes outside a terminal: {human:?}");
+    let json = serve_log(&["--json-logs"]);
+    let first: Vec<serde_json::Value> =
+        json.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect();
+    let starting = first.iter().find(|v| v["message"] == "starting").expect("a start line");
+    let settings = starting["settings"].as_str().expect("settings");
+    assert!(settings.contains("log_format: Json"), "the start line says what is in force: {settings}");
 }

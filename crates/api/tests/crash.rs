@@ -39,10 +39,11 @@ async fn crash_and_restart(db: &str, dir: &Path) {
         // The dead sender's claim on the message runs out quickly.
         lease_seconds: 2,
         ignore_sigxfsz: false,
+        // No grace for a backdated filing: its warning is due at once.
         env: if fault {
-            &[("ITSM_FAULT_ABORT_BEFORE_SEND", "true")]
+            &[("ITSM_FAULT_ABORT_BEFORE_SEND", "true"), ("ITSM_FILING_GRACE_MINUTES", "0")]
         } else {
-            &[("ITSM_FAULT_ABORT_BEFORE_SEND", "false")]
+            &[("ITSM_FAULT_ABORT_BEFORE_SEND", "false"), ("ITSM_FILING_GRACE_MINUTES", "0")]
         },
     };
 

@@ -4,12 +4,14 @@
 //! Nothing here knows HTTP or the database: the service hands over rendered
 //! [`Email`]s with a stable dedupe key and records the outcome itself.
 
+mod correction;
 mod mailer;
 mod render;
 mod retry;
 #[cfg(feature = "smtp-sink")]
 pub mod sink;
 
+pub use correction::{Correction, Withdrawn, render_correction};
 pub use mailer::{Attachment, Email, FileMailer, Mailer, SendError, SmtpMailer, message_id};
 pub use render::{
     Alert, AlertKind, LateWindow, Locale, Notice, Rendered, duration, one_line, quoted, render, render_notice,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest, Sha256};
@@ -72,7 +72,12 @@ fn build(email: &Email) -> Result<Message, SendError> {
     let mut builder = Message::builder()
         .from(from)
         .subject(email.subject.clone())
-        .message_id(Some(email.message_id.clone()));
+        .message_id(Some(email.message_id.clone()))
+        // RFC 3834: written by a program, so that auto-responders stay quiet.
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".to_owned(),
+        ));
     for to in &email.to {
         let mailbox: Mailbox = to.parse().map_err(|e| permanent(format!("recipient \"{to}\": {e}")))?;
         builder = builder.to(mailbox);
@@ -151,10 +156,18 @@ impl FileMailer {
         Self { dir: dir.into() }
     }
 
-    /// The file a message is written to.
+    /// The file a message is written to: its Message-ID without the angle
+    /// brackets (`3f…9a@itsm.example.org.eml`), any character a file name
+    /// should not hold replaced by `_`.
     pub fn path_for(&self, email: &Email) -> PathBuf {
-        let name: String = email.message_id.chars().filter(char::is_ascii_alphanumeric).take(40).collect();
-        self.dir.join(format!("{name}.eml"))
+        let id = email.message_id.trim_start_matches('<').trim_end_matches('>');
+        let name: String = id
+            .chars()
+            .take(200)
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '-' | '_') { c } else { '_' })
+            .collect();
+        let name = name.trim_start_matches('.');
+        self.dir.join(format!("{}.eml", if name.is_empty() { "message" } else { name }))
     }
 }
 

@@ -114,7 +114,7 @@ struct View {
     beyond_holiday_data: bool,
 }
 
-fn metric_name(metric: &str, locale: Locale) -> String {
+pub(crate) fn metric_name(metric: &str, locale: Locale) -> String {
     match (locale, metric) {
         (Locale::ZhCn, "response") => "响应".into(),
         (Locale::ZhCn, "on_site") => "到场".into(),

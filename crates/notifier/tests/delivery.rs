@@ -103,6 +103,12 @@ async fn files_are_written_once_per_message_id() {
     assert_eq!(files.len(), 1, "a resend overwrites the same file");
     let text = std::fs::read_to_string(mailer.path_for(&e)).expect("eml");
     assert!(text.contains(&e.message_id));
+    // The file is named by the Message-ID, so that a message in a mail log can be found on disk.
+    let id = e.message_id.trim_matches(|c| c == '<' || c == '>');
+    let name = mailer.path_for(&e).file_name().expect("name").to_string_lossy().into_owned();
+    assert_eq!(name, format!("{id}.eml"));
+    let parsed = mail_parser::MessageParser::default().parse(text.as_bytes()).expect("MIME");
+    assert_eq!(parsed.header_raw("Auto-Submitted").map(str::trim), Some("auto-generated"));
     // Messages hold names and addresses: the owner's alone.
     #[cfg(unix)]
     {

@@ -27,7 +27,7 @@ pub(crate) struct ReportArgs {
     /// Where to write it.
     #[arg(long)]
     out: PathBuf,
-    /// Only this agency (key).
+    /// Only this agency, by key or exact name.
     #[arg(long)]
     agency: Option<String>,
     /// Headers of CSV and XLSX: zh or en.

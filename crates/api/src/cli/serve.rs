@@ -10,8 +10,12 @@ use api::time::SystemClock;
 use tokio_util::sync::CancellationToken;
 
 /// Serve until SIGINT or SIGTERM, finishing requests in flight.
-pub(crate) async fn run(settings: Settings, json_logs: bool) -> anyhow::Result<()> {
-    api::telemetry::init(if json_logs { LogFormat::Json } else { settings.log_format });
+pub(crate) async fn run(mut settings: Settings, json_logs: bool) -> anyhow::Result<()> {
+    if json_logs {
+        // So that the settings logged below say what is in force.
+        settings.log_format = LogFormat::Json;
+    }
+    api::telemetry::init(settings.log_format);
     let listen = settings.listen;
     tracing::info!(?settings, "starting");
     let built = startup::build(settings, Arc::new(SystemClock)).await?;

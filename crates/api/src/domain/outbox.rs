@@ -8,6 +8,7 @@ use sla_engine::Timestamp;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::clock::Recorded;
 use super::ticket::AlertLevel;
 
 /// Where a queued message stands.
@@ -20,11 +21,15 @@ pub enum OutboxStatus {
     Sent,
     /// Given up on; an admin may send it again.
     Dead,
+    /// Not sent after all: what it announced did not happen (an action
+    /// recorded later, with an earlier real time, undid it).
+    Withdrawn,
 }
 
 impl OutboxStatus {
     /// Every status.
-    pub const ALL: [OutboxStatus; 3] = [OutboxStatus::Pending, OutboxStatus::Sent, OutboxStatus::Dead];
+    pub const ALL: [OutboxStatus; 4] =
+        [OutboxStatus::Pending, OutboxStatus::Sent, OutboxStatus::Dead, OutboxStatus::Withdrawn];
 
     /// The snake_case name.
     pub const fn as_str(self) -> &'static str {
@@ -32,6 +37,7 @@ impl OutboxStatus {
             OutboxStatus::Pending => "pending",
             OutboxStatus::Sent => "sent",
             OutboxStatus::Dead => "dead",
+            OutboxStatus::Withdrawn => "withdrawn",
         }
     }
 }
@@ -48,7 +54,7 @@ impl FromStr for OutboxStatus {
         Self::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("\"{s}\" is not a message status (pending, sent, dead)"))
+            .ok_or_else(|| format!("\"{s}\" is not a message status (pending, sent, dead, withdrawn)"))
     }
 }
 
@@ -61,6 +67,8 @@ pub enum MessageKind {
     InspectionLate,
     /// Last month's summary.
     Monthly,
+    /// A correction: alerts sent before did not happen after all.
+    Correction,
 }
 
 impl MessageKind {
@@ -70,6 +78,7 @@ impl MessageKind {
             MessageKind::Alert(level) => level.as_str(),
             MessageKind::InspectionLate => "inspection_late",
             MessageKind::Monthly => "monthly",
+            MessageKind::Correction => "correction",
         }
     }
 }
@@ -80,6 +89,7 @@ impl FromStr for MessageKind {
         match s {
             "inspection_late" => Ok(MessageKind::InspectionLate),
             "monthly" => Ok(MessageKind::Monthly),
+            "correction" => Ok(MessageKind::Correction),
             other => AlertLevel::ALL
                 .into_iter()
                 .find(|l| l.as_str() == other)
@@ -119,6 +129,8 @@ pub struct NewMessage {
     pub html: String,
     /// A workbook, for the monthly summary.
     pub attachment: Option<Attachment>,
+    /// The thresholds an alert announces (none for other messages).
+    pub covers: Vec<Recorded>,
 }
 
 /// A message in the queue.
@@ -154,4 +166,38 @@ pub struct QueuedMessage {
     pub created_at: Timestamp,
     /// When it was sent.
     pub sent_at: Option<Timestamp>,
+    /// The thresholds an alert announces.
+    pub covers: Vec<Recorded>,
+}
+
+/// The thresholds a message covers as stored: `response@100,recovery@50`.
+pub fn covers_to_text(covers: &[Recorded]) -> Option<String> {
+    (!covers.is_empty()).then(|| covers.iter().map(|(m, p)| format!("{m}@{p}")).collect::<Vec<_>>().join(","))
+}
+
+/// The thresholds a stored `covers` names; parts that do not parse are skipped.
+pub fn covers_of_text(text: Option<&str>) -> Vec<Recorded> {
+    text.unwrap_or_default()
+        .split(',')
+        .filter_map(|part| {
+            let (metric, percent) = part.rsplit_once('@')?;
+            Some((metric.to_owned(), percent.parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{covers_of_text, covers_to_text};
+
+    #[test]
+    fn covers_read_back_as_written() {
+        let covers = vec![("response".to_owned(), 100), ("on_site".to_owned(), 50)];
+        let text = covers_to_text(&covers);
+        assert_eq!(text.as_deref(), Some("response@100,on_site@50"));
+        assert_eq!(covers_of_text(text.as_deref()), covers);
+        assert_eq!(covers_to_text(&[]), None);
+        assert!(covers_of_text(None).is_empty());
+        assert_eq!(covers_of_text(Some("x@y,recovery@150,@")), vec![("recovery".to_owned(), 150)]);
+    }
 }

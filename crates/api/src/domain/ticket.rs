@@ -151,6 +151,9 @@ pub enum EventKind {
     Alert(AlertLevel),
     /// A clock's deadline moved because its window's holidays changed.
     DeadlineMoved,
+    /// A threshold on the trail did not happen after all: an action recorded
+    /// later, with an earlier real time, stopped the clock before it (撤销).
+    Withdrawn,
 }
 
 impl EventKind {
@@ -160,6 +163,7 @@ impl EventKind {
             EventKind::Action(a) => a.as_str(),
             EventKind::Alert(l) => l.event_name(),
             EventKind::DeadlineMoved => "deadline_moved",
+            EventKind::Withdrawn => "alert_withdrawn",
         }
     }
 
@@ -167,7 +171,7 @@ impl EventKind {
     pub const fn action(self) -> Option<Action> {
         match self {
             EventKind::Action(a) => Some(a),
-            EventKind::Alert(_) | EventKind::DeadlineMoved => None,
+            EventKind::Alert(_) | EventKind::DeadlineMoved | EventKind::Withdrawn => None,
         }
     }
 }
@@ -175,8 +179,10 @@ impl EventKind {
 impl FromStr for EventKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "deadline_moved" {
-            return Ok(EventKind::DeadlineMoved);
+        match s {
+            "deadline_moved" => return Ok(EventKind::DeadlineMoved),
+            "alert_withdrawn" => return Ok(EventKind::Withdrawn),
+            _ => {}
         }
         AlertLevel::ALL
             .into_iter()
@@ -326,12 +332,19 @@ pub fn next_state(
         (Action::Pause, S::Acknowledged | S::InProgress) => Ok(S::Paused),
         (Action::Resume, S::Paused) => Ok(paused_from.unwrap_or(S::Acknowledged)),
         (Action::Resolve, S::Open | S::Acknowledged | S::InProgress | S::Paused) => Ok(S::Resolved),
-        (Action::Reopen, S::Resolved) => Ok(S::InProgress),
+        // A closed ticket only within the period its agency has (see `reopen_period_over`).
+        (Action::Reopen, S::Resolved | S::Closed) => Ok(S::InProgress),
         (Action::Close, S::Resolved) => Ok(S::Closed),
         (Action::Assign | Action::Severity, s) if s != S::Closed && s != S::Resolved => Ok(s),
         (Action::Comment, s) => Ok(s),
         _ => Err(not()),
     }
+}
+
+/// Is it too late at `now` to reopen a ticket closed at `closed_at`, with `days` allowed?
+pub fn reopen_period_over(closed_at: Timestamp, now: Timestamp, days: u64) -> bool {
+    let allowed = i64::try_from(days.saturating_mul(86_400)).unwrap_or(i64::MAX / 2);
+    now > closed_at.plus_seconds(allowed)
 }
 
 /// The metric the action `contain` meets (遏制).

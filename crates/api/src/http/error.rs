@@ -68,6 +68,7 @@ codes! {
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request took too long";
     InvalidTransition => "invalid_transition", CONFLICT, "The ticket's state does not allow this action";
     Conflict => "conflict", CONFLICT, "The resource already exists";
+    ReopenPeriodOver => "reopen_period_over", CONFLICT, "The ticket was closed too long ago to reopen";
     PreconditionFailed => "precondition_failed", PRECONDITION_FAILED, "The ticket changed since you read it";
     PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large";
     UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Send application/json";
@@ -209,6 +210,7 @@ impl From<service::Error> for ApiError {
             E::BadRequest(detail) => Self::new(Code::BadRequest, detail),
             E::Transition(e) => Self::transition(e.action.as_str(), e.from.as_str()),
             E::Conflict(detail) => Self::new(Code::Conflict, detail),
+            E::TooLate { en, .. } => Self::new(Code::ReopenPeriodOver, en),
             E::Stale(detail) => Self::new(Code::PreconditionFailed, detail),
             E::IdempotencyKeyReused => {
                 Self::new(Code::IdempotencyKeyReused, E::IdempotencyKeyReused.to_string())
@@ -249,6 +251,12 @@ impl From<JsonRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
+        Self::new(Code::BadRequest, rejection.body_text())
+    }
+}
+
+impl From<axum_extra::extract::QueryRejection> for ApiError {
+    fn from(rejection: axum_extra::extract::QueryRejection) -> Self {
         Self::new(Code::BadRequest, rejection.body_text())
     }
 }

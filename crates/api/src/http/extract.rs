@@ -90,6 +90,12 @@ impl<T: serde::Serialize> axum::response::IntoResponse for AppJson<T> {
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct AppQuery<T>(pub T);
 
+/// A query string whose keys may repeat (`state=open&state=acknowledged`),
+/// rejecting with our problem format.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum_extra::extract::Query), rejection(ApiError))]
+pub struct AppMultiQuery<T>(pub T);
+
 /// `axum::extract::Path`, rejecting with our problem format.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]

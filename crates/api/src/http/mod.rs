@@ -97,6 +97,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes_inspections::router())
 }
 
+/// An instant as the API writes it: in `tz` (a line item's, or the
+/// contract's for times that belong to none), with its offset.
+pub(crate) fn local(at: sla_engine::Timestamp, tz: sla_engine::Tz) -> chrono::DateTime<chrono::FixedOffset> {
+    at.to_datetime().with_timezone(&tz).fixed_offset()
+}
+
 /// A string schema with bounds and a pattern, for schema-only types.
 pub(crate) fn bounded_text(
     min: usize,

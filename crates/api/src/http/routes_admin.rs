@@ -2,9 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
-use sla_engine::Timestamp;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -12,6 +11,7 @@ use uuid::Uuid;
 use super::TAG_ADMIN;
 use super::error::{ApiError, ApiResult, Code, Problem};
 use super::extract::{AppPath, AppQuery};
+use super::local;
 use crate::domain::access::Caller;
 use crate::domain::outbox::{OutboxStatus, QueuedMessage};
 use crate::service::outbox;
@@ -24,28 +24,29 @@ pub struct OutboxView {
     pub id: Uuid,
     /// The ticket it is about.
     pub ticket_id: Option<Uuid>,
-    /// `warning`, `breach` or `escalation`.
+    /// `warning`, `breach`, `escalation`, `correction`, `inspection_late` or `monthly`.
     pub kind: String,
     /// Recipients' addresses.
     pub recipients: Vec<String>,
     /// Subject.
     pub subject: String,
-    /// `pending`, `sent` or `dead`.
+    /// `pending`, `sent`, `dead` or `withdrawn` (not sent: what it announced did not happen).
     pub status: String,
     /// Send attempts so far.
     pub attempts: i32,
     /// When the next attempt is due (pending messages).
-    pub next_attempt_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<FixedOffset>,
     /// The last failure.
     pub last_error: Option<String>,
     /// When it was queued.
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime<FixedOffset>,
     /// When it was sent.
-    pub sent_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<FixedOffset>>,
 }
 
-impl From<QueuedMessage> for OutboxView {
-    fn from(m: QueuedMessage) -> Self {
+impl OutboxView {
+    /// A message, its times in the contract's timezone (a message belongs to no line item).
+    fn of(m: QueuedMessage, tz: sla_engine::Tz) -> Self {
         Self {
             id: m.id,
             ticket_id: m.ticket_id,
@@ -54,10 +55,10 @@ impl From<QueuedMessage> for OutboxView {
             subject: m.subject,
             status: m.status.as_str().to_owned(),
             attempts: i32::try_from(m.attempts).unwrap_or(i32::MAX),
-            next_attempt_at: m.next_attempt_at.to_datetime(),
+            next_attempt_at: local(m.next_attempt_at, tz),
             last_error: m.last_error,
-            created_at: m.created_at.to_datetime(),
-            sent_at: m.sent_at.map(Timestamp::to_datetime),
+            created_at: local(m.created_at, tz),
+            sent_at: m.sent_at.map(|t| local(t, tz)),
         }
     }
 }
@@ -102,7 +103,7 @@ async fn list(
         .transpose()
         .map_err(|_| ApiError::new(Code::BadRequest, "status must be pending, sent or dead"))?;
     let messages = outbox::list(&state, &caller, status, limit).await?;
-    Ok(Json(messages.into_iter().map(Into::into).collect()))
+    Ok(Json(messages.into_iter().map(|m| OutboxView::of(m, state.timezone())).collect()))
 }
 
 /// Send a dead-lettered message again, from its first attempt.
@@ -120,5 +121,5 @@ async fn retry(
     caller: Caller,
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<Json<OutboxView>> {
-    Ok(Json(outbox::retry(&state, &caller, id).await?.into()))
+    Ok(Json(OutboxView::of(outbox::retry(&state, &caller, id).await?, state.timezone())))
 }

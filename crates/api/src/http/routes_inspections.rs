@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use sla_engine::Timestamp;
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::TAG_INSPECTIONS;
 use super::error::{ApiError, ApiResult, Code, Problem};
 use super::extract::{AppJson, AppPath, AppQuery};
+use super::local;
 use crate::domain::access::Caller;
 use crate::domain::inspections::{Check, InspectionStatus, Task};
 use crate::service::inspections::{self, CompletionInput, TaskFilter};
@@ -36,24 +37,24 @@ pub struct InspectionView {
     /// Named slot, e.g. `morning`.
     pub slot: Option<String>,
     /// The window opens.
-    pub due_from: DateTime<Utc>,
+    pub due_from: DateTime<FixedOffset>,
     /// Due before this instant.
-    pub due_to: DateTime<Utc>,
+    pub due_to: DateTime<FixedOffset>,
     /// `open`, `done`, `late`, `missed`, or `before_go_live` (closed undone before the service went live), as of now.
     pub status: InspectionStatus,
     /// When it was done, as the engineer said.
-    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<FixedOffset>>,
     /// Who did it.
     pub completed_by: Option<Uuid>,
     /// When the completion was recorded: the service's own time.
-    pub recorded_at: Option<DateTime<Utc>>,
+    pub recorded_at: Option<DateTime<FixedOffset>>,
     /// Recorded after its window had closed, or long after the time it
     /// claims: it counts as late until a manager approves it.
     pub recorded_late: bool,
     /// The manager who approved the late record.
     pub approved_by: Option<Uuid>,
     /// When they approved it.
-    pub approved_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<FixedOffset>>,
     /// Findings.
     pub findings: Option<String>,
     /// The checklist.
@@ -83,6 +84,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 fn view(state: &AppState, t: &Task) -> InspectionView {
+    let tz = state.item_timezone(t.line_item_id);
+    let at = |ts: Timestamp| local(ts, tz);
     InspectionView {
         id: t.id,
         line_item_id: t.line_item_id,
@@ -91,15 +94,15 @@ fn view(state: &AppState, t: &Task) -> InspectionView {
         every: t.every.clone(),
         device_class: t.device_class.clone(),
         slot: t.slot.clone(),
-        due_from: t.due_from.to_datetime(),
-        due_to: t.due_to.to_datetime(),
+        due_from: at(t.due_from),
+        due_to: at(t.due_to),
         status: t.status(state.clock.now(), state.go_live.at),
-        completed_at: t.completed_at.map(Timestamp::to_datetime),
+        completed_at: t.completed_at.map(at),
         completed_by: t.completed_by,
-        recorded_at: t.recorded_at.map(Timestamp::to_datetime),
+        recorded_at: t.recorded_at.map(at),
         recorded_late: t.recorded_late,
         approved_by: t.approved_by,
-        approved_at: t.approved_at.map(Timestamp::to_datetime),
+        approved_at: t.approved_at.map(at),
         findings: t.findings.clone(),
         checklist: t.checklist.clone(),
         attachments: t.attachments.clone(),

@@ -28,7 +28,7 @@ pub struct ReportQuery {
     pub from: Option<NaiveDate>,
     /// Last day of a custom range (inclusive).
     pub to: Option<NaiveDate>,
-    /// Only this agency (key).
+    /// Only this agency, by key or exact name (422 when none is so named).
     #[param(max_length = 64)]
     pub agency: Option<String>,
     /// Only this line item (id).

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sla_engine::{Severity, Timestamp};
@@ -16,11 +16,13 @@ use uuid::Uuid;
 
 use super::TAG_TICKETS;
 use super::error::{ApiError, ApiResult, Code, Problem};
-use super::extract::{AppPath, AppQuery, at_most, require_json, require_json_if_any};
+use super::extract::{AppMultiQuery, AppPath, at_most, require_json, require_json_if_any};
+use super::local;
 use crate::domain::access::Caller;
 use crate::domain::ticket::{Action, TicketState};
+use crate::service::filing::{self, Filed, Idempotency, NewTicket, Steps};
 use crate::service::tickets::{
-    self, ActionInput, ClockRead, Filed, Idempotency, NewTicket, TicketFilter, TicketRead,
+    self, ActionInput, AssigneeQuery, ClockRead, ListQuery as Query, Moment, TicketRead,
 };
 use crate::state::AppState;
 
@@ -77,6 +79,12 @@ pub struct CreateTicket {
     #[serde(default)]
     #[schema(max_items = 8, value_type = Vec<TagText>)]
     pub tags: Vec<String>,
+    /// For a fault filed afterwards: when it was really acknowledged (engineers only; not before `reported_at`).
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When an engineer really arrived on site (engineers only; not before the acknowledgement).
+    pub arrived_at: Option<DateTime<Utc>>,
+    /// When it was really resolved (engineers only; not before the arrival).
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// A tag as the spec states it: 1 to 40 of `a-z`, `0-9`, `_` (the service checks the same rule).
@@ -122,7 +130,7 @@ pub struct ClockView {
     /// `running`, `paused`, `met` or `breached`.
     pub state: String,
     /// While counting: when the target is (or was) reached.
-    pub deadline: Option<DateTime<Utc>>,
+    pub deadline: Option<DateTime<FixedOffset>>,
     /// Business seconds counted.
     pub elapsed_seconds: u64,
     /// Business seconds left.
@@ -130,9 +138,9 @@ pub struct ClockView {
     /// Whether the target was missed.
     pub breached: bool,
     /// When it breached.
-    pub breached_at: Option<DateTime<Utc>>,
+    pub breached_at: Option<DateTime<FixedOffset>>,
     /// When it was met.
-    pub met_at: Option<DateTime<Utc>>,
+    pub met_at: Option<DateTime<FixedOffset>>,
     /// True when the answer (or the choice of the rule) relied on dates without holiday data.
     pub beyond_holiday_data: bool,
     /// Where the target comes from.
@@ -178,11 +186,11 @@ pub struct TicketView {
     /// Who filed it.
     pub created_by: Uuid,
     /// When the fault was reported: the clocks start here.
-    pub reported_at: DateTime<Utc>,
+    pub reported_at: DateTime<FixedOffset>,
     /// When it was filed.
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime<FixedOffset>,
     /// Last change.
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: DateTime<FixedOffset>,
     /// Changes with every action; also the ETag.
     pub version: i32,
     /// One per metric with a target for this ticket.
@@ -198,7 +206,8 @@ pub struct TicketPage {
     pub next_cursor: Option<String>,
 }
 
-/// One row of the audit trail.
+/// One row of the audit trail, in the order things happened (`at`); `seq`
+/// is the order they were recorded in.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
     /// Id.
@@ -207,12 +216,14 @@ pub struct EventView {
     pub seq: i32,
     /// What was done.
     pub action: String,
-    /// Who did it.
+    /// Who did it (none for the service itself).
     pub actor_id: Option<Uuid>,
+    /// Who did it, as people know them.
+    pub actor: Option<ActorView>,
     /// When it happened.
-    pub at: DateTime<Utc>,
+    pub at: DateTime<FixedOffset>,
     /// When it was recorded.
-    pub recorded_at: DateTime<Utc>,
+    pub recorded_at: DateTime<FixedOffset>,
     /// State before.
     pub from_state: Option<String>,
     /// State after.
@@ -220,28 +231,53 @@ pub struct EventView {
     /// Details (comment body, severity change, assignee, …).
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    /// A threshold that did not happen after all: an `alert_withdrawn` row
+    /// later in the trail names it (an action recorded afterwards with an
+    /// earlier real time stopped the clock in time).
+    pub withdrawn: bool,
 }
 
-/// Filters for the ticket list.
+/// Who did something on a trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActorView {
+    /// Their id.
+    pub id: Uuid,
+    /// Their display name, or their username.
+    pub name: String,
+    /// Their role.
+    pub role: crate::domain::access::Role,
+}
+
+/// Filters for the ticket list. A filter that takes several values takes
+/// them repeated (`state=open&state=acknowledged`) or comma-separated
+/// (`state=open,acknowledged`); a ticket matches any of them.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Agency key.
-    #[param(max_length = 64)]
-    pub agency: Option<String>,
-    /// Line item id.
-    pub line_item_id: Option<Uuid>,
-    /// State.
-    pub state: Option<TicketState>,
-    /// Severity.
-    pub severity: Option<SeverityDto>,
+    /// Agencies, by key (`education-bureau`) or exact name (`洛阳市教育局`).
+    #[param(value_type = Option<Vec<String>>, max_items = 32)]
+    pub agency: Option<Vec<String>>,
+    /// Line items (ids).
+    #[param(value_type = Option<Vec<Uuid>>, max_items = 40)]
+    pub line_item_id: Option<Vec<String>>,
+    /// States.
+    #[param(value_type = Option<Vec<TicketState>>, max_items = 6)]
+    pub state: Option<Vec<String>>,
+    /// Severities.
+    #[param(value_type = Option<Vec<SeverityDto>>, max_items = 3)]
+    pub severity: Option<Vec<String>>,
+    /// Whose: `me`, `none` (unassigned), or an engineer's id.
+    #[param(max_length = 36)]
+    pub assignee: Option<String>,
     /// Only tickets with (true) or without (false) a breached clock.
     pub breached: Option<bool>,
-    /// Filed at or after (RFC 3339).
-    pub created_from: Option<DateTime<Utc>>,
-    /// Filed before (RFC 3339).
-    pub created_to: Option<DateTime<Utc>>,
+    /// Filed at or after: an instant (RFC 3339) or a date (`2026-11-29`, from its first moment in the contract's timezone).
+    #[param(max_length = 40)]
+    pub created_from: Option<String>,
+    /// Filed before: an instant (RFC 3339) or a date (`2026-11-30`: through that day, in the contract's timezone).
+    #[param(max_length = 40)]
+    pub created_to: Option<String>,
     /// Text in the number, title or description.
     #[param(max_length = 200)]
     pub q: Option<String>,
@@ -253,6 +289,73 @@ pub struct ListQuery {
     pub limit: Option<u64>,
 }
 
+/// Each value of a filter that may repeat or list its values with commas, parsed.
+fn values<T>(name: &str, given: Option<Vec<String>>, parse: impl Fn(&str) -> Option<T>) -> ApiResult<Vec<T>> {
+    let mut out = Vec::new();
+    for text in given.into_iter().flatten() {
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            at_most(name, Some(part), 64)?;
+            out.push(
+                parse(part).ok_or_else(|| {
+                    ApiError::new(Code::BadRequest, format!("{name}: \"{part}\" is not one"))
+                })?,
+            );
+        }
+    }
+    if out.len() > 64 {
+        return Err(ApiError::new(Code::BadRequest, format!("{name}: at most 64 values")));
+    }
+    Ok(out)
+}
+
+/// An instant, or a plain date read in the contract's timezone.
+fn moment(name: &str, given: Option<&str>) -> ApiResult<Option<Moment>> {
+    let Some(text) = given else { return Ok(None) };
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(Some(Moment::Date(d)));
+    }
+    DateTime::parse_from_rfc3339(text).map(|t| Some(Moment::Instant(Timestamp::from(t.to_utc())))).map_err(
+        |_| {
+            ApiError::new(
+                Code::BadRequest,
+                format!("{name} is neither an RFC 3339 instant nor a date YYYY-MM-DD"),
+            )
+        },
+    )
+}
+
+/// The list's query as the service takes it.
+fn list_query(q: ListQuery) -> ApiResult<Query> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ApiError::new(Code::BadRequest, format!("limit must be 1 to {PAGE_MAX}")));
+    }
+    at_most("q", q.q.as_deref(), 200)?;
+    at_most("cursor", q.cursor.as_deref(), 200)?;
+    let assignee = match q.assignee.as_deref() {
+        None => None,
+        Some("me") => Some(AssigneeQuery::Me),
+        Some("none") => Some(AssigneeQuery::Nobody),
+        Some(id) => Some(AssigneeQuery::Engineer(
+            id.parse()
+                .map_err(|_| ApiError::new(Code::BadRequest, "assignee is me, none, or an engineer's id"))?,
+        )),
+    };
+    Ok(Query {
+        agencies: values("agency", q.agency, |a| Some(a.to_owned()))?,
+        line_items: values("line_item_id", q.line_item_id, |a| a.parse().ok())?,
+        states: values("state", q.state, |a| a.parse().ok())?,
+        severities: values("severity", q.severity, |a| a.parse().ok())?,
+        assignee,
+        breached: q.breached,
+        created_from: moment("created_from", q.created_from.as_deref())?,
+        created_to: moment("created_to", q.created_to.as_deref())?,
+        text: q.q,
+        cursor: q.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit,
+    })
+}
+
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
@@ -261,7 +364,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events))
 }
 
-fn clock_view(c: &ClockRead) -> ClockView {
+fn clock_view(c: &ClockRead, tz: sla_engine::Tz) -> ClockView {
     let s = &c.status;
     let secs = s.target.get();
     let target_minutes = if secs.is_multiple_of(60) {
@@ -274,12 +377,12 @@ fn clock_view(c: &ClockRead) -> ClockView {
         target_minutes,
         calendar: c.calendar.clone(),
         state: s.state.as_str().to_owned(),
-        deadline: s.deadline.map(Timestamp::to_datetime),
+        deadline: s.deadline.map(|t| local(t, tz)),
         elapsed_seconds: s.elapsed.get(),
         remaining_seconds: s.remaining.get(),
         breached: s.breached_at.is_some(),
-        breached_at: s.breached_at.map(Timestamp::to_datetime),
-        met_at: s.met_at.map(Timestamp::to_datetime),
+        breached_at: s.breached_at.map(|t| local(t, tz)),
+        met_at: s.met_at.map(|t| local(t, tz)),
         beyond_holiday_data: s.beyond_holiday_data,
         rule: c.rule.as_ref().map(|r| RuleView {
             scope: r.scope.to_owned(),
@@ -289,8 +392,9 @@ fn clock_view(c: &ClockRead) -> ClockView {
     }
 }
 
-fn view(read: &TicketRead) -> TicketView {
+fn view(state: &AppState, read: &TicketRead) -> TicketView {
     let t = &read.ticket;
+    let tz = state.item_timezone(t.line_item_id);
     TicketView {
         id: t.id,
         number: t.number.clone(),
@@ -304,11 +408,11 @@ fn view(read: &TicketRead) -> TicketView {
         tags: t.tags.clone(),
         assignee_id: t.assignee_id,
         created_by: t.created_by,
-        reported_at: t.reported_at.to_datetime(),
-        created_at: t.created_at.to_datetime(),
-        updated_at: t.updated_at.to_datetime(),
+        reported_at: local(t.reported_at, tz),
+        created_at: local(t.created_at, tz),
+        updated_at: local(t.updated_at, tz),
         version: t.version,
-        clocks: read.clocks.iter().map(clock_view).collect(),
+        clocks: read.clocks.iter().map(|c| clock_view(c, tz)).collect(),
     }
 }
 
@@ -316,8 +420,8 @@ fn etag(version: i32) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
-fn with_etag(status: StatusCode, t: &TicketRead) -> Response {
-    let mut response = (status, Json(view(t))).into_response();
+fn with_etag(state: &AppState, status: StatusCode, t: &TicketRead) -> Response {
+    let mut response = (status, Json(view(state, t))).into_response();
     response.headers_mut().insert(header::ETAG, etag(t.ticket.version));
     response
 }
@@ -374,14 +478,19 @@ async fn create(
         severity: req.severity.into(),
         reported_at: req.reported_at.map(Timestamp::from),
         tags: req.tags,
+        steps: Steps {
+            acknowledged_at: req.acknowledged_at.map(Timestamp::from),
+            arrived_at: req.arrived_at.map(Timestamp::from),
+            resolved_at: req.resolved_at.map(Timestamp::from),
+        },
     };
-    match tickets::file(&state, &caller, new, idempotency).await? {
+    match filing::file(&state, &caller, new, idempotency).await? {
         Filed::Created(t) => {
             tracing::info!(number = %t.ticket.number, by = %caller.username, "ticket filed");
-            Ok(with_etag(StatusCode::CREATED, &t))
+            Ok(with_etag(&state, StatusCode::CREATED, &t))
         }
         Filed::Replayed(t) => {
-            let mut r = with_etag(StatusCode::CREATED, &t);
+            let mut r = with_etag(&state, StatusCode::CREATED, &t);
             r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
             Ok(r)
         }
@@ -410,35 +519,16 @@ fn encode_cursor((created, id): (i64, Uuid)) -> String {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    AppQuery(q): AppQuery<ListQuery>,
+    AppMultiQuery(q): AppMultiQuery<ListQuery>,
 ) -> ApiResult<Json<TicketPage>> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::new(Code::BadRequest, format!("limit must be 1 to {PAGE_MAX}")));
-    }
-    at_most("q", q.q.as_deref(), 200)?;
-    at_most("agency", q.agency.as_deref(), 64)?;
-    at_most("cursor", q.cursor.as_deref(), 200)?;
-    let filter = TicketFilter {
-        agency: q.agency,
-        line_item_id: q.line_item_id,
-        state: q.state,
-        severity: q.severity.map(Into::into),
-        breached: q.breached,
-        created_from: q.created_from.map(Timestamp::from),
-        created_to: q.created_to.map(Timestamp::from),
-        text: q.q,
-        cursor: q.cursor.as_deref().map(decode_cursor).transpose()?,
-        limit,
-        scope: None,
-    };
-    let (items, next) = tickets::list(&state, &caller, filter).await?;
-    Ok(Json(TicketPage { items: items.iter().map(view).collect(), next_cursor: next.map(encode_cursor) }))
+    let (items, next) = tickets::list(&state, &caller, list_query(q)?).await?;
+    let items = items.iter().map(|t| view(&state, t)).collect();
+    Ok(Json(TicketPage { items, next_cursor: next.map(encode_cursor) }))
 }
 
 /// One ticket with its clocks as of now.
 #[utoipa::path(get, path = "/v1/tickets/{id}", operation_id = "get_ticket", tag = TAG_TICKETS, security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "ticket id")),
+    params(("id" = String, Path, description = "the ticket's id, or its number (`INC-2026-000123`)", max_length = 40)),
     responses(
         (status = 200, body = TicketView, headers(("ETag" = String))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -447,9 +537,10 @@ async fn list(
 async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(reference): AppPath<String>,
 ) -> ApiResult<Response> {
-    Ok(with_etag(StatusCode::OK, &tickets::read(&state, &caller, id).await?))
+    let id = tickets::resolve(&state, &reference).await?;
+    Ok(with_etag(&state, StatusCode::OK, &tickets::read(&state, &caller, id).await?))
 }
 
 fn if_match(headers: &HeaderMap) -> ApiResult<Option<i32>> {
@@ -513,7 +604,7 @@ impl From<ActionName> for Action {
 /// Act on a ticket. Send `If-Match` with the ETag you read to refuse stale updates (412).
 #[utoipa::path(post, path = "/v1/tickets/{id}/{action}", operation_id = "act_on_ticket", tag = TAG_TICKETS, security(("bearer" = [])),
     params(
-        ("id" = Uuid, Path, description = "ticket id"),
+        ("id" = String, Path, description = "the ticket's id, or its number (`INC-2026-000123`)", max_length = 40),
         ("action" = ActionName, Path, description = "what to do"),
         ("If-Match" = Option<String>, Header, description = "the ETag last read"),
     ),
@@ -531,7 +622,7 @@ impl From<ActionName> for Action {
 async fn act(
     State(state): State<AppState>,
     caller: Caller,
-    AppPath((id, action)): AppPath<(Uuid, ActionName)>,
+    AppPath((reference, action)): AppPath<(String, ActionName)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
@@ -552,13 +643,15 @@ async fn act(
     };
     let action = action.into();
     tickets::check_input(action, &input)?;
-    let t = tickets::act(&state, &caller, id, action, input, if_match(&headers)?).await?;
-    Ok(with_etag(StatusCode::OK, &t))
+    let if_match = if_match(&headers)?;
+    let id = tickets::resolve(&state, &reference).await?;
+    let t = tickets::act(&state, &caller, id, action, input, if_match).await?;
+    Ok(with_etag(&state, StatusCode::OK, &t))
 }
 
 /// The ticket's audit trail: every action, who, when, from and to which state.
 #[utoipa::path(get, path = "/v1/tickets/{id}/events", operation_id = "list_ticket_events", tag = TAG_TICKETS, security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "ticket id")),
+    params(("id" = String, Path, description = "the ticket's id, or its number (`INC-2026-000123`)", max_length = 40)),
     responses(
         (status = 200, body = Vec<EventView>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -567,21 +660,29 @@ async fn act(
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
-    AppPath(id): AppPath<Uuid>,
+    AppPath(reference): AppPath<String>,
 ) -> ApiResult<Json<Vec<EventView>>> {
+    let id = tickets::resolve(&state, &reference).await?;
+    let ticket = tickets::read(&state, &caller, id).await?;
+    let tz = state.item_timezone(ticket.ticket.line_item_id);
     let rows = tickets::events(&state, &caller, id).await?;
     Ok(Json(
         rows.into_iter()
-            .map(|e| EventView {
-                id: e.id,
-                seq: e.seq,
-                action: e.kind.as_str().to_owned(),
-                actor_id: e.actor_id,
-                at: e.at.to_datetime(),
-                recorded_at: e.recorded_at.to_datetime(),
-                from_state: e.from_state.map(|s| s.as_str().to_owned()),
-                to_state: e.to_state.as_str().to_owned(),
-                data: e.data,
+            .map(|r| {
+                let e = r.event;
+                EventView {
+                    id: e.id,
+                    seq: e.seq,
+                    action: e.kind.as_str().to_owned(),
+                    actor_id: e.actor_id,
+                    actor: r.actor.map(|a| ActorView { id: a.id, name: a.name, role: a.role }),
+                    at: local(e.at, tz),
+                    recorded_at: local(e.recorded_at, tz),
+                    from_state: e.from_state.map(|s| s.as_str().to_owned()),
+                    to_state: e.to_state.as_str().to_owned(),
+                    data: e.data,
+                    withdrawn: r.withdrawn,
+                }
             })
             .collect(),
     ))

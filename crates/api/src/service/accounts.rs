@@ -304,8 +304,7 @@ fn agency_exists(state: &AppState) -> impl Fn(&str) -> bool + '_ {
 
 /// The key of the agency an account names by key or exact name; 422 on `agency` otherwise.
 fn agency_key(state: &AppState, given: &str) -> Result<String> {
-    let agencies = state.catalog.agencies.iter().map(|a| (a.key.as_str(), a.name.as_str()));
-    account::resolve_agency(given, agencies).ok_or_else(|| account::unknown_agency(given).into())
+    Ok(state.agency_key(given)?)
 }
 
 /// Create an account (admins; `None` for the command line and the first

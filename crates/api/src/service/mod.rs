@@ -4,11 +4,14 @@
 
 pub mod accounts;
 pub mod calendars;
+pub mod filing;
 pub mod inspections;
+pub mod mail;
 pub mod ops;
 pub mod outbox;
 pub mod reports;
 pub mod tickets;
+pub mod withdrawals;
 
 use sea_orm::DbErr;
 
@@ -34,6 +37,14 @@ pub enum Error {
     /// The ticket's state does not allow the action.
     #[error(transparent)]
     Transition(#[from] NotAllowed),
+    /// Too late for this: a closed ticket past its reopening period.
+    #[error("{en}")]
+    TooLate {
+        /// What to tell people.
+        zh: String,
+        /// What to tell clients.
+        en: String,
+    },
     /// The record exists, or is already in the state asked for.
     #[error("{0}")]
     Conflict(String),

@@ -1,6 +1,5 @@
 //! Filing, reading, listing and working tickets, with their clocks kept in step.
 
-use chrono::Datelike;
 use sea_orm::TransactionTrait;
 use serde_json::json;
 use sla_engine::{ClockStatus, Severity, TicketFacts, Timestamp};
@@ -10,30 +9,12 @@ use super::{Error, Result};
 use crate::domain::access::{Caller, Role};
 use crate::domain::clock::{self, StoredClock};
 use crate::domain::message::Invalid;
-use crate::domain::text::{self, TEXT_MAX, TITLE_MAX};
+use crate::domain::text::{self, TEXT_MAX};
 use crate::domain::ticket::{self, Action, Event, EventKind, Ticket, TicketClock, TicketState, TrailEntry};
 use crate::state::AppState;
 use crate::store;
 use crate::store::clocks::ClockWrite;
-use crate::store::filing::{self, Filing};
 use crate::store::trail::NewEvent;
-
-/// A request to file a ticket.
-#[derive(Clone, Debug)]
-pub struct NewTicket {
-    /// The line item the fault is in.
-    pub line_item_id: Uuid,
-    /// A short summary.
-    pub title: String,
-    /// What happened.
-    pub description: String,
-    /// How serious.
-    pub severity: Severity,
-    /// When the fault was reported, if earlier than now.
-    pub reported_at: Option<Timestamp>,
-    /// Special conditions (e.g. `complex_fault`).
-    pub tags: Vec<String>,
-}
 
 /// The details an action may carry.
 #[derive(Clone, Debug, Default)]
@@ -106,30 +87,108 @@ fn rule_source(state: &AppState, item_id: Uuid, reference: Option<&str>) -> Opti
     }
 }
 
-/// How `file` ended.
-#[derive(Debug)]
-pub enum Filed {
-    /// A new ticket.
-    Created(TicketRead),
-    /// The same Idempotency-Key and body as before: that ticket again.
-    Replayed(TicketRead),
+/// What the list of tickets is narrowed to, as a client asks for it: agencies
+/// by key or by name, `me`, dates or instants. An empty list narrows nothing.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    /// Any of these agencies, each by key or exact name.
+    pub agencies: Vec<String>,
+    /// Any of these line items.
+    pub line_items: Vec<Uuid>,
+    /// Any of these states.
+    pub states: Vec<TicketState>,
+    /// Any of these severities.
+    pub severities: Vec<Severity>,
+    /// Whose tickets.
+    pub assignee: Option<AssigneeQuery>,
+    /// Only tickets with (or without) a breached clock.
+    pub breached: Option<bool>,
+    /// Filed at or after.
+    pub created_from: Option<Moment>,
+    /// Filed before (a date: through that day).
+    pub created_to: Option<Moment>,
+    /// Text in the number, title or description.
+    pub text: Option<String>,
+    /// Continue after this position.
+    pub cursor: Option<(i64, Uuid)>,
+    /// Page size.
+    pub limit: u64,
 }
 
-/// A filing's Idempotency-Key and the hash of its request.
-#[derive(Clone, Debug)]
-pub struct Idempotency {
-    /// The key the client sent.
-    pub key: String,
-    /// The hash of the request it was first used with.
-    pub hash: String,
+/// Whose tickets a list asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssigneeQuery {
+    /// The caller's own.
+    Me,
+    /// Nobody's yet.
+    Nobody,
+    /// This engineer's.
+    Engineer(Uuid),
 }
 
-/// Filters for listing tickets (the caller's scope is added by [`list`]).
-pub type TicketFilter = store::tickets::Filter;
+/// A point in time as a filter gives it: an instant, or a date in the contract's timezone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moment {
+    /// An instant (RFC 3339, any offset).
+    Instant(Timestamp),
+    /// A local date.
+    Date(chrono::NaiveDate),
+}
 
-/// The year a ticket number carries: the year of filing in the contract's timezone.
-fn number_year(state: &AppState, now: Timestamp) -> i32 {
-    now.to_datetime().with_timezone(&state.catalog.settings.timezone).year()
+impl Moment {
+    /// The instant it names; a date's start, or with `through` its end.
+    fn at(self, tz: sla_engine::Tz, through: bool) -> Timestamp {
+        match self {
+            Moment::Instant(t) => t,
+            Moment::Date(d) => {
+                let day = if through { d.succ_opt().unwrap_or(d) } else { d };
+                let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+                chrono::TimeZone::from_local_datetime(&tz, &midnight)
+                    .earliest()
+                    .map_or(Timestamp::from_unix(0), |t| Timestamp::from(t.to_utc()))
+            }
+        }
+    }
+}
+
+/// The store's filter for a query of `caller`: agencies resolved to keys
+/// (422 for one that does not exist), `me` to the caller.
+fn filter_of(state: &AppState, caller: &Caller, q: ListQuery) -> Result<store::tickets::Filter> {
+    let agencies = q.agencies.iter().map(|a| state.agency_key(a)).collect::<std::result::Result<_, _>>()?;
+    let tz = state.timezone();
+    let assignee = q.assignee.map(|a| match a {
+        AssigneeQuery::Me => store::tickets::Assignee::To(caller.id),
+        AssigneeQuery::Nobody => store::tickets::Assignee::Nobody,
+        AssigneeQuery::Engineer(id) => store::tickets::Assignee::To(id),
+    });
+    Ok(store::tickets::Filter {
+        scope: caller.scope().map(str::to_owned),
+        agencies,
+        line_items: q.line_items,
+        states: q.states,
+        severities: q.severities,
+        assignee,
+        breached: q.breached,
+        created_from: q.created_from.map(|m| m.at(tz, false)),
+        created_to: q.created_to.map(|m| m.at(tz, true)),
+        text: q.text,
+        cursor: q.cursor,
+        limit: q.limit,
+    })
+}
+
+/// The ticket a path names: its id, or its number (`INC-2026-000123`).
+pub async fn resolve(state: &AppState, reference: &str) -> Result<Uuid> {
+    if let Ok(id) = reference.parse::<Uuid>() {
+        return Ok(id);
+    }
+    let looks_like_a_number = reference.len() <= 32
+        && reference.starts_with("INC-")
+        && reference.bytes().skip(4).all(|b| b.is_ascii_digit() || b == b'-');
+    if !looks_like_a_number {
+        return Err(Error::NotFound("ticket"));
+    }
+    store::tickets::id_of_number(&state.db, reference).await?.ok_or(Error::NotFound("ticket"))
 }
 
 /// The rules a ticket of `item_id` is clocked by: its item's and the contract's.
@@ -157,7 +216,7 @@ pub fn rechoose(state: &AppState, t: &Ticket, clock: &StoredClock) -> Result<Opt
 }
 
 /// The ticket's clocks from its trail under its item's current policy, at `now`.
-fn compute_clocks(
+pub(super) fn compute_clocks(
     state: &AppState,
     t: &Ticket,
     trail: &[TrailEntry],
@@ -180,23 +239,27 @@ fn compute_clocks(
 }
 
 /// Clocks as stored, each with its standing: what a write needs to own.
-type Computed = Vec<(StoredClock, ClockStatus)>;
+pub(super) type Computed = Vec<(StoredClock, ClockStatus)>;
 
-fn computed(clocks: &[TicketClock]) -> Computed {
+pub(super) fn computed(clocks: &[TicketClock]) -> Computed {
     clocks.iter().map(|c| (c.stored(), c.status.clone())).collect()
 }
 
 /// The rows to write for clocks just computed at `now`. A threshold crossed
-/// may not have been announced yet: such a clock is due at once, and the
-/// worker decides.
-fn writes(clocks: &Computed, now: Timestamp) -> Vec<ClockWrite<'_>> {
+/// may not have been announced yet: such a clock is due at once (or when its
+/// hold ends), and the worker decides.
+pub(super) fn writes(clocks: &Computed, now: Timestamp, hold: clock::Hold) -> Vec<ClockWrite<'_>> {
     clocks
         .iter()
-        .map(|(clock, status)| ClockWrite { clock, status, next_at: clock::next_at(status, now, |_| true) })
+        .map(|(clock, status)| ClockWrite {
+            clock,
+            status,
+            next_at: clock::next_at(status, now, hold, |_| true),
+        })
         .collect()
 }
 
-fn reads(state: &AppState, item_id: Uuid, clocks: &Computed) -> Vec<ClockRead> {
+pub(super) fn reads(state: &AppState, item_id: Uuid, clocks: &Computed) -> Vec<ClockRead> {
     clocks.iter().map(|(c, status)| read_of(state, item_id, c, status.clone())).collect()
 }
 
@@ -207,132 +270,6 @@ fn read_of(state: &AppState, item_id: Uuid, c: &StoredClock, mut status: ClockSt
         calendar: c.calendar.clone(),
         status,
         rule: rule_source(state, item_id, c.rule_ref.as_deref()),
-    }
-}
-
-/// The checks of a filing that need no database: the item in the caller's
-/// scope, the text, and when the fault may have been reported.
-fn check_new(
-    state: &AppState,
-    caller: &Caller,
-    new: &NewTicket,
-    now: Timestamp,
-) -> Result<(String, u32, Timestamp)> {
-    let item = state
-        .item(new.line_item_id)
-        .filter(|i| caller.sees(&i.agency))
-        .ok_or(Error::NotFound("line item"))?;
-    text::check_line("title", &new.title, 1, TITLE_MAX)?;
-    text::check("description", &new.description, 0, TEXT_MAX)?;
-    text::check_tags(&new.tags)?;
-    if new.reported_at.is_some() && !caller.may_backdate() {
-        return Err(Error::forbidden("only engineers and managers may give reported_at"));
-    }
-    let reported_at = new.reported_at.unwrap_or(now);
-    if reported_at > now {
-        return Err(
-            Invalid::field("reported_at", "报告时间不能晚于现在", "reported_at is in the future").into()
-        );
-    }
-    let tz = state.catalog.settings.timezone;
-    let local_date = reported_at.to_datetime().with_timezone(&tz).date_naive();
-    if local_date < item.service_period.from {
-        let from = item.service_period.from;
-        return Err(Invalid::field(
-            "reported_at",
-            format!("报告时间早于该运维项目的服务期（自 {from} 起）"),
-            format!("reported_at is before the line item's service period, which starts {from}"),
-        )
-        .into());
-    }
-    Ok((item.agency.clone(), item.seq, reported_at))
-}
-
-/// File a ticket for `caller`.
-pub async fn file(
-    state: &AppState,
-    caller: &Caller,
-    new: NewTicket,
-    idempotency: Option<Idempotency>,
-) -> Result<Filed> {
-    let now = state.clock.now();
-    let (agency, item_seq, reported_at) = check_new(state, caller, &new, now)?;
-    let mut ticket = Ticket {
-        id: Uuid::nil(),
-        number: String::new(),
-        line_item_id: new.line_item_id,
-        agency,
-        title: new.title,
-        description: new.description,
-        severity: new.severity,
-        state: TicketState::Open,
-        paused_from: None,
-        tags: new.tags,
-        assignee_id: None,
-        created_by: caller.id,
-        reported_at,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
-    let trail = [TrailEntry { action: Action::File, at: reported_at }];
-    let clocks = computed(&compute_clocks(state, &ticket, &trail, now)?);
-    let mut data =
-        json!({ "title": ticket.title, "severity": ticket.severity.as_str(), "line_item_seq": item_seq });
-    if new.reported_at.is_some() {
-        data["reported_at"] = json!(reported_at.to_string());
-        data["backdated_by_seconds"] = json!(now.unix() - reported_at.unix());
-    }
-    for attempt in 0..3 {
-        if let Some(key) = &idempotency
-            && let Some(replayed) = replay(state, caller, key).await?
-        {
-            return Ok(Filed::Replayed(replayed));
-        }
-        ticket.id = Uuid::now_v7();
-        let event = NewEvent {
-            ticket_id: ticket.id,
-            seq: 1,
-            kind: EventKind::Action(Action::File),
-            actor_id: Some(caller.id),
-            at: reported_at,
-            recorded_at: now,
-            from_state: None,
-            to_state: TicketState::Open,
-            data: data.clone(),
-        };
-        let filing = Filing {
-            year: number_year(state, now),
-            ticket: &ticket,
-            event: &event,
-            clocks: &writes(&clocks, now),
-            idempotency: idempotency.as_ref().map(|i| (i.key.as_str(), i.hash.as_str())),
-            now,
-        };
-        match filing::insert(&state.db, &filing).await {
-            Ok(number) => ticket.number = number,
-            // Another request with the same key won the race: answer as it did.
-            Err(e) if store::is_unique_violation(&e) && idempotency.is_some() && attempt < 2 => continue,
-            Err(e) => return Err(e.into()),
-        }
-        state.wake.notify_one();
-        // The clocks were just computed at `now`: answer with them, no second read.
-        return Ok(Filed::Created(TicketRead {
-            clocks: reads(state, ticket.line_item_id, &clocks),
-            ticket,
-            item_seq,
-        }));
-    }
-    Err(Error::Busy("could not file the ticket; try again".into()))
-}
-
-/// The ticket filed before under this Idempotency-Key, if any; refused when
-/// the key came with another request.
-async fn replay(state: &AppState, caller: &Caller, key: &Idempotency) -> Result<Option<TicketRead>> {
-    match store::tickets::idempotency(&state.db, caller.id, &key.key).await? {
-        None => Ok(None),
-        Some((hash, _)) if hash != key.hash => Err(Error::IdempotencyKeyReused),
-        Some((_, id)) => Ok(Some(read_unscoped(state, id).await?)),
     }
 }
 
@@ -368,7 +305,7 @@ fn item_seq(state: &AppState, t: &Ticket) -> u32 {
 }
 
 /// A ticket and its clocks, in one query (a read follows every filing).
-async fn read_unscoped(state: &AppState, id: Uuid) -> Result<TicketRead> {
+pub(super) async fn read_unscoped(state: &AppState, id: Uuid) -> Result<TicketRead> {
     let (ticket, stored) =
         store::tickets::find_with_clocks(&state.db, id).await?.ok_or(Error::NotFound("ticket"))?;
     let clocks = evaluate_clocks(state, &ticket, &stored, state.clock.now())?;
@@ -381,23 +318,68 @@ pub async fn read(state: &AppState, caller: &Caller, id: Uuid) -> Result<TicketR
     if caller.sees(&t.ticket.agency) { Ok(t) } else { Err(Error::NotFound("ticket")) }
 }
 
-/// The trail of a ticket the caller may see.
-pub async fn events(state: &AppState, caller: &Caller, id: Uuid) -> Result<Vec<Event>> {
+/// Who did something on a trail, as people know them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// Their id.
+    pub id: Uuid,
+    /// Their display name, or their username.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+}
+
+/// One row of a trail with who did it (none for the service itself).
+#[derive(Clone, Debug)]
+pub struct EventRead {
+    /// The row.
+    pub event: Event,
+    /// Who did it.
+    pub actor: Option<Actor>,
+    /// A threshold that did not happen after all (a later row withdrew it).
+    pub withdrawn: bool,
+}
+
+/// The trail of a ticket the caller may see, in the order things happened
+/// (the time each was recorded beside it), with who did what.
+pub async fn events(state: &AppState, caller: &Caller, id: Uuid) -> Result<Vec<EventRead>> {
     let visible = store::tickets::find(&state.db, id).await?.is_some_and(|t| caller.sees(&t.agency));
     if !visible {
         return Err(Error::NotFound("ticket"));
     }
-    Ok(store::trail::of_ticket(&state.db, id).await?)
+    let mut trail = store::trail::of_ticket(&state.db, id).await?;
+    trail.sort_by_key(|e| (e.at, e.seq));
+    let mut ids: Vec<Uuid> = trail.iter().filter_map(|e| e.actor_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let people = store::users::by_ids(&state.db, &ids).await?;
+    let withdrawn: Vec<i64> = trail
+        .iter()
+        .filter(|e| e.kind == EventKind::Withdrawn)
+        .filter_map(|e| e.data["withdraws_seq"].as_i64())
+        .collect();
+    Ok(trail
+        .into_iter()
+        .map(|event| {
+            let actor = event.actor_id.and_then(|id| people.iter().find(|u| u.id == id)).map(|u| Actor {
+                id: u.id,
+                name: u.display_name.clone().unwrap_or_else(|| u.username.clone()),
+                role: u.role,
+            });
+            let withdrawn = withdrawn.contains(&i64::from(event.seq));
+            EventRead { event, actor, withdrawn }
+        })
+        .collect())
 }
 
 /// A page of tickets in the caller's scope, newest first, and where the next page starts.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
-    mut filter: TicketFilter,
+    query: ListQuery,
 ) -> Result<(Vec<TicketRead>, Option<(i64, Uuid)>)> {
     let now = state.clock.now();
-    filter.scope = caller.scope().map(str::to_owned);
+    let filter = filter_of(state, caller, query)?;
     let (tickets, next) = store::tickets::list(&state.db, &filter, now).await?;
     let ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
     let mut clocks = store::tickets::clocks_of(&state.db, &ids).await?;
@@ -475,7 +457,15 @@ async fn try_act(
     let txn = state.db.begin().await?;
     let before = load_for(&txn, caller, id, action, if_match).await?;
     let trail = store::trail::of_ticket(&txn, id).await?;
-    let at = when(caller, input.at, now, trail.last().map_or(before.reported_at, |e| e.at))?;
+    // Only what people did bounds when they say they did the next thing:
+    // a threshold the service wrote never stops them recording an earlier real time.
+    let last_action = trail.iter().rev().find(|e| e.kind.action().is_some());
+    let last = last_action.map_or(before.reported_at, |e| e.at);
+    let at = when(caller, input.at, now, last, state.item_timezone(before.line_item_id))?;
+    if action == Action::Reopen && before.state == TicketState::Closed {
+        let closing = trail.iter().rev().find(|e| e.kind == EventKind::Action(Action::Close));
+        check_reopen(state, caller, closing, now)?;
+    }
     if action == Action::Contain && !has_containment(state, &before) {
         return Err(Invalid::request(
             "该运维项目没有遏制时限",
@@ -483,7 +473,7 @@ async fn try_act(
         )
         .into());
     }
-    let outcome = apply(&txn, &before, action, input, now).await?;
+    let outcome = apply(&txn, caller, &before, action, input, now).await?;
     let mut entries: Vec<TrailEntry> = trail.iter().filter_map(Event::trail_entry).collect();
     entries.push(TrailEntry { action, at });
     let clocks = computed(&compute_clocks(state, &outcome.ticket, &entries, now)?);
@@ -511,7 +501,9 @@ async fn try_act(
         // The worker appended to the trail meanwhile: read again and retry.
         return Err(if store::is_unique_violation(&e) { Attempt::Again } else { e.into() });
     }
-    store::clocks::replace(&txn, id, &writes(&clocks, now), now).await?;
+    store::clocks::replace(&txn, id, &writes(&clocks, now, state.hold(&before)), now).await?;
+    let views: Vec<_> = clocks.iter().map(|(c, s)| (c, s)).collect();
+    super::withdrawals::withdraw_undone(state, &txn, &outcome.ticket, &views, now).await?;
     txn.commit().await?;
     state.wake.notify_one();
     Ok(())
@@ -551,27 +543,56 @@ async fn load_for(
 }
 
 /// When the action happened: now, or the time an engineer gives, which may
-/// not be in the future nor before the ticket's last event.
-fn when(caller: &Caller, at: Option<Timestamp>, now: Timestamp, last: Timestamp) -> Result<Timestamp> {
+/// not be in the future nor before the ticket's last action.
+fn when(
+    caller: &Caller,
+    at: Option<Timestamp>,
+    now: Timestamp,
+    last: Timestamp,
+    tz: sla_engine::Tz,
+) -> Result<Timestamp> {
     match at {
         None => Ok(now),
         Some(_) if !matches!(caller.role, Role::Engineer | Role::Admin) => {
             Err(Error::forbidden("only engineers may say when an action happened"))
         }
         Some(at) if at > now => Err(Invalid::field("at", "时间不能晚于现在", "at is in the future").into()),
-        Some(at) if at < last => Err(Invalid::field(
-            "at",
-            format!("时间早于工单的上一条记录（{last}）"),
-            format!("at is before the ticket's previous event ({last})"),
-        )
-        .into()),
+        Some(at) if at < last => {
+            let last = last.to_datetime().with_timezone(&tz).to_rfc3339();
+            Err(Invalid::field(
+                "at",
+                format!("时间早于工单上一步操作的时间（{last}）"),
+                format!("at is before the ticket's previous action ({last})"),
+            )
+            .into())
+        }
         Some(at) => Ok(at),
     }
+}
+
+/// A closed ticket is reopened only by its agency (or an admin), and only
+/// within `reopen_closed_days` of being closed.
+fn check_reopen(state: &AppState, caller: &Caller, closing: Option<&Event>, now: Timestamp) -> Result<()> {
+    if !matches!(caller.role, Role::AgencyUser | Role::Admin) {
+        return Err(Error::forbidden("only the ticket's agency may reopen a closed ticket"));
+    }
+    let days = state.settings.reopen_closed_days;
+    let closed_at = closing.map_or(now, |e| e.at);
+    if ticket::reopen_period_over(closed_at, now, days) {
+        let tz = state.timezone();
+        let on = closed_at.to_datetime().with_timezone(&tz).format("%Y-%m-%d %H:%M");
+        return Err(Error::TooLate {
+            zh: format!("工单已于 {on} 关闭，超过 {days} 天，不能再重新打开；请新建工单"),
+            en: format!("the ticket was closed on {on}, more than {days} days ago; file a new one"),
+        });
+    }
+    Ok(())
 }
 
 /// What `action` with `input` makes of the ticket.
 async fn apply(
     txn: &sea_orm::DatabaseTransaction,
+    caller: &Caller,
     before: &Ticket,
     action: Action,
     input: &ActionInput,
@@ -602,6 +623,11 @@ async fn apply(
             data.insert("assignee_id".into(), json!(who));
             data.insert("previous_assignee_id".into(), json!(t.assignee_id));
             t.assignee_id = Some(who);
+        }
+        // The engineer who answers an unassigned ticket takes it, and hears of its alerts.
+        Action::Acknowledge if t.assignee_id.is_none() && caller.role == Role::Engineer => {
+            data.insert("assignee_id".into(), json!(caller.id));
+            t.assignee_id = Some(caller.id);
         }
         Action::Severity => {
             let new = input.severity.ok_or_else(|| {

@@ -246,3 +246,20 @@ pub async fn record_alert(db: &impl ConnectionTrait, a: NewAlert<'_>, now: Times
     .await?;
     Ok(inserted > 0)
 }
+
+/// Forget a recorded threshold that did not happen after all, so that the
+/// clock may announce it if it ever really crosses it.
+pub async fn forget_alert(
+    db: &impl ConnectionTrait,
+    ticket_id: Uuid,
+    metric: &str,
+    percent: u32,
+) -> Result<(), DbErr> {
+    clock_alert::Entity::delete_many()
+        .filter(clock_alert::Column::TicketId.eq(ticket_id))
+        .filter(clock_alert::Column::Metric.eq(metric))
+        .filter(clock_alert::Column::Percent.eq(i32::try_from(percent).unwrap_or(i32::MAX)))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -266,6 +266,8 @@ pub mod outbox {
         pub sent_at: Option<i64>,
         pub attachment_name: Option<String>,
         pub attachment_base64: Option<String>,
+        /// The thresholds an alert announces (`response@100,…`).
+        pub covers: Option<String>,
     }
     no_relations!();
 }

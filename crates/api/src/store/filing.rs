@@ -31,8 +31,8 @@ pub struct Filing<'a> {
     pub year: i32,
     /// The ticket.
     pub ticket: &'a Ticket,
-    /// The `file` event that opens its trail.
-    pub event: &'a NewEvent,
+    /// Its first rows of the trail: the `file` event, then any steps recorded with it.
+    pub events: &'a [NewEvent],
     /// Its clocks.
     pub clocks: &'a [ClockWrite<'a>],
     /// The Idempotency-Key it was filed under and the request's hash, if any.
@@ -45,7 +45,7 @@ pub struct Filing<'a> {
 struct Models {
     year: i32,
     ticket: ticket::Model,
-    event: ticket_event::Model,
+    events: Vec<ticket_event::Model>,
     clocks: Vec<clock::Model>,
     idempotency: Option<idempotency_key::Model>,
 }
@@ -55,7 +55,7 @@ impl Models {
         Ok(Self {
             year: f.year,
             ticket: super::tickets::to_row(f.ticket)?,
-            event: super::trail::to_row(f.event),
+            events: f.events.iter().map(super::trail::to_row).collect(),
             clocks: f
                 .clocks
                 .iter()
@@ -114,22 +114,27 @@ fn ticket_values(t: &ticket::Model) -> Vec<Value> {
 
 /// The rows besides the ticket's own, in the order they are written.
 fn dependents(f: &Models) -> Vec<Rows> {
-    let e = &f.event;
     let mut out = vec![Rows {
         table: "ticket_events",
         columns: "id, ticket_id, seq, kind, actor_id, at, recorded_at, from_state, to_state, data",
-        rows: vec![vec![
-            e.id.into(),
-            e.ticket_id.into(),
-            e.seq.into(),
-            e.kind.clone().into(),
-            e.actor_id.into(),
-            e.at.into(),
-            e.recorded_at.into(),
-            e.from_state.clone().into(),
-            e.to_state.clone().into(),
-            e.data.clone().into(),
-        ]],
+        rows: f
+            .events
+            .iter()
+            .map(|e| {
+                vec![
+                    e.id.into(),
+                    e.ticket_id.into(),
+                    e.seq.into(),
+                    e.kind.clone().into(),
+                    e.actor_id.into(),
+                    e.at.into(),
+                    e.recorded_at.into(),
+                    e.from_state.clone().into(),
+                    e.to_state.clone().into(),
+                    e.data.clone().into(),
+                ]
+            })
+            .collect(),
     }];
     if !f.clocks.is_empty() {
         out.push(Rows {

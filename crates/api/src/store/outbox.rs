@@ -17,7 +17,9 @@ use uuid::Uuid;
 
 use super::entities::outbox;
 use super::{json, parse, to_json};
-use crate::domain::outbox::{Attachment, NewMessage, OutboxStatus, QueuedMessage};
+use crate::domain::outbox::{
+    Attachment, NewMessage, OutboxStatus, QueuedMessage, covers_of_text, covers_to_text,
+};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -45,6 +47,7 @@ fn from_row(m: outbox::Model) -> Result<QueuedMessage, DbErr> {
         last_error: m.last_error,
         created_at: Timestamp::from_unix(m.created_at),
         sent_at: m.sent_at.map(Timestamp::from_unix),
+        covers: covers_of_text(m.covers.as_deref()),
     })
 }
 
@@ -74,6 +77,7 @@ pub async fn queue(db: &impl ConnectionTrait, m: &NewMessage, now: Timestamp) ->
         sent_at: Set(None),
         attachment_name: Set(name),
         attachment_base64: Set(data),
+        covers: Set(covers_to_text(&m.covers)),
     })
     .on_conflict(OnConflict::column(outbox::Column::DedupeKey).do_nothing().to_owned())
     .exec_without_returning(db)
@@ -191,6 +195,37 @@ pub async fn list(
 /// One message.
 pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<QueuedMessage>, DbErr> {
     outbox::Entity::find_by_id(id).one(db).await?.map(from_row).transpose()
+}
+
+/// The alert messages about a ticket, oldest first.
+pub async fn alerts_of_ticket(
+    db: &impl ConnectionTrait,
+    ticket_id: Uuid,
+) -> Result<Vec<QueuedMessage>, DbErr> {
+    outbox::Entity::find()
+        .filter(outbox::Column::TicketId.eq(ticket_id))
+        .filter(outbox::Column::Covers.is_not_null())
+        .order_by_asc(outbox::Column::CreatedAt)
+        .order_by_asc(outbox::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Take a message out of the queue unsent; false when it is no longer
+/// waiting (sent, dead, or leased by a sender that may be sending it now).
+pub async fn withdraw(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Result<bool, DbErr> {
+    let updated = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Withdrawn.as_str()))
+        .col_expr(outbox::Column::LastError, Expr::value(format!("withdrawn at {now}")))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
+        .filter(outbox::Column::LeaseUntil.is_null())
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
 }
 
 /// Queue a dead message again from its first attempt; false when it is not dead.

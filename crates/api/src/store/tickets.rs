@@ -64,6 +64,18 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Ticket>,
     ticket::Entity::find_by_id(id).one(db).await?.map(from_row).transpose()
 }
 
+/// The id of the ticket numbered `number` (`INC-2026-000123`).
+pub async fn id_of_number(db: &impl ConnectionTrait, number: &str) -> Result<Option<Uuid>, DbErr> {
+    let id: Option<Uuid> = ticket::Entity::find()
+        .select_only()
+        .column(ticket::Column::Id)
+        .filter(ticket::Column::Number.eq(number))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(id)
+}
+
 /// A ticket and its clocks, in one query.
 pub async fn find_with_clocks(
     db: &impl ConnectionTrait,
@@ -103,19 +115,30 @@ pub async fn update(db: &impl ConnectionTrait, t: &Ticket, version: i32) -> Resu
     Ok(updated.rows_affected > 0)
 }
 
-/// What a list of tickets is narrowed to.
+/// Whose tickets a list is narrowed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assignee {
+    /// Assigned to this engineer.
+    To(Uuid),
+    /// Assigned to nobody.
+    Nobody,
+}
+
+/// What a list of tickets is narrowed to; an empty list of values narrows nothing.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    /// Only this agency (the caller's scope, or a filter).
+    /// Only this agency (the caller's scope).
     pub scope: Option<String>,
-    /// Agency key.
-    pub agency: Option<String>,
-    /// Line item id.
-    pub line_item_id: Option<Uuid>,
-    /// State.
-    pub state: Option<TicketState>,
-    /// Severity.
-    pub severity: Option<Severity>,
+    /// Any of these agencies (keys).
+    pub agencies: Vec<String>,
+    /// Any of these line items.
+    pub line_items: Vec<Uuid>,
+    /// Any of these states.
+    pub states: Vec<TicketState>,
+    /// Any of these severities.
+    pub severities: Vec<Severity>,
+    /// Whose tickets.
+    pub assignee: Option<Assignee>,
     /// Only tickets with (or without) a clock breached as of `now`.
     pub breached: Option<bool>,
     /// Filed at or after.
@@ -154,17 +177,25 @@ pub async fn list(
 fn condition(f: &Filter, now: Timestamp) -> Condition {
     use ticket::Column as T;
     let mut cond = Condition::all();
-    for agency in [&f.scope, &f.agency].into_iter().flatten() {
-        cond = cond.add(T::AgencyKey.eq(agency.clone()));
+    if let Some(scope) = &f.scope {
+        cond = cond.add(T::AgencyKey.eq(scope.clone()));
     }
-    if let Some(li) = f.line_item_id {
-        cond = cond.add(T::LineItemId.eq(li));
+    if !f.agencies.is_empty() {
+        cond = cond.add(T::AgencyKey.is_in(f.agencies.iter().cloned()));
     }
-    if let Some(s) = f.state {
-        cond = cond.add(T::State.eq(s.as_str()));
+    if !f.line_items.is_empty() {
+        cond = cond.add(T::LineItemId.is_in(f.line_items.iter().copied()));
     }
-    if let Some(s) = f.severity {
-        cond = cond.add(T::Severity.eq(s.as_str()));
+    if !f.states.is_empty() {
+        cond = cond.add(T::State.is_in(f.states.iter().map(|s| s.as_str())));
+    }
+    if !f.severities.is_empty() {
+        cond = cond.add(T::Severity.is_in(f.severities.iter().map(|s| s.as_str())));
+    }
+    match f.assignee {
+        Some(Assignee::To(id)) => cond = cond.add(T::AssigneeId.eq(id)),
+        Some(Assignee::Nobody) => cond = cond.add(T::AssigneeId.is_null()),
+        None => {}
     }
     if let Some(from) = f.created_from {
         cond = cond.add(T::CreatedAt.gte(from.unix()));

@@ -103,6 +103,20 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<User>, Db
     user::Entity::find_by_id(id).one(db).await?.map(from_row).transpose()
 }
 
+/// The accounts with these ids (those that exist).
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<User>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
 /// An account by username, with its password hash.
 pub async fn by_username(db: &impl ConnectionTrait, username: &str) -> Result<Option<(User, String)>, DbErr> {
     let Some(m) = user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await? else {

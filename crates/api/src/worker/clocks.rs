@@ -14,7 +14,7 @@ use super::TickReport;
 use super::alerts::{self, Due};
 use crate::domain::clock::{StoredClock, next_at};
 use crate::domain::ticket::{AlertLevel, EventKind, Ticket};
-use crate::service::tickets;
+use crate::service::{tickets, withdrawals};
 use crate::state::AppState;
 use crate::store;
 use crate::store::clocks::{ClockWrite, NewAlert};
@@ -56,7 +56,7 @@ async fn process_batch(
         let Some(t) = store::tickets::find(&txn, ticket_id).await? else { continue };
         let due = check_ticket(state, &txn, &t, &clocks, now, report).await?;
         if !due.is_empty() {
-            report.queued += alerts::enqueue(state, &txn, &t, &due, now).await?;
+            report.queued += alerts::enqueue(state, &txn, &t, &due, now, &mut report.without_email).await?;
         }
     }
     txn.commit().await?;
@@ -74,6 +74,7 @@ async fn check_ticket(
     report: &mut TickReport,
 ) -> Result<Vec<Due>, DbErr> {
     let thresholds = state.thresholds(t.line_item_id, t.severity);
+    let hold = state.hold(t);
     let known = store::clocks::recorded_alerts(txn, t.id).await?;
     let mut seq = store::trail::last_seq(txn, t.id).await?;
     let mut due = Vec::new();
@@ -81,8 +82,10 @@ async fn check_ticket(
         report.clocks += 1;
         let status = c.evaluate(&*state.calendars(), &thresholds, now).map_err(db_err)?;
         let metric = c.metric.as_str();
-        // Paused and met clocks never fire.
-        let fresh: Vec<Crossing> = if status.stopped {
+        // Paused and met clocks never fire. Thresholds that fell before a
+        // phoned-in ticket was filed wait for its hold to end, unless a later
+        // one is due now (which they then only lead up to).
+        let mut fresh: Vec<Crossing> = if status.stopped {
             Vec::new()
         } else {
             status
@@ -92,6 +95,9 @@ async fn check_ticket(
                 .copied()
                 .collect()
         };
+        if fresh.iter().all(|x| hold.holds(x, now)) {
+            fresh.clear();
+        }
         if let Some(top) = fresh.last() {
             for x in &fresh {
                 // Several thresholds due at once (a backdated ticket, an
@@ -105,10 +111,15 @@ async fn check_ticket(
                 metric: metric.to_owned(),
                 calendar: c.calendar.clone(),
                 percent: top.percent,
+                at: top.at,
                 status: status.clone(),
             });
         }
-        let write = ClockWrite { clock: c, status: &status, next_at: next_at(&status, now, |_| false) };
+        // What is held back is still unannounced: due when its hold ends.
+        let unannounced =
+            |p: u32| !known.contains(&(metric.to_owned(), p)) && !fresh.iter().any(|x| x.percent == p);
+        let write =
+            ClockWrite { clock: c, status: &status, next_at: next_at(&status, now, hold, unannounced) };
         store::clocks::set_status(txn, t.id, write, now).await?;
     }
     Ok(due)
@@ -168,8 +179,11 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
                 c.clock.evaluate(&*state.calendars(), &thresholds, now).map_err(db_err)?;
             // A threshold crossed while the service was down may be
             // unannounced: such a clock is due at once, and the next tick decides.
-            let write =
-                ClockWrite { clock: &c.clock, status: &status, next_at: next_at(&status, now, |_| true) };
+            let write = ClockWrite {
+                clock: &c.clock,
+                status: &status,
+                next_at: next_at(&status, now, state.hold(&t), |_| true),
+            };
             store::clocks::set_status(&txn, c.ticket_id, write, now).await?;
             n += 1;
         }
@@ -215,12 +229,18 @@ async fn move_batch(state: &AppState, batch: &[store::clocks::Claimed]) -> Resul
         // working time? which deadline comes first?): choose again.
         let Some(clock) = tickets::rechoose(state, &t, &c.clock).map_err(db_err)? else { continue };
         let status = clock.evaluate(&*calendars, &thresholds, now).map_err(db_err)?;
-        let write = ClockWrite { clock: &clock, status: &status, next_at: next_at(&status, now, |_| true) };
+        let write = ClockWrite {
+            clock: &clock,
+            status: &status,
+            next_at: next_at(&status, now, state.hold(&t), |_| true),
+        };
         if clock == c.clock {
             store::clocks::set_status(&txn, c.ticket_id, write, now).await?;
         } else {
             store::clocks::rewrite(&txn, c.ticket_id, write, now).await?;
         }
+        // A later deadline may mean a threshold seen crossed was not.
+        withdrawals::withdraw_undone(state, &txn, &t, &[(&clock, &status)], now).await?;
         if status.deadline == c.deadline {
             continue;
         }

@@ -32,7 +32,7 @@ use crate::state::AppState;
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// What one tick did, and when the next thing falls due.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TickReport {
     /// Clocks examined.
     pub clocks: usize,
@@ -50,12 +50,17 @@ pub struct TickReport {
     pub swept: usize,
     /// The earliest instant a clock, a message or an inspection window falls due next.
     pub next_at: Option<Timestamp>,
+    /// Accounts an alert would have reached but that have no email address
+    /// (logged once per tick, not once per alert).
+    pub without_email: std::collections::BTreeSet<String>,
 }
 
 impl TickReport {
     /// True when the tick did any work.
     pub fn did_work(&self) -> bool {
-        Self { next_at: None, ..*self } != Self::default()
+        let counts =
+            [self.clocks, self.thresholds, self.queued, self.sent, self.retried, self.dead, self.swept];
+        counts.iter().any(|&n| n > 0)
     }
 
     fn due_by(&mut self, at: Option<Timestamp>) {
@@ -85,6 +90,10 @@ pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
     report.due_by(next);
     let next = housekeeping::sweep(state, &mut report).await?;
     report.due_by(next);
+    if !report.without_email.is_empty() {
+        let usernames: Vec<&str> = report.without_email.iter().map(String::as_str).collect();
+        tracing::info!(usernames = %usernames.join(", "), "alerts skipped for accounts without an email address");
+    }
     Ok(report)
 }
 

@@ -6,11 +6,11 @@ use sea_orm::{DbErr, TransactionTrait};
 use sla_engine::Timestamp;
 
 use super::TickReport;
-use super::alerts::locale;
 use crate::domain::access::{Caller, Role};
 use crate::domain::account::User;
 use crate::domain::inspections::Task;
 use crate::domain::outbox::{Attachment, MessageKind, NewMessage};
+use crate::service::mail::locale;
 use crate::service::reports::{self, Lang, Period};
 use crate::state::AppState;
 use crate::store;
@@ -72,6 +72,7 @@ async fn digest(state: &AppState, m: &User, now: Timestamp, every: i64) -> Resul
         text: rendered.text,
         html: rendered.html,
         attachment: None,
+        covers: Vec::new(),
     };
     let Some(outbox_id) = store::outbox::queue(&txn, &message, now).await? else { return Ok(0) };
     let ids: Vec<_> = tasks.iter().map(|t| t.id).collect();
@@ -192,6 +193,7 @@ async fn summarize(
         text: rendered.text,
         html: rendered.html,
         attachment: Some(Attachment { filename: format!("sla-{month}.xlsx"), bytes: xlsx }),
+        covers: Vec::new(),
     };
     let txn = state.db.begin().await?;
     let queued = store::outbox::queue(&txn, &message, now).await?;

@@ -247,6 +247,9 @@ pub async fn sla(
     };
     let (start, end) = (instant(period.from), instant(period.to));
     let as_of = end.min(state.clock.now());
+    // An agency named by key or exact name; one that does not exist is refused.
+    let agency = agency.map(|a| state.agency_key(a)).transpose()?;
+    let agency = agency.as_deref();
     let scope =
         Scope { start, end, as_of, agencies: caller.scope().into_iter().chain(agency).collect(), line_item };
     let mut groups = Groups::default();
