@@ -164,7 +164,11 @@ mod tests {
         assert_eq!(next_at(&s, t(56), hold, |_| true), Some(t(56)), "the grace is over: at once");
         assert_eq!(next_at(&s, t(40), hold, |_| false), Some(t(70)), "announced: the next threshold");
         let soon = status(&[(50, 15)], Some((100, 45)), false);
-        assert_eq!(next_at(&soon, t(40), hold, |_| true), Some(t(45)), "a live threshold before the hold ends");
+        assert_eq!(
+            next_at(&soon, t(40), hold, |_| true),
+            Some(t(45)),
+            "a live threshold before the hold ends"
+        );
         // A threshold crossed after the filing is due at once, grace or not.
         let live = status(&[(50, 41)], Some((100, 60)), false);
         assert_eq!(next_at(&live, t(42), hold, |_| true), Some(t(42)));
