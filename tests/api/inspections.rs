@@ -137,7 +137,7 @@ async fn weekly_inspections_are_due_in_weeks_from_the_service_start_and_counted(
         .await;
     assert_eq!(
         r["contract"]["inspections"],
-        json!({"due": 4, "on_time": 1, "late": 1, "missed": 2, "recorded_late": 0, "approved": 0, "before_go_live": 0})
+        json!({"due": 4, "on_time": 1, "late": 1, "missed": 2, "open": 0, "recorded_late": 0, "approved": 0, "before_go_live": 0})
     );
     let may = app
         .call(
@@ -150,7 +150,7 @@ async fn weekly_inspections_are_due_in_weeks_from_the_service_start_and_counted(
         .await;
     assert_eq!(
         may["contract"]["inspections"],
-        json!({"due": 0, "on_time": 0, "late": 0, "missed": 0, "recorded_late": 0, "approved": 0, "before_go_live": 1})
+        json!({"due": 0, "on_time": 0, "late": 0, "missed": 0, "open": 0, "recorded_late": 0, "approved": 0, "before_go_live": 1})
     );
 }
 
