@@ -406,9 +406,10 @@ async fn the_files_hold_one_table_each_as_people_read_them(app: TestApp) {
             text(ITEM1),
             text(EDU),
             text("响应"),
-            text(&link),
+            text("打开"),
         ]
     );
+    // The link is a hyperlink to the console's page, shown as 打开 (the address says nothing on paper).
     assert_eq!(book.links("超时工单"), vec![((2, 8), link.clone())]);
     let inspections = book.cells("巡检");
     let item1 = inspections.iter().find(|r| r[0] == text("运维项目") && r[1] == num(1.0)).expect("item 1");
@@ -588,18 +589,21 @@ async fn reports_are_scoped_and_checked(app: TestApp) {
 async fn a_workbook_to_print(app: TestApp) {
     let app = app.another(|s| s.public_base_url = Some("https://itsm.example.org".into())).await;
     let (_, eng) = app.user("engineer", None).await;
-    // Items 1, 4, 11 and 13 get 30 tickets each on June 2nd,
-    // never answered: by July every clock of each has missed.
+    // Items 1, 4, 11 and 13 get 30 tickets each on June 2nd from 09:01, a
+    // minute apart; every third is answered within two minutes, the others
+    // never: by July every clock of those has missed (120 - 40 = 80 breached).
     let mut filed = 0;
     for seq in [1, 4, 11, 13] {
         let item = app.item_id(seq).await;
         for n in 0..30 {
-            app.clock.set(sh("2026-06-02 09:00").plus_seconds(60 * (filed + 1)));
-            app.file(
-                &eng,
-                json!({"line_item_id": item, "title": format!("第 {n} 号故障：业务系统无法访问")}),
-            )
-            .await;
+            let at = sh("2026-06-02 09:00").plus_seconds(60 * (filed + 1));
+            app.clock.set(at);
+            let title = format!("第 {n} 号故障：业务系统无法访问");
+            let t = app.file(&eng, json!({"line_item_id": item, "title": title})).await;
+            if n % 3 == 0 {
+                app.clock.set(at.plus_seconds(100));
+                app.act(&eng, t["id"].as_str().expect("id"), "acknowledge", json!({}), StatusCode::OK).await;
+            }
             filed += 1;
         }
     }
@@ -607,12 +611,20 @@ async fn a_workbook_to_print(app: TestApp) {
     let bytes = file(&app, &eng, "month=2026-06&format=xlsx", XLSX).await;
     let mut book = Book::open(bytes.clone());
     let breached = book.cells("超时工单");
-    assert_eq!(breached.len(), 2 + 120, "title, header, a row per ticket");
-    assert_eq!(book.links("超时工单").len(), 120);
+    assert_eq!(
+        breached.len(),
+        2 + 120,
+        "title, header, a row per ticket (an answered one still missed on site)"
+    );
+    let links = book.links("超时工单");
+    assert_eq!(links.len(), 120);
+    assert!(links.iter().all(|(_, l)| l.starts_with("https://itsm.example.org/tickets/")));
+    // Response met by one in three: 33.3 % on each item.
+    let matrix = book.cells("各项目达成率");
+    assert_eq!(matrix.len(), 2 + 4);
     assert!(
-        breached[2..]
-            .iter()
-            .all(|r| matches!(&r[8], Data::String(l) if l.starts_with("https://itsm.example.org/tickets/")))
+        matrix[2..].iter().all(|r| matches!(r[2], Data::Float(a) if (a - 1.0 / 3.0).abs() < 1e-9)),
+        "{matrix:?}"
     );
     if app.backend() == Backend::Sqlite {
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("xlsx-check");

@@ -96,6 +96,9 @@ pub(super) struct Table {
     pub(super) headers: Vec<String>,
     /// The rows, each as long as the headers.
     pub(super) rows: Vec<Vec<Cell>>,
+    /// What a link shows in a sheet, where it is a hyperlink (`打开`): the
+    /// address itself is long, and says nothing on paper.
+    pub(super) link_text: &'static str,
 }
 
 /// Every header, name and label of the files, in one language.
@@ -117,6 +120,7 @@ struct Labels {
     title: [&'static str; 4],
     chart_title: &'static str,
     footer: &'static str,
+    open: &'static str,
 }
 
 const ZH: Labels = Labels {
@@ -137,6 +141,7 @@ const ZH: Labels = Labels {
     title: ["服务水平报告", "范围", "期间", "截至"],
     chart_title: "各运维项目 SLA 达成率",
     footer: "&C第 &P 页，共 &N 页",
+    open: "打开",
 };
 
 const EN: Labels = Labels {
@@ -182,6 +187,7 @@ const EN: Labels = Labels {
     title: ["SLA report", "Scope", "Period", "As of"],
     chart_title: "SLA attainment per line item",
     footer: "&CPage &P of &N",
+    open: "Open",
 };
 
 fn labels(lang: Lang) -> &'static Labels {
@@ -303,6 +309,7 @@ pub(super) fn table(report: &SlaReport, view: View, lang: Lang) -> Table {
     };
     match view {
         View::Contract => Table {
+            link_text: l.open,
             sheet: l.sheets[0],
             headers: with(&[], &l.metric),
             rows: metrics(&report.contract)
@@ -311,6 +318,7 @@ pub(super) fn table(report: &SlaReport, view: View, lang: Lang) -> Table {
                 .collect(),
         },
         View::Items => Table {
+            link_text: l.open,
             sheet: l.sheets[1],
             headers: with(&[l.seq, l.item, l.agency], &l.metric),
             rows: report
@@ -330,6 +338,7 @@ pub(super) fn table(report: &SlaReport, view: View, lang: Lang) -> Table {
                 .collect(),
         },
         View::Agencies => Table {
+            link_text: l.open,
             sheet: l.sheets[2],
             headers: with(&[l.agency], &l.metric),
             rows: report
@@ -362,9 +371,15 @@ pub(super) fn table(report: &SlaReport, view: View, lang: Lang) -> Table {
             for (seq, g) in &report.line_items {
                 push(l.item, Some(*seq), item_name(report, *seq), &g.inspections);
             }
-            Table { sheet: l.sheets[3], headers: with(&[l.scope, l.seq, l.name], &l.inspections), rows }
+            Table {
+                sheet: l.sheets[3],
+                headers: with(&[l.scope, l.seq, l.name], &l.inspections),
+                rows,
+                link_text: l.open,
+            }
         }
         View::Breaches => Table {
+            link_text: l.open,
             sheet: l.sheets[4],
             headers: with(&l.breached[..4], &[l.seq, l.item, l.agency, l.breached[4], l.breached[5]]),
             rows: report
@@ -414,5 +429,5 @@ pub(super) fn attainment_table(report: &SlaReport, lang: Lang) -> Table {
             row
         })
         .collect();
-    Table { sheet: l.sheets[5], headers, rows }
+    Table { sheet: l.sheets[5], headers, rows, link_text: l.open }
 }

@@ -7,8 +7,8 @@
 //! repeated on every page.
 
 use rust_xlsxwriter::{
-    Chart, ChartLegendPosition, ChartType, Color, Format, FormatAlign, FormatBorder, Url, Workbook,
-    Worksheet, XlsxError,
+    Chart, ChartDataLabel, ChartDataLabelPosition, ChartLegendPosition, ChartType, Color, Format,
+    FormatAlign, FormatBorder, Url, Workbook, Worksheet, XlsxError,
 };
 use unicode_width::UnicodeWidthStr;
 
@@ -66,13 +66,13 @@ fn display_width(text: &str) -> usize {
 }
 
 /// A cell's text as Excel shows it, for measuring.
-fn shown(cell: &Cell) -> String {
+fn shown(cell: &Cell, link_text: &str) -> String {
     match cell {
         Cell::Text(s) | Cell::Written(s) => s.clone(),
         Cell::Count(n) => n.to_string(),
         Cell::Percent(p) => p.map_or_else(String::new, |x| format!("{x:.1}%")),
         Cell::Minutes(m) => m.map_or_else(String::new, |x| format!("{x:.1}")),
-        Cell::Link(l) => l.clone().unwrap_or_default(),
+        Cell::Link(l) => l.as_ref().map_or_else(String::new, |_| link_text.to_owned()),
     }
 }
 
@@ -81,7 +81,8 @@ fn widths(t: &Table) -> Vec<f64> {
     (0..t.headers.len())
         .map(|c| {
             let header = display_width(&t.headers[c]);
-            let cells = t.rows.iter().filter_map(|r| r.get(c)).map(|cell| display_width(&shown(cell)));
+            let cells =
+                t.rows.iter().filter_map(|r| r.get(c)).map(|cell| display_width(&shown(cell, t.link_text)));
             let widest = cells.chain([header]).max().unwrap_or(0);
             (widest as f64 + 2.0).clamp(MIN_WIDTH, MAX_WIDTH)
         })
@@ -98,12 +99,12 @@ fn title_height(title: &str, widths: &[f64]) -> f64 {
     lines * 18.0 + 4.0
 }
 
+/// Write one cell at (`r`, `c`); `wide` text wraps; a link shows `link_text`.
 fn write_cell(
     sheet: &mut Worksheet,
-    r: u32,
-    c: u16,
+    (r, c): (u32, u16),
     cell: &Cell,
-    wide: bool,
+    (wide, link_text): (bool, &str),
     f: &Formats,
 ) -> Result<(), XlsxError> {
     let text_format = if wide { &f.wrapped } else { &f.text };
@@ -113,7 +114,7 @@ fn write_cell(
         // Attainment is kept as a fraction and shown as a percentage.
         Cell::Percent(Some(p)) => sheet.write_number_with_format(r, c, p / 100.0, &f.percent)?,
         Cell::Minutes(Some(m)) => sheet.write_number_with_format(r, c, *m, &f.minutes)?,
-        Cell::Link(Some(l)) => sheet.write_url_with_format(r, c, Url::new(l), &f.link)?,
+        Cell::Link(Some(l)) => sheet.write_url_with_format(r, c, Url::new(l).set_text(link_text), &f.link)?,
         Cell::Percent(None) | Cell::Minutes(None) | Cell::Link(None) => sheet.write_blank(r, c, &f.text)?,
     };
     Ok(())
@@ -145,8 +146,8 @@ fn write_table(
     for (i, row) in t.rows.iter().enumerate() {
         let r = FIRST_DATA_ROW + i as u32;
         for (c, cell) in row.iter().enumerate() {
-            let wide = display_width(&shown(cell)) as f64 + 2.0 > MAX_WIDTH;
-            write_cell(sheet, r, c as u16, cell, wide, f)?;
+            let wide = display_width(&shown(cell, t.link_text)) as f64 + 2.0 > MAX_WIDTH;
+            write_cell(sheet, (r, c as u16), cell, (wide, t.link_text), f)?;
         }
     }
     let last_row = FIRST_DATA_ROW + (t.rows.len() as u32).saturating_sub(1);
@@ -191,12 +192,16 @@ fn chart_sheet(sheet: &mut Worksheet, matrix: &Table, lang: Lang) -> Result<(), 
     let data = matrix.sheet;
     let last = FIRST_DATA_ROW + matrix.rows.len() as u32 - 1;
     let mut chart = Chart::new(ChartType::Bar);
+    // Each bar says its figure, so that 0 % shows too.
+    let mut label = ChartDataLabel::new();
+    label.show_value().set_num_format("0%").set_position(ChartDataLabelPosition::OutsideEnd);
     for c in 2..matrix.headers.len() as u16 {
         chart
             .add_series()
             .set_name((data, HEADER_ROW, c))
             .set_categories((data, FIRST_DATA_ROW, 1, last, 1))
             .set_values((data, FIRST_DATA_ROW, c, last, c))
+            .set_data_label(&label)
             .set_gap(60);
     }
     chart.title().set_name(chart_title);
