@@ -109,6 +109,8 @@ fn write_cell(
 ) -> Result<(), XlsxError> {
     let text_format = if wide { &f.wrapped } else { &f.text };
     match cell {
+        // An empty cell stays empty rather than an empty string.
+        Cell::Text(s) | Cell::Written(s) if s.is_empty() => sheet.write_blank(r, c, &f.text)?,
         Cell::Text(s) | Cell::Written(s) => sheet.write_string_with_format(r, c, s, text_format)?,
         Cell::Count(n) => sheet.write_number_with_format(r, c, f64::from(*n), &f.count)?,
         // Attainment is kept as a fraction and shown as a percentage.
