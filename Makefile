@@ -1,5 +1,5 @@
 # Everyday commands. `make test` is what CI runs (through .ci/run); `make help` lists them all.
-.PHONY: help run test chaos fuzz fuzz-api bench lint fmt check deny audit openapi postgres
+.PHONY: help run test chaos fuzz fuzz-api bench lint fmt check deny audit openapi postgres check-xlsx
 
 CARGO ?= cargo
 # The fault tests' crash points are compiled in for tests only, never into `make run`.
@@ -26,6 +26,11 @@ chaos: postgres
 ## (CI runs the same with 8 each; FUZZ_API_EXAMPLES sets it)
 fuzz-api:
 	FUZZ_API_EXAMPLES=$${FUZZ_API_EXAMPLES:-200} scripts/fuzz-api
+
+## check-xlsx: a month's workbook printed by LibreOffice headless to PDF and checked (A4 landscape,
+## header row on every page, page count; print setup with openpyxl); pages as PNG in target/xlsx-check/
+check-xlsx:
+	@scripts/check-xlsx
 
 ## postgres: make sure the local PostgreSQL answers on 127.0.0.1:5432
 postgres:

@@ -137,7 +137,7 @@ async fn weekly_inspections_are_due_in_weeks_from_the_service_start_and_counted(
         .await;
     assert_eq!(
         r["contract"]["inspections"],
-        json!({"due": 4, "on_time": 1, "late": 1, "missed": 2, "recorded_late": 0, "approved": 0, "before_go_live": 0})
+        json!({"due": 4, "on_time": 1, "late": 1, "missed": 2, "open": 0, "recorded_late": 0, "approved": 0, "before_go_live": 0})
     );
     let may = app
         .call(
@@ -150,7 +150,7 @@ async fn weekly_inspections_are_due_in_weeks_from_the_service_start_and_counted(
         .await;
     assert_eq!(
         may["contract"]["inspections"],
-        json!({"due": 0, "on_time": 0, "late": 0, "missed": 0, "recorded_late": 0, "approved": 0, "before_go_live": 1})
+        json!({"due": 0, "on_time": 0, "late": 0, "missed": 0, "open": 0, "recorded_late": 0, "approved": 0, "before_go_live": 1})
     );
 }
 
@@ -250,10 +250,29 @@ async fn a_first_start_mid_contract_owes_nothing_before_go_live(app: TestApp) {
 }
 
 async fn monthly_summaries_go_out_on_the_first_working_day_once(app: TestApp) {
-    let app = app.another(|s| s.monthly_reports = true).await;
+    let app = app
+        .another(|s| {
+            s.monthly_reports = true;
+            s.public_base_url = Some("https://itsm.example.org".into());
+        })
+        .await;
     app.user_with_email("manager", Some("education-bureau"), Some("edu-manager@example.org")).await;
     app.user_with_email("manager", None, Some("supplier-manager@example.org")).await;
-    let count = || app.smtp.messages().iter().filter(|x| x.data.contains("sla-2026-09.xlsx")).count();
+    // September: a fault on item 1 (education bureau, 7x24: respond in 30
+    // min, on site in 1 h, recover in 6 h) never answered, so it misses all
+    // three; one on item 3 (justice bureau) answered in 10 minutes.
+    let (_, eng) = app.user("engineer", None).await;
+    app.clock.set(sh("2026-09-10 10:00"));
+    let missed =
+        app.file(&eng, json!({"line_item_id": app.item_id(1).await, "title": "监控平台无法登录"})).await;
+    let missed = missed["id"].as_str().expect("id").to_owned();
+    app.clock.set(sh("2026-09-14 10:00"));
+    let other = app.file(&eng, json!({"line_item_id": app.item_id(3).await, "title": "会议室无信号"})).await;
+    app.clock.set(sh("2026-09-14 10:10"));
+    app.act(&eng, other["id"].as_str().expect("id"), "acknowledge", json!({}), StatusCode::OK).await;
+
+    let count =
+        || app.smtp.messages().iter().filter(|x| x.attachment_names() == ["sla-2026-09.xlsx"]).count();
     // October's first working day is the 8th (National Day, 10-01..07), opening at 09:00.
     app.clock.set(sh("2026-10-07 18:00"));
     app.tick().await;
@@ -264,11 +283,55 @@ async fn monthly_summaries_go_out_on_the_first_working_day_once(app: TestApp) {
     app.clock.set(sh("2026-10-08 09:00"));
     app.tick().await;
     assert_eq!(count(), 2, "one for each manager with an address");
-    let one =
-        app.smtp.messages().into_iter().find(|x| x.data.contains("sla-2026-09.xlsx")).expect("a summary");
+    let to = |who: &str| {
+        app.smtp
+            .messages()
+            .into_iter()
+            .find(|x| x.to == [who] && x.subject().contains("2026-09"))
+            .expect("a summary")
+    };
+    let edu = to("edu-manager@example.org");
     assert!(
-        one.header("Content-Type").is_some_and(|c| c.starts_with("multipart/mixed")),
+        edu.header("Content-Type").is_some_and(|c| c.starts_with("multipart/mixed")),
         "with the workbook attached"
+    );
+    assert_eq!(edu.attachment_names(), ["sla-2026-09.xlsx"]);
+    assert_eq!(edu.subject(), "【月度服务报告】2026-09 洛阳市教育局");
+    // The plain-text part (rewritten from `on_site: 0 / 0 / 1 (—)` lines): the
+    // period, a table per line item with the metrics by name, inspections,
+    // the breached ticket with its link.
+    // (Lines end in CRLF on the wire.)
+    let text = edu.text().replace("\r\n", "\n");
+    let link = format!("https://itsm.example.org/tickets/{missed}");
+    for line in [
+        "以下是洛阳市教育局 2026-09-01 至 2026-09-30 的服务水平月报（截至 2026-10-01 00:00 (+08:00)）。",
+        "【合计】\n响应：按时 0，超时 1，进行中 0，达成率 0.0%\n到场：按时 0，超时 1，进行中 0，达成率 0.0%\n恢复：按时 0，超时 1，进行中 0，达成率 0.0%\n",
+        // Item 1's weeks close on Fridays from 05-22: 09-04, 11, 18 and 25, none done.
+        "\n1 “雪亮工程”及双重预防体系建设维护及服务（洛阳市教育局）\n  响应：按时 0，超时 1，进行中 0，达成率 0.0%\n  到场：按时 0，超时 1，进行中 0，达成率 0.0%\n  恢复：按时 0，超时 1，进行中 0，达成率 0.0%\n  巡检：应巡检 4，按时 0，逾期 0，未完成 4，未到期 0；补录 0，补录已批准 0，上线前 0\n",
+        "【超时工单】共 1 张\n- INC-2026-000001 监控平台无法登录（1 “雪亮工程”及双重预防体系建设维护及服务；超时：响应、到场、恢复）\n",
+        &format!("\n  {link}\n"),
+        "明细见附件 sla-2026-09.xlsx",
+    ] {
+        assert!(text.contains(line), "{line}\nnot in\n{text}");
+    }
+    assert!(!text.contains("视频会议保障服务"), "another agency's item is not in the summary: {text}");
+    // The HTML part: the same tables, the link clickable.
+    let html = edu.html().replace("\r\n", "\n").replace("&#x2f;", "/");
+    for piece in [
+        "<h3 style=\"font-size: 15px; margin: 16px 0 4px\">1 “雪亮工程”及双重预防体系建设维护及服务 <span",
+        "<td>到场</td><td align=\"right\">0</td><td align=\"right\">1</td><td align=\"right\">0</td><td align=\"right\"><strong>0.0%</strong></td>",
+        &format!("<a href=\"{link}\">INC-2026-000001</a> 监控平台无法登录"),
+        "巡检：应巡检 4，按时 0，逾期 0，未完成 4，未到期 0",
+    ] {
+        assert!(html.contains(piece), "{piece}\nnot in\n{html}");
+    }
+    // The supplier's manager reads every agency: item 3's response met in 10 minutes.
+    let supplier = to("supplier-manager@example.org").text().replace("\r\n", "\n");
+    assert!(
+        supplier.contains(
+            "\n3 视频会议保障服务（洛阳市司法局）\n  响应：按时 1，超时 0，进行中 0，达成率 100.0%\n"
+        ),
+        "{supplier}"
     );
     app.clock.set(sh("2026-10-09 09:00"));
     app.tick().await;

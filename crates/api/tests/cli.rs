@@ -194,31 +194,69 @@ fn openapi_prints_the_checked_in_spec() {
 fn report_writes_csv_and_xlsx_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = sqlite_url(dir.path());
-    for (format, check) in [
-        ("csv", (|b: &[u8]| b.starts_with("范围,对象,指标".as_bytes())) as fn(&[u8]) -> bool),
-        ("xlsx", |b: &[u8]| b.starts_with(b"PK\x03\x04") && b.windows(15).any(|w| w == b"xl/workbook.xml")),
-        ("json", |b: &[u8]| {
+    // The header row of a CSV file, read by the `csv` crate after its UTF-8 byte-order mark.
+    fn csv_header(b: &[u8]) -> Vec<String> {
+        let Some(body) = b.strip_prefix("\u{feff}".as_bytes()) else { return Vec::new() };
+        let mut r = csv::ReaderBuilder::new().from_reader(body);
+        r.headers().map(|h| h.iter().map(str::to_owned).collect()).unwrap_or_default()
+    }
+    // Rewritten: a CSV file is one table (the line items' by default), with a byte-order mark.
+    for (format, view, check) in [
+        (
+            "csv",
+            "items",
+            (|b: &[u8]| csv_header(b)[..4] == ["序号", "运维项目", "服务单位", "指标"]) as fn(&[u8]) -> bool,
+        ),
+        ("csv", "breaches", |b: &[u8]| csv_header(b)[..2] == ["工单号", "标题"]),
+        ("xlsx", "items", |b: &[u8]| {
+            b.starts_with(b"PK\x03\x04") && b.windows(15).any(|w| w == b"xl/workbook.xml")
+        }),
+        ("json", "items", |b: &[u8]| {
             serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v["from"] == "2026-06-01")
         }),
     ] {
-        let out = dir.path().join(format!("june.{format}"));
+        let out = dir.path().join(format!("june-{view}.{format}"));
         let run = support::itsm(&config_dir())
-            .args(["report", "--month", "2026-06", "--format", format, "--out"])
+            .args(["report", "--month", "2026-06", "--format", format, "--view", view, "--out"])
             .arg(&out)
             .env("ITSM_DATABASE_URL", &url)
             .output()
             .expect("itsm runs");
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         let bytes = std::fs::read(&out).expect("written");
-        assert!(check(&bytes), "{format} output is not what it should be");
+        assert!(check(&bytes), "{format} ({view}) output is not what it should be");
+        // `--out -` writes the same to standard output, and nothing else.
+        let piped = support::itsm(&config_dir())
+            .args(["report", "--month", "2026-06", "--format", format, "--view", view, "--out", "-"])
+            .current_dir(dir.path())
+            .env("ITSM_DATABASE_URL", &url)
+            .output()
+            .expect("itsm runs");
+        assert!(piped.status.success(), "{}", String::from_utf8_lossy(&piped.stderr));
+        assert!(check(&piped.stdout), "{format} ({view}) on standard output is not what it should be");
+        assert!(!dir.path().join("-").exists(), "no file named -");
     }
-    let bad = support::itsm(&config_dir())
-        .args(["report", "--month", "2026-13", "--out", "/dev/null"])
-        .env("ITSM_DATABASE_URL", &url)
-        .output()
-        .expect("itsm runs");
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not like 2026-06"));
+    for (args, says) in [
+        (["--month", "2026-13", "--view", "items"], "is not like 2026-06"),
+        (
+            ["--month", "2026-06", "--view", "all"],
+            "--view all: items, agencies, contract, breaches or inspections",
+        ),
+    ] {
+        let bad = support::itsm(&config_dir())
+            .arg("report")
+            .args(args)
+            .args(["--out", "/dev/null"])
+            .env("ITSM_DATABASE_URL", &url)
+            .output()
+            .expect("itsm runs");
+        assert!(!bad.status.success());
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains(says),
+            "{}",
+            String::from_utf8_lossy(&bad.stderr)
+        );
+    }
     // An agency by its name, as people write it; one that does not exist is said so.
     let by_name = support::itsm(&config_dir())
         .args(["report", "--month", "2026-06", "--format", "json", "--agency", "洛阳市教育局", "--out"])

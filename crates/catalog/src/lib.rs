@@ -38,6 +38,25 @@ pub struct Settings {
     pub paused_while_waiting: Vec<sla_engine::Metric>,
     /// When managers hear about a clock, and who.
     pub alerts: AlertPolicy,
+    /// What people call each metric (by its snake_case name) in reports,
+    /// summaries and pages; every metric a target uses has one.
+    pub metric_names: std::collections::BTreeMap<String, MetricName>,
+}
+
+impl Settings {
+    /// The names of `metric`, when the catalog gives them.
+    pub fn metric_name(&self, metric: &str) -> Option<&MetricName> {
+        self.metric_names.get(metric)
+    }
+}
+
+/// A metric's name for people, in Chinese and English (`响应`, `Response`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MetricName {
+    /// 中文, the annex's word in short: `响应`, `到场`, `恢复`.
+    pub zh: String,
+    /// English.
+    pub en: String,
 }
 
 /// Who an alert goes to.

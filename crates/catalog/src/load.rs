@@ -13,7 +13,9 @@ use crate::model::{
     ServicePeriod, Target,
 };
 use crate::money::Money;
-use crate::{AlertPolicy, Catalog, CatalogText, Escalation, GeneralRule, LoadErrors, Recipients, Settings};
+use crate::{
+    AlertPolicy, Catalog, CatalogText, Escalation, GeneralRule, LoadErrors, MetricName, Recipients, Settings,
+};
 
 // --- the files as written -------------------------------------------------
 
@@ -33,6 +35,16 @@ struct ContractFile {
     /// Rules the whole contract sets beside every item's own (合同通用条款).
     #[serde(default)]
     rule: Vec<RawRule>,
+    /// What people call each metric.
+    #[serde(default)]
+    metric_names: BTreeMap<String, RawMetricName>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetricName {
+    zh: String,
+    en: String,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +282,7 @@ pub(crate) fn from_text(text: CatalogText<'_>, calendars: CalendarSet) -> Result
     let agencies = resolve_agencies(af, &mut p);
     let items = resolve_items(itf, &contract, &settings, &agencies, &filing_periods, &calendars, &mut p);
     check_figures(&contract, &payments, &items, &agencies, &mut p);
+    check_metric_names(&settings, &rules, &items, &mut p);
 
     if p.0.is_empty() {
         Ok(Catalog {
@@ -374,7 +387,9 @@ fn resolve_contract(cf: ContractFile, p: &mut Problems) -> Option<ContractParts>
         }
     }
     let alerts = resolve_alerts(cf.alerts, p);
-    let settings = Settings { real_time: real_time?, timezone: timezone?, paused_while_waiting, alerts };
+    let metric_names = resolve_metric_names(cf.metric_names, p);
+    let settings =
+        Settings { real_time: real_time?, timezone: timezone?, paused_while_waiting, alerts, metric_names };
     Some((contract, payments, penalties, settings, filing_periods))
 }
 
@@ -421,6 +436,49 @@ fn resolve_alerts(raw: Option<RawAlerts>, p: &mut Problems) -> AlertPolicy {
         escalate.push(Escalation { percent: e.percent, notify });
     }
     AlertPolicy { warn: raw.warn, warn_by_severity, escalate }
+}
+
+/// Each metric's names: a known metric's key, one line of text in each language.
+fn resolve_metric_names(
+    raw: BTreeMap<String, RawMetricName>,
+    p: &mut Problems,
+) -> BTreeMap<String, MetricName> {
+    const SRC: &str = "catalog/contract.toml";
+    let mut out = BTreeMap::new();
+    for (key, name) in raw {
+        let entry = format!("metric_names.{key}");
+        if let Err(e) = key.parse::<Metric>() {
+            p.add(SRC, &entry, e);
+            continue;
+        }
+        for (lang, text) in [("zh", &name.zh), ("en", &name.en)] {
+            if text.trim().is_empty() || text.chars().any(char::is_control) {
+                p.add(SRC, &entry, format!("{lang} must be one line of text"));
+            }
+        }
+        out.insert(key, MetricName { zh: name.zh, en: name.en });
+    }
+    out
+}
+
+/// Every metric a target counts has a name for people (reports and summaries show it).
+fn check_metric_names(settings: &Settings, rules: &[GeneralRule], items: &[LineItem], p: &mut Problems) {
+    const SRC: &str = "catalog/contract.toml";
+    let used = rules.iter().map(|r| (r.target.rule.metric.as_str(), format!("rule \"{}\"", r.key))).chain(
+        items
+            .iter()
+            .flat_map(|i| i.targets.iter().map(move |t| (t.rule.metric.as_str(), format!("item {}", i.seq)))),
+    );
+    let mut told = BTreeSet::new();
+    for (metric, user) in used {
+        if settings.metric_name(metric).is_none() && told.insert(metric.to_owned()) {
+            p.add(
+                SRC,
+                "metric_names",
+                format!("metric \"{metric}\" ({user}) has no name: add it to [metric_names]"),
+            );
+        }
+    }
 }
 
 fn c_tz(name: &str) -> Option<sla_engine::Tz> {

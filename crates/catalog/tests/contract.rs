@@ -417,3 +417,29 @@ fn general_rules_are_checked_like_targets() {
     assert!(err.contains("rule[1] \"system_down_response\": key is used twice"), "{err}");
     assert!(err.contains("rule[1] \"system_down_response\": duration \"an hour\""), "{err}");
 }
+
+#[test]
+fn every_metric_counted_has_a_name_for_people() {
+    let c = shipped();
+    let name = |m: &str| c.settings.metric_name(m).map(|n| (n.zh.as_str(), n.en.as_str()));
+    assert_eq!(name("response"), Some(("响应", "Response")));
+    assert_eq!(name("on_site"), Some(("到场", "On site")));
+    assert_eq!(name("recovery"), Some(("恢复", "Recovery")));
+    assert_eq!(name("containment"), Some(("遏制", "Containment")));
+    // Reports and summaries show a metric by its name: one without is an error.
+    let err = broken(|d| {
+        replace(
+            &d.join("catalog/contract.toml"),
+            "containment = { zh = \"遏制\", en = \"Containment\" }\n",
+            "",
+        );
+    });
+    assert!(
+        err.contains("metric_names: metric \"containment\" (item 31) has no name: add it to [metric_names]"),
+        "{err}"
+    );
+    let err = broken(|d| {
+        replace(&d.join("catalog/contract.toml"), "en = \"Minor change\"", "en = \"\"");
+    });
+    assert!(err.contains("metric_names.minor_change: en must be one line of text"), "{err}");
+}

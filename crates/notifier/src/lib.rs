@@ -14,7 +14,8 @@ pub mod sink;
 pub use correction::{Correction, Withdrawn, render_correction};
 pub use mailer::{Attachment, Email, FileMailer, Mailer, SendError, SmtpMailer, message_id};
 pub use render::{
-    Alert, AlertKind, LateWindow, Locale, Notice, Rendered, duration, one_line, quoted, render, render_notice,
+    Alert, AlertKind, BreachedLine, InspectionLine, ItemSummary, LateWindow, Locale, MetricLine,
+    MonthlySummary, Notice, Rendered, duration, one_line, quoted, render, render_notice,
 };
 pub use retry::RetryPolicy;
 

@@ -1,6 +1,6 @@
 //! Alert emails rendered from templates (minijinja), Chinese by default, English on request.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use minijinja::{Environment, context};
 use serde::Serialize;
@@ -243,14 +243,14 @@ fn environment() -> Environment<'static> {
         ("alert.en.txt", include_str!("../templates/alert.en.txt")),
         ("alert.zh-CN.html", include_str!("../templates/alert.zh-CN.html")),
         ("alert.en.html", include_str!("../templates/alert.en.html")),
-        ("notice.zh-CN.txt", include_str!("../templates/notice.zh-CN.txt")),
-        ("notice.en.txt", include_str!("../templates/notice.en.txt")),
-        ("notice.zh-CN.html", include_str!("../templates/notice.zh-CN.html")),
-        ("notice.en.html", include_str!("../templates/notice.en.html")),
         ("digest.zh-CN.txt", include_str!("../templates/digest.zh-CN.txt")),
         ("digest.en.txt", include_str!("../templates/digest.en.txt")),
         ("digest.zh-CN.html", include_str!("../templates/digest.zh-CN.html")),
         ("digest.en.html", include_str!("../templates/digest.en.html")),
+        ("monthly.zh-CN.txt", include_str!("../templates/monthly.zh-CN.txt")),
+        ("monthly.en.txt", include_str!("../templates/monthly.en.txt")),
+        ("monthly.zh-CN.html", include_str!("../templates/monthly.zh-CN.html")),
+        ("monthly.en.html", include_str!("../templates/monthly.en.html")),
     ] {
         // The templates are part of the crate; a syntax error fails the tests, not production.
         if let Err(e) = env.add_template(name, source) {
@@ -287,7 +287,7 @@ pub fn render(alerts: &[Alert], locale: Locale) -> Result<Rendered, NotifyError>
 }
 
 /// A message that is not about one clock: a late inspection, the monthly summary.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Notice {
     /// Inspection windows that closed undone (巡检逾期), all in one message.
     InspectionDigest {
@@ -299,14 +299,229 @@ pub enum Notice {
         link: Option<String>,
     },
     /// Last month's SLA summary (月度服务报告), with the workbook attached.
-    Monthly {
-        /// `2026-06`.
-        month: String,
-        /// Whose tickets: an agency's name, or the whole contract.
-        scope: String,
-        /// Lines of figures, already worded.
-        lines: Vec<String>,
-    },
+    Monthly(Box<MonthlySummary>),
+}
+
+/// Last month's SLA figures for one recipient's scope, as the summary shows
+/// them: the scope's totals, a table per line item, the tickets that missed
+/// a target. Names are given in the message's language.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonthlySummary {
+    /// `2026-06`.
+    pub month: String,
+    /// Whose figures: an agency's name, or the whole contract.
+    pub scope: String,
+    /// The contract's name.
+    pub contract: String,
+    /// The first day covered.
+    pub from: NaiveDate,
+    /// The last day covered.
+    pub to: NaiveDate,
+    /// The instant the figures were read at.
+    pub as_of: DateTime<Utc>,
+    /// The timezone to show it in: the contract's.
+    pub timezone: Tz,
+    /// The scope's figures per metric.
+    pub totals: Vec<MetricLine>,
+    /// The scope's inspections.
+    pub inspections: InspectionLine,
+    /// Each line item of the scope with a record in the month.
+    pub items: Vec<ItemSummary>,
+    /// Tickets that missed a target, the first ones.
+    pub breached: Vec<BreachedLine>,
+    /// How many more missed a target than are listed.
+    pub more_breached: usize,
+    /// The attached workbook's file name.
+    pub attachment: String,
+    /// Some figure was reckoned over dates without holiday data.
+    pub beyond_holiday_data: bool,
+}
+
+/// One line item's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemSummary {
+    /// 序号.
+    pub seq: u32,
+    /// Its name.
+    pub name: String,
+    /// Its agency's name.
+    pub agency: String,
+    /// Figures per metric.
+    pub metrics: Vec<MetricLine>,
+    /// Its inspections.
+    pub inspections: InspectionLine,
+}
+
+/// One metric's clocks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricLine {
+    /// The metric's name (`响应`, `Response`).
+    pub name: String,
+    /// Met within target.
+    pub met: u32,
+    /// Missed.
+    pub breached: u32,
+    /// Still running within target.
+    pub running: u32,
+    /// Attainment in percent, when anything was decided.
+    pub attainment_percent: Option<f64>,
+}
+
+/// Inspection windows closing in the month.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InspectionLine {
+    /// Due (decided): on time + late + missed.
+    pub due: u32,
+    /// Done on time.
+    pub on_time: u32,
+    /// Done late.
+    pub late: u32,
+    /// Closed undone.
+    pub missed: u32,
+    /// Still open, not due yet.
+    pub open: u32,
+    /// Recorded late (补录).
+    pub recorded_late: u32,
+    /// Of those, approved.
+    pub approved: u32,
+    /// Closed before the service went live.
+    pub before_go_live: u32,
+}
+
+/// A ticket that missed a target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreachedLine {
+    /// `INC-2026-000123`.
+    pub number: String,
+    /// Its title, as a person wrote it.
+    pub title: String,
+    /// Its line item, with its number: `7 征收管理系统`.
+    pub line_item: String,
+    /// The metrics it missed, by name.
+    pub metrics: Vec<String>,
+    /// Its page, when a public base URL is configured.
+    pub link: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MetricRow {
+    name: String,
+    met: u32,
+    breached: u32,
+    running: u32,
+    attainment: String,
+}
+
+#[derive(Serialize)]
+struct InspectionRow {
+    due: u32,
+    on_time: u32,
+    late: u32,
+    missed: u32,
+    open: u32,
+    recorded_late: u32,
+    approved: u32,
+    before_go_live: u32,
+}
+
+#[derive(Serialize)]
+struct ItemRow {
+    label: String,
+    agency: String,
+    metrics: Vec<MetricRow>,
+    inspections: InspectionRow,
+}
+
+#[derive(Serialize)]
+struct BreachRow {
+    number: String,
+    title: String,
+    line_item: String,
+    metrics: String,
+    link: Option<String>,
+}
+
+fn metric_rows(lines: &[MetricLine]) -> Vec<MetricRow> {
+    lines
+        .iter()
+        .map(|m| MetricRow {
+            name: one_line(&m.name),
+            met: m.met,
+            breached: m.breached,
+            running: m.running,
+            attainment: m.attainment_percent.map_or_else(|| "—".to_owned(), |a| format!("{a:.1}%")),
+        })
+        .collect()
+}
+
+fn inspection_row(i: &InspectionLine) -> InspectionRow {
+    InspectionRow {
+        due: i.due,
+        on_time: i.on_time,
+        late: i.late,
+        missed: i.missed,
+        open: i.open,
+        recorded_late: i.recorded_late,
+        approved: i.approved,
+        before_go_live: i.before_go_live,
+    }
+}
+
+fn render_monthly(s: &MonthlySummary, locale: Locale) -> Result<Rendered, NotifyError> {
+    let zh = locale == Locale::ZhCn;
+    let scope = one_line(&s.scope);
+    let subject = if zh {
+        format!("【月度服务报告】{} {scope}", s.month)
+    } else {
+        format!("[Monthly SLA report] {} {scope}", s.month)
+    };
+    let period = if zh { format!("{} 至 {}", s.from, s.to) } else { format!("{} to {}", s.from, s.to) };
+    let items: Vec<ItemRow> = s
+        .items
+        .iter()
+        .map(|i| ItemRow {
+            label: one_line(&format!("{} {}", i.seq, i.name)),
+            agency: one_line(&i.agency),
+            metrics: metric_rows(&i.metrics),
+            inspections: inspection_row(&i.inspections),
+        })
+        .collect();
+    let breached: Vec<BreachRow> = s
+        .breached
+        .iter()
+        .map(|b| BreachRow {
+            number: one_line(&b.number),
+            title: one_line(&b.title),
+            line_item: one_line(&b.line_item),
+            metrics: one_line(&b.metrics.join(if zh { "、" } else { ", " })),
+            link: b.link.as_deref().map(one_line),
+        })
+        .collect();
+    let ctx = context! {
+        subject => &subject,
+        scope => &scope,
+        contract => one_line(&s.contract),
+        period => period,
+        as_of => s.as_of.with_timezone(&s.timezone).format("%Y-%m-%d %H:%M (%:z)").to_string(),
+        totals => metric_rows(&s.totals),
+        inspections => inspection_row(&s.inspections),
+        items => items,
+        breached => breached,
+        breached_total => s.breached.len() + s.more_breached,
+        more_breached => s.more_breached,
+        attachment => one_line(&s.attachment),
+        beyond_holiday_data => s.beyond_holiday_data,
+    };
+    let env = environment();
+    let tag = locale.tag();
+    let render = |name: String| {
+        env.get_template(&name).and_then(|t| t.render(&ctx)).map_err(|e| NotifyError::Template(e.to_string()))
+    };
+    Ok(Rendered {
+        text: render(format!("monthly.{tag}.txt"))?,
+        html: render(format!("monthly.{tag}.html"))?,
+        subject,
+    })
 }
 
 /// One inspection window that closed undone.
@@ -372,32 +587,12 @@ fn render_digest(
 
 /// Render a notice.
 pub fn render_notice(notice: &Notice, locale: Locale) -> Result<Rendered, NotifyError> {
-    let zh = locale == Locale::ZhCn;
-    let (subject, lines): (String, Vec<String>) = match notice {
+    match notice {
         Notice::InspectionDigest { windows, more, link } => {
-            return render_digest(windows, *more, link.as_deref(), locale);
+            render_digest(windows, *more, link.as_deref(), locale)
         }
-        Notice::Monthly { month, scope, lines } => {
-            let scope = one_line(scope);
-            let subject = if zh {
-                format!("【月度服务报告】{month} {scope}")
-            } else {
-                format!("[Monthly SLA report] {month} {scope}")
-            };
-            (subject, lines.iter().map(|l| one_line(l)).collect())
-        }
-    };
-    let env = environment();
-    let tag = locale.tag();
-    let ctx = context! { subject => &subject, lines => &lines };
-    let render = |name: String| {
-        env.get_template(&name).and_then(|t| t.render(&ctx)).map_err(|e| NotifyError::Template(e.to_string()))
-    };
-    Ok(Rendered {
-        text: render(format!("notice.{tag}.txt"))?,
-        html: render(format!("notice.{tag}.html"))?,
-        subject,
-    })
+        Notice::Monthly(summary) => render_monthly(summary, locale),
+    }
 }
 
 #[cfg(test)]

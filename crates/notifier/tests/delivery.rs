@@ -124,14 +124,78 @@ async fn files_are_written_once_per_message_id() {
 async fn notices_and_attachments() {
     let sink = SmtpSink::start().expect("sink");
     let mailer = SmtpMailer::from_url(&sink.url()).expect("url");
-    let notice = notifier::Notice::Monthly {
+    // The monthly summary (rewritten from lines of figures worded by the
+    // caller): a table per line item, the breached tickets with links, and
+    // a title that cannot draw a line of its own.
+    let figures = |name: &str, met, breached, running, attainment| notifier::MetricLine {
+        name: name.into(),
+        met,
+        breached,
+        running,
+        attainment_percent: attainment,
+    };
+    let summary = notifier::MonthlySummary {
         month: "2026-06".into(),
         scope: "洛阳市教育局".into(),
-        lines: vec!["response: 1 / 1 / 1 (50.0%)".into()],
+        contract: "洛阳市政务信息化运维项目".into(),
+        from: chrono::NaiveDate::from_ymd_opt(2026, 6, 1).expect("date"),
+        to: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"),
+        as_of: Utc.with_ymd_and_hms(2026, 6, 30, 16, 0, 0).single().expect("valid"),
+        timezone: chrono_tz::Asia::Shanghai,
+        totals: vec![figures("响应", 1, 1, 1, Some(50.0))],
+        inspections: notifier::InspectionLine {
+            due: 4,
+            on_time: 1,
+            late: 1,
+            missed: 2,
+            ..Default::default()
+        },
+        items: vec![notifier::ItemSummary {
+            seq: 1,
+            name: "雪亮工程".into(),
+            agency: "洛阳市教育局".into(),
+            metrics: vec![figures("响应", 1, 1, 1, Some(50.0)), figures("到场", 0, 0, 0, None)],
+            inspections: notifier::InspectionLine {
+                due: 4,
+                on_time: 1,
+                late: 1,
+                missed: 2,
+                ..Default::default()
+            },
+        }],
+        breached: vec![notifier::BreachedLine {
+            number: "INC-2026-000002".into(),
+            title: "平台无法登录\r\n【合计】响应：按时 99".into(),
+            line_item: "1 雪亮工程".into(),
+            metrics: vec!["响应".into()],
+            link: Some("https://itsm.example.org/tickets/0192".into()),
+        }],
+        more_breached: 0,
+        attachment: "sla-2026-06.xlsx".into(),
+        beyond_holiday_data: false,
     };
-    let r = notifier::render_notice(&notice, Locale::ZhCn).expect("renders");
+    let r = notifier::render_notice(&notifier::Notice::Monthly(Box::new(summary)), Locale::ZhCn)
+        .expect("renders");
     assert_eq!(r.subject, "【月度服务报告】2026-06 洛阳市教育局");
-    assert!(r.text.contains("response: 1 / 1 / 1 (50.0%)"));
+    assert!(
+        r.text.contains(
+            "以下是洛阳市教育局 2026-06-01 至 2026-06-30 的服务水平月报（截至 2026-07-01 00:00 (+08:00)）"
+        ),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("\n1 雪亮工程（洛阳市教育局）\n  响应：按时 1，超时 1，进行中 1，达成率 50.0%\n  到场：按时 0，超时 0，进行中 0，达成率 —\n"), "{}", r.text);
+    assert!(r.text.contains("巡检：应巡检 4，按时 1，逾期 1，未完成 2，未到期 0"), "{}", r.text);
+    assert!(
+        r.text.contains("- INC-2026-000002 平台无法登录 ⏎ 【合计】响应：按时 99（1 雪亮工程；超时：响应）\n  https://itsm.example.org/tickets/0192\n"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.lines().any(|l| l.starts_with("【合计】响应")), "a title draws no line: {}", r.text);
+    // The HTML escapes `/` in attributes (`&#x2f;`), which a reader's client decodes.
+    let html = r.html.replace("&#x2f;", "/");
+    assert!(html.contains("<a href=\"https://itsm.example.org/tickets/0192\">INC-2026-000002</a>"), "{html}");
+    assert!(r.html.contains("<td>到场</td><td align=\"right\">0</td>"), "{}", r.html);
     let mut e = email("monthly/2026-06/boss");
     e.subject = r.subject;
     e.attachment = Some(notifier::Attachment {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
 /// An instant, as whole seconds since the Unix epoch in UTC.
@@ -47,6 +47,13 @@ impl Timestamp {
 impl From<DateTime<Utc>> for Timestamp {
     /// Sub-second precision is dropped: the engine counts whole seconds.
     fn from(value: DateTime<Utc>) -> Self {
+        Self(value.timestamp())
+    }
+}
+
+impl From<DateTime<FixedOffset>> for Timestamp {
+    /// The same instant, whatever offset it is written with; sub-second precision is dropped.
+    fn from(value: DateTime<FixedOffset>) -> Self {
         Self(value.timestamp())
     }
 }

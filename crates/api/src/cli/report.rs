@@ -1,4 +1,5 @@
-//! `itsm report`: the SLA report for a month or a range, written to a file.
+//! `itsm report`: the SLA report for a month or a range, written to a file
+//! (or, with `--out -`, to standard output).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use api::domain::access::{Caller, Role};
-use api::service::reports::{self, Lang, Period};
+use api::service::reports::{self, Lang, Period, View};
 use api::settings::Settings;
 use api::time::SystemClock;
 
@@ -24,7 +25,11 @@ pub(crate) struct ReportArgs {
     /// json, csv or xlsx.
     #[arg(long, default_value = "json")]
     format: String,
-    /// Where to write it.
+    /// The table of a CSV file: items, agencies, contract, breaches or inspections
+    /// (XLSX has them all as sheets, JSON the whole report).
+    #[arg(long, default_value = "items")]
+    view: String,
+    /// Where to write it; `-` for standard output.
     #[arg(long)]
     out: PathBuf,
     /// Only this agency, by key or exact name.
@@ -36,11 +41,14 @@ pub(crate) struct ReportArgs {
 }
 
 pub(crate) async fn run(mut settings: Settings, args: ReportArgs) -> anyhow::Result<()> {
-    let ReportArgs { month, from, to, format, out, agency, lang } = args;
+    let ReportArgs { month, from, to, format, view, out, agency, lang } = args;
     let format = format.as_str();
     if !matches!(format, "json" | "csv" | "xlsx") {
         anyhow::bail!("--format {format}: json, csv or xlsx");
     }
+    let view = View::parse(&view).ok_or_else(|| {
+        anyhow::anyhow!("--view {view}: items, agencies, contract, breaches or inspections")
+    })?;
     let lang = Lang::parse(&lang).ok_or_else(|| anyhow::anyhow!("--lang {lang}: zh or en"))?;
     // Check the arguments before touching the database.
     let period = match (month, from, to) {
@@ -62,10 +70,15 @@ pub(crate) async fn run(mut settings: Settings, args: ReportArgs) -> anyhow::Res
         .await
         .map_err(|e| anyhow::anyhow!("cannot compute the report: {e}"))?;
     let bytes = match format {
-        "csv" => reports::to_csv(&report, lang).into_bytes(),
+        "csv" => reports::to_csv_view(&report, view, lang)?,
         "xlsx" => reports::to_xlsx(&report, lang)?,
         _ => serde_json::to_vec_pretty(&report)?,
     };
+    if out.as_os_str() == "-" {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&bytes).context("cannot write to standard output")?;
+        return stdout.flush().context("cannot write to standard output");
+    }
     std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
     writeln!(std::io::stdout(), "wrote {} ({} to {})", out.display(), report.from, report.to)?;
     Ok(())

@@ -1,4 +1,4 @@
-//! `GET /v1/reports/sla`: monthly (or any range) SLA compliance, as JSON or CSV.
+//! `GET /v1/reports/sla`: monthly (or any range) SLA compliance, as JSON, CSV or XLSX.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -36,7 +36,12 @@ pub struct ReportQuery {
     /// `json` (default), `csv` or `xlsx`; `Accept: text/csv` or the XLSX media type also select.
     #[param(max_length = 4, pattern = "^(json|csv|xlsx)$")]
     pub format: Option<String>,
-    /// Headers of CSV and XLSX: `zh` (default) or `en`.
+    /// The table a CSV file holds (one per file): `items` (default: each line item per metric),
+    /// `agencies`, `contract`, `breaches` (the tickets that missed a target) or `inspections`.
+    /// XLSX has every view as a sheet, and JSON the whole report.
+    #[param(max_length = 11, pattern = "^(items|agencies|contract|breaches|inspections)$")]
+    pub view: Option<String>,
+    /// Headers and metric names of CSV and XLSX: `zh` (default) or `en`.
     #[param(max_length = 2, pattern = "^(zh|en)$")]
     pub lang: Option<String>,
 }
@@ -49,10 +54,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// SLA compliance per line item, per agency and for the contract: each metric's met, breached
-/// and still-running clocks, attainment, mean and p90 time to meet, and the tickets that missed.
+/// and still-running clocks, attainment, mean and p90 time to meet, the tickets that missed, and
+/// inspections due, on time, late, missed and still open, read as of the period's end (or now,
+/// while the period runs). CSV is UTF-8 with a byte-order mark, one table (`view`) per file.
 #[utoipa::path(get, path = "/v1/reports/sla", operation_id = "sla_report", tag = TAG_REPORTS, security(("bearer" = [])), params(ReportQuery),
     responses(
-        (status = 200, description = "JSON; CSV with `format=csv`, XLSX with `format=xlsx`", content(
+        (status = 200, description = "JSON; CSV (one `view`) with `format=csv`, XLSX with `format=xlsx`", content(
             (SlaReport = "application/json"),
             (String = "text/csv"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
@@ -71,6 +78,7 @@ async fn sla(
     at_most("agency", q.agency.as_deref(), 64)?;
     at_most("format", q.format.as_deref(), 4)?;
     at_most("lang", q.lang.as_deref(), 2)?;
+    at_most("view", q.view.as_deref(), 11)?;
     let period = match (&q.month, q.from, q.to) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(ApiError::new(Code::BadRequest, "give month, or from and to, not both"));
@@ -108,15 +116,29 @@ async fn sla(
             reports::Lang::parse(l).ok_or_else(|| ApiError::new(Code::BadRequest, "lang: zh or en"))?
         }
     };
+    let view = match q.view.as_deref() {
+        None => reports::View::default(),
+        Some(v) => reports::View::parse(v).ok_or_else(|| {
+            ApiError::new(Code::BadRequest, "view: items, agencies, contract, breaches or inspections")
+        })?,
+    };
     let report = reports::sla(&state, &caller, period, q.agency.as_deref(), q.line_item).await?;
-    let (body, content_type) = match format {
-        "csv" => (reports::to_csv(&report, lang).into_bytes(), "text/csv; charset=utf-8"),
-        "xlsx" => (reports::to_xlsx(&report, lang).map_err(ApiError::internal)?, XLSX),
+    let (body, content_type, name) = match format {
+        "csv" => (
+            reports::to_csv_view(&report, view, lang).map_err(ApiError::internal)?,
+            "text/csv; charset=utf-8",
+            format!("sla-{}-{}.csv", period.from.format("%Y-%m"), view.key()),
+        ),
+        "xlsx" => (
+            reports::to_xlsx(&report, lang).map_err(ApiError::internal)?,
+            XLSX,
+            format!("sla-{}.xlsx", period.from.format("%Y-%m")),
+        ),
         _ => return Ok(axum::Json(report).into_response()),
     };
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    let disposition = format!("attachment; filename=\"sla-{}.{format}\"", period.from.format("%Y-%m"));
+    let disposition = format!("attachment; filename=\"{name}\"");
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }

@@ -165,24 +165,18 @@ async fn summarize(
     let sla = reports::sla(state, &caller, period, None, None)
         .await
         .map_err(|e| db_err(format!("monthly report: {e}")))?;
-    let xlsx = reports::to_xlsx(&sla, Lang::default()).map_err(db_err)?;
+    let locale = locale(state);
+    let lang = if locale == notifier::Locale::En { Lang::En } else { Lang::Zh };
+    let xlsx = reports::to_xlsx(&sla, lang).map_err(db_err)?;
     let scope = m
         .agency
         .as_deref()
         .and_then(|a| state.catalog.agency(a))
         .map_or_else(|| state.catalog.contract.name.clone(), |a| a.name.clone());
-    let mut lines = vec![format!("{scope} {month}")];
-    for (metric, f) in &sla.contract.metrics {
-        let attainment = f.attainment_percent.map_or_else(|| "—".to_owned(), |a| format!("{a:.1}%"));
-        lines.push(format!("{metric}: {} / {} / {} ({attainment})", f.met, f.breached, f.running));
-    }
-    let i = &sla.contract.inspections;
-    lines.push(format!("inspections: {} / {} / {} / {}", i.due, i.on_time, i.late, i.missed));
-    if guessed || sla.beyond_holiday_data {
-        lines.push("节假日数据未覆盖：部分日期暂无节假日安排，按常规工作日计算。".to_owned());
-    }
-    let notice = notifier::Notice::Monthly { month: month.clone(), scope, lines };
-    let rendered = notifier::render_notice(&notice, locale(state)).map_err(db_err)?;
+    let attachment = format!("sla-{month}.xlsx");
+    let summary = monthly_summary(&sla, lang, scope, &month, attachment.clone(), guessed, state);
+    let notice = notifier::Notice::Monthly(Box::new(summary));
+    let rendered = notifier::render_notice(&notice, locale).map_err(db_err)?;
     let message = NewMessage {
         message_id: notifier::message_id(&dedupe_key, &state.settings.mail_from),
         dedupe_key,
@@ -192,11 +186,96 @@ async fn summarize(
         subject: rendered.subject,
         text: rendered.text,
         html: rendered.html,
-        attachment: Some(Attachment { filename: format!("sla-{month}.xlsx"), bytes: xlsx }),
+        attachment: Some(Attachment { filename: attachment, bytes: xlsx }),
         covers: Vec::new(),
     };
     let txn = state.db.begin().await?;
     let queued = store::outbox::queue(&txn, &message, now).await?;
     txn.commit().await?;
     Ok(usize::from(queued.is_some()))
+}
+
+/// Breached tickets listed in a summary; the rest are counted (the workbook has them all).
+const SUMMARY_BREACHES: usize = 50;
+
+/// The summary's figures from the month's report, names in `lang`.
+fn monthly_summary(
+    sla: &reports::SlaReport,
+    lang: Lang,
+    scope: String,
+    month: &str,
+    attachment: String,
+    guessed: bool,
+    state: &AppState,
+) -> notifier::MonthlySummary {
+    let name = |metric: &str| {
+        sla.metric_names
+            .get(metric)
+            .map_or_else(|| metric.to_owned(), |n| if lang == Lang::En { n.en.clone() } else { n.zh.clone() })
+    };
+    let metric_lines = |g: &reports::GroupReport| {
+        let mut keys: Vec<&String> = g.metrics.keys().collect();
+        keys.sort_by(|a, b| reports::metric_order(a, b));
+        keys.into_iter()
+            .map(|k| {
+                let f = &g.metrics[k];
+                notifier::MetricLine {
+                    name: name(k),
+                    met: f.met,
+                    breached: f.breached,
+                    running: f.running,
+                    attainment_percent: f.attainment_percent,
+                }
+            })
+            .collect()
+    };
+    let inspections = |i: &reports::InspectionFigures| notifier::InspectionLine {
+        due: i.due,
+        on_time: i.on_time,
+        late: i.late,
+        missed: i.missed,
+        open: i.open,
+        recorded_late: i.recorded_late,
+        approved: i.approved,
+        before_go_live: i.before_go_live,
+    };
+    let item_name = |seq: u32| sla.line_item_names.get(&seq).map_or_else(String::new, |n| n.name.clone());
+    let agency_name = |key: &str| sla.agency_names.get(key).cloned().unwrap_or_else(|| key.to_owned());
+    notifier::MonthlySummary {
+        month: month.to_owned(),
+        scope,
+        contract: sla.contract_name.clone(),
+        from: sla.from,
+        to: sla.to,
+        as_of: sla.as_of.to_utc(),
+        timezone: state.catalog.settings.timezone,
+        totals: metric_lines(&sla.contract),
+        inspections: inspections(&sla.contract.inspections),
+        items: sla
+            .line_items
+            .iter()
+            .map(|(seq, g)| notifier::ItemSummary {
+                seq: *seq,
+                name: item_name(*seq),
+                agency: sla.line_item_names.get(seq).map_or_else(String::new, |n| agency_name(&n.agency)),
+                metrics: metric_lines(g),
+                inspections: inspections(&g.inspections),
+            })
+            .collect(),
+        breached: sla
+            .breached_tickets
+            .iter()
+            .take(SUMMARY_BREACHES)
+            .map(|t| notifier::BreachedLine {
+                number: t.number.clone(),
+                title: t.title.clone(),
+                line_item: format!("{} {}", t.line_item_seq, item_name(t.line_item_seq)),
+                metrics: t.metrics.iter().map(|m| name(m)).collect(),
+                link: t.link.clone(),
+            })
+            .collect(),
+        more_breached: sla.breached_tickets.len().saturating_sub(SUMMARY_BREACHES),
+        attachment,
+        beyond_holiday_data: guessed || sla.beyond_holiday_data,
+    }
 }

@@ -1,9 +1,15 @@
-//! The SLA report as files people open: CSV and an XLSX workbook, headers
-//! in Chinese (the default) or English.
+//! The SLA report as the tables people read, one per view, with headers and
+//! metric names in Chinese (the default) or English. `csv` writes one table
+//! per file and `xlsx` one per sheet, both from here, so that a CSV file and
+//! a sheet never disagree.
 
-use super::{GroupReport, SlaReport};
+use std::cmp::Ordering;
 
-/// The language of a report's headers.
+use chrono::{DateTime, FixedOffset};
+
+use super::{GroupReport, InspectionFigures, MetricFigures, SlaReport};
+
+/// The language of a report's headers and names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Lang {
     /// Chinese (the default).
@@ -24,43 +30,122 @@ impl Lang {
     }
 }
 
-/// Every header and label a report file uses, in one language.
+/// One table of the report: a CSV file, a sheet of the workbook.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum View {
+    /// Each line item's figures per metric (the default).
+    #[default]
+    Items,
+    /// Each agency's figures per metric.
+    Agencies,
+    /// The figures of the whole scope per metric.
+    Contract,
+    /// The tickets that missed a target.
+    Breaches,
+    /// Inspections for the scope, each agency and each line item.
+    Inspections,
+}
+
+impl View {
+    /// The views in the workbook's order: the summary first.
+    pub const ALL: [View; 5] =
+        [View::Contract, View::Items, View::Agencies, View::Inspections, View::Breaches];
+
+    /// `items`, `agencies`, `contract`, `breaches` or `inspections`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.key() == text)
+    }
+
+    /// Its name in a query or on the command line.
+    pub const fn key(self) -> &'static str {
+        match self {
+            View::Items => "items",
+            View::Agencies => "agencies",
+            View::Contract => "contract",
+            View::Breaches => "breaches",
+            View::Inspections => "inspections",
+        }
+    }
+}
+
+/// A cell, typed, so that each writer shows it in its own way: CSV as text,
+/// XLSX as a number with a number format, or a link.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Cell {
+    /// Text from the catalog or the service.
+    Text(String),
+    /// Text a person wrote (a ticket's title): in CSV, where a spreadsheet
+    /// would read a leading `=` as a formula, it is defused.
+    Written(String),
+    /// A count.
+    Count(u32),
+    /// A percentage, 0 to 100; absent when nothing was decided.
+    Percent(Option<f64>),
+    /// Minutes; absent when nothing was met.
+    Minutes(Option<f64>),
+    /// An absolute link; absent without a public base URL.
+    Link(Option<String>),
+}
+
+/// One table: a sheet's name, its header row and its rows.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Table {
+    /// The sheet's name in the workbook.
+    pub(super) sheet: &'static str,
+    /// The header row.
+    pub(super) headers: Vec<String>,
+    /// The rows, each as long as the headers.
+    pub(super) rows: Vec<Vec<Cell>>,
+    /// What a link shows in a sheet, where it is a hyperlink (`打开`): the
+    /// address itself is long, and says nothing on paper.
+    pub(super) link_text: &'static str,
+}
+
+/// Every header, name and label of the files, in one language.
 struct Labels {
-    metric_headers: [&'static str; 9],
+    metric: [&'static str; 7],
+    agency: &'static str,
+    seq: &'static str,
+    item: &'static str,
+    name: &'static str,
+    scope: &'static str,
     contract: &'static str,
     all: &'static str,
-    agency: &'static str,
-    item: &'static str,
-    inspections: [&'static str; 9],
-    breached_sheet: &'static str,
-    breached_headers: [&'static str; 5],
+    inspections: [&'static str; 8],
+    breached: [&'static str; 6],
+    sheets: [&'static str; 7],
+    severities: [(&'static str, &'static str); 3],
+    list_separator: &'static str,
+    all_agencies: &'static str,
+    title: [&'static str; 4],
+    chart_title: &'static str,
+    footer: &'static str,
+    open: &'static str,
 }
 
 const ZH: Labels = Labels {
-    metric_headers: [
-        "范围",
-        "对象",
-        "指标",
-        "按时达成",
-        "超时",
-        "进行中",
-        "达成率(%)",
-        "平均用时(分钟)",
-        "P90用时(分钟)",
-    ],
+    metric: ["指标", "按时达成", "超时", "进行中", "达成率(%)", "平均用时(分钟)", "P90用时(分钟)"],
+    agency: "服务单位",
+    seq: "序号",
+    item: "运维项目",
+    name: "名称",
+    scope: "范围",
     contract: "合同",
     all: "全部",
-    agency: "服务单位",
-    item: "运维项目",
-    inspections: ["范围", "对象", "应巡检", "按时完成", "逾期完成", "未完成", "补录", "补录已批准", "上线前"],
-    breached_sheet: "超时工单",
-    breached_headers: ["工单号", "运维项目序号", "服务单位", "超时指标", "链接"],
+    inspections: ["应巡检", "按时完成", "逾期完成", "未完成", "未到期", "补录", "补录已批准", "上线前"],
+    breached: ["工单号", "标题", "严重程度", "报告时间", "超时指标", "链接"],
+    sheets: ["合同汇总", "按运维项目", "按服务单位", "巡检", "超时工单", "各项目达成率", "达成率图"],
+    severities: [("general", "一般"), ("major", "重大"), ("critical", "特别重大")],
+    list_separator: "、",
+    all_agencies: "全部服务单位",
+    title: ["服务水平报告", "范围", "期间", "截至"],
+    chart_title: "各运维项目 SLA 达成率",
+    footer: "&C第 &P 页，共 &N 页",
+    open: "打开",
 };
 
 const EN: Labels = Labels {
-    metric_headers: [
-        "Scope",
-        "Of",
+    metric: [
         "Metric",
         "Met",
         "Breached",
@@ -69,162 +154,280 @@ const EN: Labels = Labels {
         "Mean to meet (min)",
         "P90 to meet (min)",
     ],
+    agency: "Agency",
+    seq: "No.",
+    item: "Line item",
+    name: "Name",
+    scope: "Scope",
     contract: "Contract",
     all: "All",
-    agency: "Agency",
-    item: "Line item",
     inspections: [
-        "Scope",
-        "Of",
         "Due",
         "On time",
         "Late",
         "Missed",
+        "Open (not yet due)",
         "Recorded late",
         "Approved",
         "Before go-live",
     ],
-    breached_sheet: "Breached tickets",
-    breached_headers: ["Ticket", "Line item", "Agency", "Metrics missed", "Link"],
+    breached: ["Ticket", "Title", "Severity", "Reported at", "Metrics missed", "Link"],
+    sheets: [
+        "Contract",
+        "Line items",
+        "Agencies",
+        "Inspections",
+        "Breached tickets",
+        "Attainment by item",
+        "Attainment chart",
+    ],
+    severities: [("general", "general"), ("major", "major"), ("critical", "critical")],
+    list_separator: ", ",
+    all_agencies: "All agencies",
+    title: ["SLA report", "Scope", "Period", "As of"],
+    chart_title: "SLA attainment per line item",
+    footer: "&CPage &P of &N",
+    open: "Open",
 };
 
 fn labels(lang: Lang) -> &'static Labels {
     if lang == Lang::En { &EN } else { &ZH }
 }
 
-/// Each group with its scope label and display name, contract first.
-fn groups<'a>(report: &'a SlaReport, l: &Labels) -> Vec<(&'static str, String, &'a GroupReport)> {
-    let mut out = vec![(l.contract, l.all.to_owned(), &report.contract)];
-    for (k, g) in &report.agencies {
-        out.push((l.agency, report.agency_names.get(k).cloned().unwrap_or_else(|| k.clone()), g));
+/// An instant as people read it in files: `2026-11-29 20:10 (+08:00)`.
+pub fn local_time(at: &DateTime<FixedOffset>) -> String {
+    at.format("%Y-%m-%d %H:%M (%:z)").to_string()
+}
+
+/// The order people expect metrics in: the contract's three (response, on
+/// site, recovery), then the others by name.
+pub fn metric_order(a: &str, b: &str) -> Ordering {
+    match (a.parse::<sla_engine::Metric>(), b.parse::<sla_engine::Metric>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
     }
-    for (k, g) in &report.line_items {
-        out.push((l.item, k.to_string(), g));
-    }
+}
+
+/// A metric's name in `lang`, from the catalog (its key when the catalog has none).
+pub(super) fn metric_label<'a>(report: &'a SlaReport, metric: &'a str, lang: Lang) -> &'a str {
+    report.metric_names.get(metric).map_or(metric, |n| if lang == Lang::En { &n.en } else { &n.zh })
+}
+
+/// A group's metrics, in the order people expect.
+fn metrics(g: &GroupReport) -> Vec<(&String, &MetricFigures)> {
+    let mut out: Vec<_> = g.metrics.iter().collect();
+    out.sort_by(|a, b| metric_order(a.0, b.0));
     out
 }
 
-fn minutes(seconds: f64) -> String {
-    format!("{:.1}", seconds / 60.0)
-}
-
-/// The report as CSV: one row per group and metric, then one per group's
-/// inspections, under their own header row.
-pub fn to_csv(report: &SlaReport, lang: Lang) -> String {
+/// Who the report covers, in words: `全部服务单位`, or the agency, and the line item.
+pub fn scope_text(report: &SlaReport, lang: Lang) -> String {
     let l = labels(lang);
-    let mut out = l.metric_headers.join(",") + "\n";
-    let groups = groups(report, l);
-    for (scope, name, g) in &groups {
-        for (metric, f) in &g.metrics {
-            out.push_str(&format!(
-                "{scope},{},{metric},{},{},{},{},{},{}\n",
-                csv_field(name),
-                f.met,
-                f.breached,
-                f.running,
-                f.attainment_percent.map_or_else(String::new, |x| format!("{x:.1}")),
-                f.mean_seconds_to_meet.map_or_else(String::new, minutes),
-                f.p90_seconds_to_meet.map_or_else(String::new, |x| minutes(x as f64)),
-            ));
-        }
-    }
-    out.push('\n');
-    out.push_str(&(l.inspections.join(",") + "\n"));
-    for (scope, name, g) in &groups {
-        let i = &g.inspections;
-        out.push_str(&format!(
-            "{scope},{},{},{},{},{},{},{},{}
-",
-            csv_field(name),
-            i.due,
-            i.on_time,
-            i.late,
-            i.missed,
-            i.recorded_late,
-            i.approved,
-            i.before_go_live
-        ));
-    }
-    out
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
+    let mut text = if report.scope.agencies.is_empty() {
+        l.all_agencies.to_owned()
     } else {
-        text.to_owned()
+        report.scope.agencies.join(l.list_separator)
+    };
+    if let Some(seq) = report.scope.line_item {
+        let name = report.line_item_names.get(&seq).map_or("", |n| n.name.as_str());
+        text = format!("{text} · {} {seq} {name}", l.item).trim_end().to_owned();
     }
+    text
 }
 
-/// The report as an XLSX workbook: one sheet per view (contract, agencies,
-/// line items, inspections, breached tickets), headers in `lang`, the header
-/// row frozen and columns fitted to their contents.
-pub fn to_xlsx(report: &SlaReport, lang: Lang) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, Workbook, Worksheet};
-    let l = labels(lang);
-    let mut book = Workbook::new();
-    let bold = Format::new().set_bold();
-    let header = |sheet: &mut Worksheet, names: &[&str]| -> Result<(), rust_xlsxwriter::XlsxError> {
-        for (c, h) in names.iter().enumerate() {
-            sheet.write_string_with_format(0, c as u16, *h, &bold)?;
-        }
-        sheet.set_freeze_panes(1, 0)?;
-        Ok(())
+/// The workbook's title row: the contract, scope, period and as-of time.
+pub(super) fn title(report: &SlaReport, lang: Lang) -> String {
+    let t = labels(lang).title;
+    let (period, sep) = match lang {
+        Lang::Zh => (format!("{} 至 {}", report.from, report.to), "　"),
+        Lang::En => (format!("{} to {}", report.from, report.to), " · "),
     };
-    let all = groups(report, l);
-    for scope in [l.contract, l.agency, l.item] {
-        let sheet = book.add_worksheet();
-        sheet.set_name(scope)?;
-        header(sheet, &l.metric_headers[1..])?;
-        let mut r = 1u32;
-        for (_, name, g) in all.iter().filter(|(s, ..)| *s == scope) {
-            for (metric, f) in &g.metrics {
-                sheet.write_string(r, 0, name)?;
-                sheet.write_string(r, 1, metric)?;
-                sheet.write_number(r, 2, f64::from(f.met))?;
-                sheet.write_number(r, 3, f64::from(f.breached))?;
-                sheet.write_number(r, 4, f64::from(f.running))?;
-                if let Some(a) = f.attainment_percent {
-                    sheet.write_number(r, 5, (a * 10.0).round() / 10.0)?;
-                }
-                if let Some(m) = f.mean_seconds_to_meet {
-                    sheet.write_number(r, 6, (m / 6.0).round() / 10.0)?;
-                }
-                if let Some(p) = f.p90_seconds_to_meet {
-                    sheet.write_number(r, 7, (p as f64 / 6.0).round() / 10.0)?;
-                }
-                r += 1;
+    let colon = if lang == Lang::Zh { "：" } else { ": " };
+    [
+        format!("{} {}", report.contract_name, t[0]),
+        format!("{}{colon}{}", t[1], scope_text(report, lang)),
+        format!("{}{colon}{period}", t[2]),
+        format!("{}{colon}{}", t[3], local_time(&report.as_of)),
+    ]
+    .join(sep)
+}
+
+/// The printed page's header (scope and period, left; the sheet's name,
+/// right) and footer (page numbers), in Excel's header codes.
+pub(super) fn page_header_footer(report: &SlaReport, lang: Lang) -> (String, String) {
+    let period = match lang {
+        Lang::Zh => format!("{} 至 {}", report.from, report.to),
+        Lang::En => format!("{} to {}", report.from, report.to),
+    };
+    let left = format!("{}  {period}", scope_text(report, lang)).replace('&', "&&");
+    // Excel refuses a header longer than 255 characters.
+    let left: String = left.chars().take(200).collect();
+    (format!("&L{left}&R&A"), labels(lang).footer.to_owned())
+}
+
+/// The chart sheet's name and the chart's title.
+pub(super) fn chart_names(lang: Lang) -> (&'static str, &'static str) {
+    let l = labels(lang);
+    (l.sheets[6], l.chart_title)
+}
+
+fn metric_cells(report: &SlaReport, metric: &str, f: &MetricFigures, lang: Lang) -> Vec<Cell> {
+    vec![
+        Cell::Text(metric_label(report, metric, lang).to_owned()),
+        Cell::Count(f.met),
+        Cell::Count(f.breached),
+        Cell::Count(f.running),
+        Cell::Percent(f.attainment_percent),
+        Cell::Minutes(f.mean_seconds_to_meet.map(|s| s / 60.0)),
+        Cell::Minutes(f.p90_seconds_to_meet.map(|s| s as f64 / 60.0)),
+    ]
+}
+
+fn inspection_cells(i: &InspectionFigures) -> impl Iterator<Item = Cell> {
+    [i.due, i.on_time, i.late, i.missed, i.open, i.recorded_late, i.approved, i.before_go_live]
+        .into_iter()
+        .map(Cell::Count)
+}
+
+fn agency_name(report: &SlaReport, key: &str) -> String {
+    report.agency_names.get(key).cloned().unwrap_or_else(|| key.to_owned())
+}
+
+fn item_name(report: &SlaReport, seq: u32) -> String {
+    report.line_item_names.get(&seq).map_or_else(String::new, |n| n.name.clone())
+}
+
+fn item_agency(report: &SlaReport, seq: u32) -> String {
+    report.line_item_names.get(&seq).map_or_else(String::new, |n| agency_name(report, &n.agency))
+}
+
+/// One view of the report as a table.
+pub(super) fn table(report: &SlaReport, view: View, lang: Lang) -> Table {
+    let l = labels(lang);
+    let with = |lead: &[&str], tail: &[&str]| -> Vec<String> {
+        lead.iter().chain(tail).map(|h| (*h).to_owned()).collect()
+    };
+    match view {
+        View::Contract => Table {
+            link_text: l.open,
+            sheet: l.sheets[0],
+            headers: with(&[], &l.metric),
+            rows: metrics(&report.contract)
+                .into_iter()
+                .map(|(m, f)| metric_cells(report, m, f, lang))
+                .collect(),
+        },
+        View::Items => Table {
+            link_text: l.open,
+            sheet: l.sheets[1],
+            headers: with(&[l.seq, l.item, l.agency], &l.metric),
+            rows: report
+                .line_items
+                .iter()
+                .flat_map(|(seq, g)| {
+                    metrics(g).into_iter().map(move |(m, f)| {
+                        let mut row = vec![
+                            Cell::Count(*seq),
+                            Cell::Text(item_name(report, *seq)),
+                            Cell::Text(item_agency(report, *seq)),
+                        ];
+                        row.extend(metric_cells(report, m, f, lang));
+                        row
+                    })
+                })
+                .collect(),
+        },
+        View::Agencies => Table {
+            link_text: l.open,
+            sheet: l.sheets[2],
+            headers: with(&[l.agency], &l.metric),
+            rows: report
+                .agencies
+                .iter()
+                .flat_map(|(key, g)| {
+                    metrics(g).into_iter().map(move |(m, f)| {
+                        let mut row = vec![Cell::Text(agency_name(report, key))];
+                        row.extend(metric_cells(report, m, f, lang));
+                        row
+                    })
+                })
+                .collect(),
+        },
+        View::Inspections => {
+            let mut rows = Vec::new();
+            let mut push = |scope: &str, seq: Option<u32>, name: String, i: &InspectionFigures| {
+                let mut row = vec![
+                    Cell::Text(scope.to_owned()),
+                    seq.map_or_else(|| Cell::Text(String::new()), Cell::Count),
+                    Cell::Text(name),
+                ];
+                row.extend(inspection_cells(i));
+                rows.push(row);
+            };
+            push(l.contract, None, l.all.to_owned(), &report.contract.inspections);
+            for (key, g) in &report.agencies {
+                push(l.agency, None, agency_name(report, key), &g.inspections);
+            }
+            for (seq, g) in &report.line_items {
+                push(l.item, Some(*seq), item_name(report, *seq), &g.inspections);
+            }
+            Table {
+                sheet: l.sheets[3],
+                headers: with(&[l.scope, l.seq, l.name], &l.inspections),
+                rows,
+                link_text: l.open,
             }
         }
-        sheet.autofit();
+        View::Breaches => Table {
+            link_text: l.open,
+            sheet: l.sheets[4],
+            headers: with(&l.breached[..4], &[l.seq, l.item, l.agency, l.breached[4], l.breached[5]]),
+            rows: report
+                .breached_tickets
+                .iter()
+                .map(|t| {
+                    let severity = l
+                        .severities
+                        .iter()
+                        .find(|(k, _)| *k == t.severity)
+                        .map_or(t.severity.as_str(), |s| s.1);
+                    let missed: Vec<&str> = t.metrics.iter().map(|m| metric_label(report, m, lang)).collect();
+                    vec![
+                        Cell::Text(t.number.clone()),
+                        Cell::Written(t.title.clone()),
+                        Cell::Text(severity.to_owned()),
+                        Cell::Text(local_time(&t.reported_at)),
+                        Cell::Count(t.line_item_seq),
+                        Cell::Text(item_name(report, t.line_item_seq)),
+                        Cell::Text(agency_name(report, &t.agency)),
+                        Cell::Text(missed.join(l.list_separator)),
+                        Cell::Link(t.link.clone()),
+                    ]
+                })
+                .collect(),
+        },
     }
-    let sheet = book.add_worksheet();
-    sheet.set_name(l.inspections[2])?;
-    header(sheet, &l.inspections)?;
-    for (r, (scope, name, g)) in all.iter().enumerate() {
-        let r = r as u32 + 1;
-        let i = &g.inspections;
-        sheet.write_string(r, 0, *scope)?;
-        sheet.write_string(r, 1, name)?;
-        for (c, v) in [i.due, i.on_time, i.late, i.missed, i.recorded_late, i.approved, i.before_go_live]
-            .into_iter()
-            .enumerate()
-        {
-            sheet.write_number(r, c as u16 + 2, f64::from(v))?;
-        }
-    }
-    sheet.autofit();
-    let sheet = book.add_worksheet();
-    sheet.set_name(l.breached_sheet)?;
-    header(sheet, &l.breached_headers)?;
-    for (i, t) in report.breached_tickets.iter().enumerate() {
-        let r = i as u32 + 1;
-        sheet.write_string(r, 0, &t.number)?;
-        sheet.write_number(r, 1, f64::from(t.line_item_seq))?;
-        sheet.write_string(r, 2, report.agency_names.get(&t.agency).unwrap_or(&t.agency))?;
-        sheet.write_string(r, 3, t.metrics.join(", "))?;
-        sheet.write_string(r, 4, &t.link)?;
-    }
-    sheet.autofit();
-    book.save_to_buffer()
+}
+
+/// Attainment per line item and metric, the chart's data: one row per
+/// item with a decided clock, one column per metric of the report.
+pub(super) fn attainment_table(report: &SlaReport, lang: Lang) -> Table {
+    let l = labels(lang);
+    let mut keys: Vec<&String> = report.contract.metrics.keys().collect();
+    keys.sort_by(|a, b| metric_order(a, b));
+    let mut headers = vec![l.seq.to_owned(), l.item.to_owned()];
+    headers.extend(keys.iter().map(|k| metric_label(report, k, lang).to_owned()));
+    let rows = report
+        .line_items
+        .iter()
+        .filter(|(_, g)| g.metrics.values().any(|f| f.attainment_percent.is_some()))
+        .map(|(seq, g)| {
+            let mut row = vec![Cell::Count(*seq), Cell::Text(item_name(report, *seq))];
+            row.extend(
+                keys.iter().map(|k| Cell::Percent(g.metrics.get(*k).and_then(|f| f.attainment_percent))),
+            );
+            row
+        })
+        .collect();
+    Table { sheet: l.sheets[5], headers, rows, link_text: l.open }
 }

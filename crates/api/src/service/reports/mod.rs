@@ -1,22 +1,32 @@
 //! Monthly SLA compliance: for a period, per line item, per agency and for
 //! the whole contract, how each metric's clocks stood at the period's end.
 //!
-//! A clock counts where it stood at the end of the period (or now, if
-//! sooner): met on time, breached (late or still open past its target), or
-//! still running, which is not met. Time to meet is the business time a met
-//! clock took.
+//! A report is read "as of" one instant: the period's end, or now when the
+//! period has not ended. A clock counts where it stood then: met on time,
+//! breached (late or still open past its target), or still running, which is
+//! not met. An inspection window counts once it closed (or was done): on
+//! time, late or missed; a window still open then is open, neither due nor
+//! missed. Time to meet is the business time a met clock took.
+//!
+//! The files people open are written from this one report by `export`
+//! (the tables), `csv` and `xlsx`: the API, the command line and the
+//! monthly email all use them.
 
 use std::collections::BTreeMap;
 
+mod csv;
 mod export;
+mod xlsx;
 
-use chrono::{Datelike, NaiveDate, TimeZone};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone};
 use serde::Serialize;
 use sla_engine::{ClockState, Timestamp};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use export::{Lang, to_csv, to_xlsx};
+pub use self::csv::{to_csv, to_csv_view};
+pub use export::{Lang, View, local_time, metric_order, scope_text};
+pub use xlsx::to_xlsx;
 
 use super::{Error, Result};
 use crate::domain::access::{Caller, Role};
@@ -65,17 +75,22 @@ pub struct MetricFigures {
     pub p90_seconds_to_meet: Option<u64>,
 }
 
-/// Inspections whose window closed in the period.
+/// Inspection windows that close within the period, as they stood at `as_of`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct InspectionFigures {
-    /// Due in the period.
+    /// Decided by `as_of`: windows that had closed, and those done before
+    /// they closed. `due = on_time + late + missed`.
     pub due: u32,
     /// Done within their window (and recorded in time, or approved).
     pub on_time: u32,
     /// Done after their window, or recorded late and not approved.
     pub late: u32,
-    /// Not done by the period's end (as recorded by then).
+    /// Closed undone by `as_of` (as recorded by then).
     pub missed: u32,
+    /// Still open at `as_of` and not done yet (未到期): they close later in
+    /// the period, so they are not due yet and not missed. Only a period not
+    /// yet over has any.
+    pub open: u32,
     /// Of those done, how many were recorded late (after their window
     /// closed, or long after the time they give), approved or not.
     pub recorded_late: u32,
@@ -106,25 +121,67 @@ pub struct BreachedTicket {
     pub id: Uuid,
     /// Its number.
     pub number: String,
+    /// Its title, as filed (free text: one line, but written by a person).
+    pub title: String,
+    /// `general`, `major` or `critical`.
+    pub severity: String,
+    /// When the fault was reported, in the contract's timezone.
+    pub reported_at: DateTime<FixedOffset>,
     /// Line item 序号.
     pub line_item_seq: u32,
     /// Agency key.
     pub agency: String,
     /// The metrics it missed.
     pub metrics: Vec<String>,
-    /// Link to the ticket.
-    pub link: String,
+    /// The ticket's page in the web console (`{public_base_url}/tickets/{id}`);
+    /// null when no public base URL is configured.
+    pub link: Option<String>,
+}
+
+/// Who a report covers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ReportScope {
+    /// The agencies it is narrowed to (the reader's own, and the one asked
+    /// for), by name; empty for every agency of the contract.
+    pub agencies: Vec<String>,
+    /// The line item it is narrowed to (序号); null for every line item.
+    pub line_item: Option<u32>,
+}
+
+/// A line item as reports name it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LineItemName {
+    /// Its name in the contract's annex.
+    pub name: String,
+    /// Its agency's key.
+    pub agency: String,
+}
+
+/// A metric's names for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MetricName {
+    /// 中文: `响应`, `到场`, `恢复`, `遏制`, ….
+    pub zh: String,
+    /// English.
+    pub en: String,
 }
 
 /// The whole report.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct SlaReport {
+    /// The contract's name.
+    pub contract_name: String,
+    /// Who it covers.
+    pub scope: ReportScope,
     /// First day covered.
     pub from: NaiveDate,
     /// Last day covered.
     pub to: NaiveDate,
-    /// The instant clocks were read at: the period's end, or now if sooner.
-    pub as_of: chrono::DateTime<chrono::Utc>,
+    /// The instant the report is read at, in the contract's timezone (with
+    /// its offset): the period's end, or now if the period has not ended.
+    /// Clocks count where they stood then; inspection windows still open
+    /// then count as `open`.
+    pub as_of: DateTime<FixedOffset>,
     /// The whole contract (within the caller's scope).
     pub contract: GroupReport,
     /// Per agency key.
@@ -134,6 +191,11 @@ pub struct SlaReport {
     /// Per line item 序号 (JSON object keys are text: `"1"`, `"2"`, …).
     #[schema(value_type = BTreeMap<String, GroupReport>)]
     pub line_items: BTreeMap<u32, GroupReport>,
+    /// Line item 序号 → its name and agency, for the items in the report.
+    #[schema(value_type = BTreeMap<String, LineItemName>)]
+    pub line_item_names: BTreeMap<u32, LineItemName>,
+    /// Metric → its names, for the metrics in the report.
+    pub metric_names: BTreeMap<String, MetricName>,
     /// Tickets that missed a target.
     pub breached_tickets: Vec<BreachedTicket>,
     /// True when some clock of the report was reckoned over dates without
@@ -250,26 +312,63 @@ pub async fn sla(
     // An agency named by key or exact name; one that does not exist is refused.
     let agency = agency.map(|a| state.agency_key(a)).transpose()?;
     let agency = agency.as_deref();
+    let item_seq = match line_item {
+        Some(id) => Some(
+            state
+                .item(id)
+                .map(|i| i.seq)
+                .ok_or_else(|| Error::BadRequest("line_item: no such line item".into()))?,
+        ),
+        None => None,
+    };
     let scope =
         Scope { start, end, as_of, agencies: caller.scope().into_iter().chain(agency).collect(), line_item };
     let mut groups = Groups::default();
     let (breached_tickets, beyond_holiday_data) = count_tickets(state, &scope, &mut groups).await?;
     count_inspections(state, &scope, &mut groups).await?;
     let Groups { contract, agencies, items } = groups;
+    let agency_name = |k: &str| state.catalog.agency(k).map_or_else(|| k.to_owned(), |a| a.name.clone());
+    let mut scope_agencies: Vec<String> = scope.agencies.iter().map(|k| agency_name(k)).collect();
+    scope_agencies.dedup();
+    let contract = contract.finish();
+    let metric_names = contract
+        .metrics
+        .keys()
+        .map(|m| {
+            let names = state.catalog.settings.metric_name(m);
+            let name = MetricName {
+                zh: names.map_or_else(|| m.clone(), |n| n.zh.clone()),
+                en: names.map_or_else(|| m.clone(), |n| n.en.clone()),
+            };
+            (m.clone(), name)
+        })
+        .collect();
     Ok(SlaReport {
+        contract_name: state.catalog.contract.name.clone(),
+        scope: ReportScope { agencies: scope_agencies, line_item: item_seq },
         from: period.from,
         to: period.to.pred_opt().unwrap_or(period.to),
-        as_of: as_of.to_datetime(),
-        contract: contract.finish(),
-        agency_names: agencies
-            .keys()
-            .map(|k| (k.clone(), state.catalog.agency(k).map_or_else(|| k.clone(), |a| a.name.clone())))
-            .collect(),
+        as_of: local(state, as_of),
+        contract,
+        agency_names: agencies.keys().map(|k| (k.clone(), agency_name(k))).collect(),
         agencies: agencies.into_iter().map(|(k, v)| (k, v.finish())).collect(),
+        line_item_names: items
+            .keys()
+            .filter_map(|&seq| {
+                let item = state.catalog.item(seq)?;
+                Some((seq, LineItemName { name: item.name.clone(), agency: item.agency.clone() }))
+            })
+            .collect(),
         line_items: items.into_iter().map(|(k, v)| (k, v.finish())).collect(),
+        metric_names,
         breached_tickets,
         beyond_holiday_data,
     })
+}
+
+/// An instant in the contract's timezone, with its offset.
+fn local(state: &AppState, at: Timestamp) -> DateTime<FixedOffset> {
+    at.to_datetime().with_timezone(&state.catalog.settings.timezone).fixed_offset()
 }
 
 /// A clock's outcome as counted: (met, breached, running) as 0 or 1, and the business seconds it took to meet.
@@ -310,23 +409,33 @@ async fn count_tickets(
         for acc in groups.of(&t.agency, seq) {
             acc.count_ticket(t, &outcomes);
         }
-        let missed: Vec<String> = outcomes.iter().filter(|(_, o)| o.1 == 1).map(|(m, _)| m.clone()).collect();
+        let mut missed: Vec<String> =
+            outcomes.iter().filter(|(_, o)| o.1 == 1).map(|(m, _)| m.clone()).collect();
         if !missed.is_empty() {
-            let base = state.settings.public_base_url.as_deref().unwrap_or("").trim_end_matches('/');
+            missed.sort_by(|a, b| metric_order(a, b));
             breached.push(BreachedTicket {
                 id: t.id,
                 number: t.number.clone(),
+                title: t.title.clone(),
+                severity: t.severity.as_str().to_owned(),
+                reported_at: local(state, t.reported_at),
                 line_item_seq: seq,
                 agency: t.agency.clone(),
                 metrics: missed,
-                link: format!("{base}/v1/tickets/{}", t.id),
+                link: ticket_link(state, t.id),
             });
         }
     }
     Ok((breached, beyond))
 }
 
-/// Count the inspections whose window closed within the period, as they stood at its end.
+/// The ticket's page in the web console, when a public base URL is configured.
+pub fn ticket_link(state: &AppState, id: Uuid) -> Option<String> {
+    let base = state.settings.public_base_url.as_deref()?.trim_end_matches('/');
+    (!base.is_empty()).then(|| format!("{base}/tickets/{id}"))
+}
+
+/// Count the inspections whose window closes within the period, as they stood at `as_of`.
 async fn count_inspections(state: &AppState, scope: &Scope<'_>, groups: &mut Groups) -> Result<()> {
     let tasks = store::inspections::closing_between(
         &state.db,
@@ -346,16 +455,20 @@ async fn count_inspections(state: &AppState, scope: &Scope<'_>, groups: &mut Gro
         let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
         for acc in groups.of(&t.agency, seq) {
             let f = &mut acc.inspections;
-            if status == InspectionStatus::BeforeGoLive {
-                f.before_go_live += 1;
-                continue;
-            }
-            f.due += 1;
             match status {
+                InspectionStatus::BeforeGoLive => {
+                    f.before_go_live += 1;
+                    continue;
+                }
+                InspectionStatus::Open => {
+                    f.open += 1;
+                    continue;
+                }
                 InspectionStatus::Done => f.on_time += 1,
                 InspectionStatus::Late => f.late += 1,
-                _ => f.missed += 1,
+                InspectionStatus::Missed => f.missed += 1,
             }
+            f.due += 1;
             f.recorded_late += u32::from(recorded_late);
             f.approved += u32::from(approved);
         }
