@@ -58,7 +58,7 @@ const CHAOS_ENV: &[(&str, &str)] = &[
     // Backdated filings warn at once: that warning is the alert under test.
     ("ITSM_FILING_GRACE_MINUTES", "0"),
     // The timer's "alert sent" lines say which instance sent what (d).
-    ("RUST_LOG", "warn,api::timer=info"),
+    ("RUST_LOG", "warn,api::worker=info"),
 ];
 
 // ---------------------------------------------------------------- a TCP proxy
