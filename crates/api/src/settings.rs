@@ -136,6 +136,8 @@ pub struct Settings {
     pub filing_grace_minutes: u64,
     /// An agency may reopen a closed ticket for this many days after it was closed.
     pub reopen_closed_days: u64,
+    /// Messages sent at once, each over a connection of the SMTP pool.
+    pub mail_concurrency: u32,
 }
 
 impl std::fmt::Debug for Settings {

@@ -132,7 +132,7 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         .collect::<HashMap<_, _>>();
     let mailer: Arc<dyn notifier::Mailer> = match &settings.smtp_url {
         Some(url) => Arc::new(
-            notifier::SmtpMailer::from_url(url.expose_secret())
+            notifier::SmtpMailer::pooled(url.expose_secret(), settings.mail_concurrency)
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?,
         ),
         None => {
@@ -158,6 +158,7 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         settings,
         metrics: metrics_handle(),
         wake: Arc::new(tokio::sync::Notify::new()),
+        mail_wake: Arc::new(tokio::sync::Notify::new()),
         mailer,
     });
     // Years an administrator stored since: in force from the first request.

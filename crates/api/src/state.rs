@@ -42,6 +42,8 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Wakes the SLA timer when a clock is created or changed.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Wakes the sender: a message was queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
     /// Delivers alert emails.
     pub mailer: Arc<dyn notifier::Mailer>,
     /// Holders of tokens checked recently, and tokens found unknown.

@@ -12,6 +12,13 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current instant, in whole UTC seconds.
     fn now(&self) -> Timestamp;
 
+    /// How long from now until `at` (zero once it has come). The wall clock
+    /// answers to the nanosecond, so that a timer asleep until a due
+    /// second wakes at its start, not up to a second late.
+    fn until(&self, at: Timestamp) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::try_from(at.unix() - self.now().unix()).unwrap_or(0))
+    }
+
     /// Signalled when the time jumps (a test moving a manual clock), so that
     /// a timer asleep until some instant wakes and looks again.
     fn jumps(&self) -> Option<Arc<Notify>> {
@@ -26,6 +33,13 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::from(chrono::Utc::now())
+    }
+
+    fn until(&self, at: Timestamp) -> std::time::Duration {
+        let now = chrono::Utc::now();
+        let nanos =
+            i128::from(at.unix()) * 1_000_000_000 - i128::from(now.timestamp_nanos_opt().unwrap_or(i64::MAX));
+        std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
     }
 }
 

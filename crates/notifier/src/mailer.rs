@@ -115,12 +115,19 @@ impl SmtpMailer {
     /// A mailer for `smtp://host:port` (plain), `smtp://host?tls=required`
     /// (STARTTLS) or `smtps://host` (TLS), with optional `user:password@`.
     pub fn from_url(url: &str) -> Result<Self, SendError> {
+        Self::pooled(url, 10)
+    }
+
+    /// As [`SmtpMailer::from_url`], keeping up to `connections` open to send on at once.
+    pub fn pooled(url: &str, connections: u32) -> Result<Self, SendError> {
+        let pool = lettre::transport::smtp::PoolConfig::new().max_size(connections.max(1));
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| SendError {
                 message: format!("ITSM_SMTP_URL is not a usable SMTP URL ({e}); e.g. smtp://127.0.0.1:2525 or smtps://user:pass@mail.example.org"),
                 permanent: true,
             })?
             .timeout(Some(std::time::Duration::from_secs(20)))
+            .pool_config(pool)
             .build();
         Ok(Self { transport, url: url.to_owned() })
     }

@@ -16,6 +16,8 @@ pub struct Received {
     pub to: Vec<String>,
     /// The raw message (headers and body).
     pub data: String,
+    /// When the server accepted it.
+    pub at: std::time::SystemTime,
 }
 
 impl Received {
@@ -100,7 +102,7 @@ impl Handler for Collect {
         if let Some((from, to, data)) = self.current.take() {
             let data = String::from_utf8_lossy(&data).into_owned();
             if let Ok(mut store) = self.store.lock() {
-                store.push(Received { from, to, data });
+                store.push(Received { from, to, data, at: std::time::SystemTime::now() });
             }
         }
         response::OK
@@ -125,7 +127,9 @@ impl SmtpSink {
         let down = Arc::new(AtomicBool::new(false));
         let handler = Collect { store: store.clone(), down: down.clone(), current: None };
         let mut server = Server::new(handler);
-        server.with_name("sink.test").with_num_threads(4).with_tcp_listener(listener);
+        // More threads than the service keeps connections open (`mail_concurrency`, 8):
+        // a pooled connection holds its thread while idle.
+        server.with_name("sink.test").with_num_threads(16).with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });
@@ -140,6 +144,11 @@ impl SmtpSink {
     /// While down, the server answers 421 (service not available): a transient failure.
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// How many messages were accepted so far.
+    pub fn count(&self) -> usize {
+        self.store.lock().map_or(0, |m| m.len())
     }
 
     /// Everything accepted so far.

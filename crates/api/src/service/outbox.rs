@@ -33,6 +33,6 @@ pub async fn retry(state: &AppState, caller: &Caller, id: Uuid) -> Result<Queued
         return Err(Error::Conflict(format!("the message is {}, not dead", message.status)));
     }
     tracing::info!(%id, by = %caller.username, "dead letter queued again");
-    state.wake.notify_one();
+    state.mail_wake.notify_one();
     Ok(message)
 }

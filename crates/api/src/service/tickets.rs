@@ -506,6 +506,8 @@ async fn try_act(
     super::withdrawals::withdraw_undone(state, &txn, &outcome.ticket, &views, now).await?;
     txn.commit().await?;
     state.wake.notify_one();
+    // A correction may have been queued.
+    state.mail_wake.notify_one();
     Ok(())
 }
 

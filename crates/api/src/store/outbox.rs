@@ -7,7 +7,7 @@
 //! itself and "what is due" and "what is due next" are one indexed read.
 
 use base64::Engine;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
@@ -120,18 +120,17 @@ pub async fn lease_due(
     Ok((due.into_iter().map(from_row).collect::<Result<_, _>>()?, next))
 }
 
-/// Record a message accepted by the mail server.
-pub async fn record_sent(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    attempts: u32,
-    now: Timestamp,
-) -> Result<(), DbErr> {
+/// Record messages accepted by the mail server, each one attempt more than
+/// it had when it was leased.
+pub async fn record_sent_many(db: &impl ConnectionTrait, ids: &[Uuid], now: Timestamp) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     outbox::Entity::update_many()
-        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
         .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Sent.as_str()))
         .col_expr(outbox::Column::SentAt, Expr::value(now.unix()))
-        .col_expr(outbox::Column::Attempts, Expr::value(attempts))
+        .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
         .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<i64>::None))
         .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
         .exec(db)

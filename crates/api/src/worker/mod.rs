@@ -74,6 +74,14 @@ impl TickReport {
 /// Take changed holidays in, process every due clock, the notices, then
 /// deliver every due message.
 pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
+    let mut report = timer_tick(state).await?;
+    let next = outbox::deliver(state, &mut report).await?;
+    report.due_by(next);
+    Ok(report)
+}
+
+/// A tick without delivery: holidays, clocks, notices and chores.
+async fn timer_tick(state: &AppState) -> Result<TickReport, DbErr> {
     let mut report = TickReport::default();
     holidays(state, &mut report).await?;
     let next = clocks::process_due(state, &mut report).await?;
@@ -86,8 +94,6 @@ pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
         let next = notices::monthly_summaries(state, &mut report).await?;
         report.due_by(next);
     }
-    let next = outbox::deliver(state, &mut report).await?;
-    report.due_by(next);
     let next = housekeeping::sweep(state, &mut report).await?;
     report.due_by(next);
     if !report.without_email.is_empty() {
@@ -111,16 +117,25 @@ async fn holidays(state: &AppState, report: &mut TickReport) -> Result<(), DbErr
     Ok(())
 }
 
-/// Run until cancelled: tick, then sleep until the next instant of interest,
+/// Run until cancelled: the timer (clocks, notices, chores) and the sender
+/// (the mail queue) each in a loop of its own, so that a slow mail server
+/// never makes a threshold late, nor a burst of thresholds the mail.
+pub async fn run(state: AppState, cancel: CancellationToken) {
+    tracing::info!("SLA timer started");
+    tokio::join!(timer(state.clone(), cancel.clone()), sender(state, cancel));
+}
+
+/// Everything but delivery, then sleep until the next instant of interest,
 /// a change to any clock, or a jump of the (test) clock, looking every
 /// `calendar_poll_seconds` whether another instance changed the holidays.
-pub async fn run(state: AppState, cancel: CancellationToken) {
-    let jumps = state.clock.jumps();
+async fn timer(state: AppState, cancel: CancellationToken) {
     let poll = Duration::from_secs(state.settings.calendar_poll_seconds.max(1));
-    tracing::info!("SLA timer started");
     loop {
-        let next = match tick(&state).await {
+        let next = match timer_tick(&state).await {
             Ok(report) => {
+                // Messages may have been queued, or a manual clock moved past
+                // a retry: the sender looks (one indexed read when nothing is due).
+                state.mail_wake.notify_one();
                 if report.did_work() {
                     tracing::debug!(?report, "timer tick");
                 }
@@ -132,29 +147,71 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 Some(Timestamp::from_unix(state.clock.now().unix() + 1))
             }
         };
-        loop {
-            let until = next.map_or(MAX_SLEEP, |at| {
-                let secs = (at.unix() - state.clock.now().unix()).clamp(0, MAX_SLEEP.as_secs() as i64);
-                Duration::from_secs(secs as u64)
-            });
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                // A ticket was filed or acted on: its clocks may be due sooner.
-                () = state.wake.notified() => break,
-                // The earliest due clock or message.
-                () = tokio::time::sleep(until) => break,
-                // A manual clock moved (tests).
-                () = async {
-                    match &jumps {
-                        Some(n) => n.notified().await,
-                        None => std::future::pending().await,
-                    }
-                } => break,
-                // Nothing due yet: only ask whether the holidays changed.
-                () = tokio::time::sleep(poll) => {
-                    if calendars::refresh(&state).await.unwrap_or(false) {
-                        break;
-                    }
+        let woke = sleep_until(&state, next, &cancel, &state.wake, state.clock.jumps(), Some(poll)).await;
+        if woke == Woke::Cancelled {
+            return;
+        }
+    }
+}
+
+/// Deliver what is due, then sleep until the next retry or a new message.
+async fn sender(state: AppState, cancel: CancellationToken) {
+    loop {
+        let mut report = TickReport::default();
+        let next = match outbox::deliver(&state, &mut report).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery failed; retrying");
+                Some(Timestamp::from_unix(state.clock.now().unix() + 1))
+            }
+        };
+        // A manual clock's jumps wake the timer, which wakes the sender.
+        if sleep_until(&state, next, &cancel, &state.mail_wake, None, None).await == Woke::Cancelled {
+            return;
+        }
+    }
+}
+
+/// Why a sleep ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Woke {
+    Cancelled,
+    Due,
+}
+
+/// Sleep until `next` (at most [`MAX_SLEEP`]), a wake-up, or one of
+/// `jumps` (a manual clock moved); every `poll`, ask whether another instance changed the
+/// holidays, and wake if it did.
+async fn sleep_until(
+    state: &AppState,
+    next: Option<Timestamp>,
+    cancel: &CancellationToken,
+    wake: &tokio::sync::Notify,
+    jumps: Option<std::sync::Arc<tokio::sync::Notify>>,
+    poll: Option<Duration>,
+) -> Woke {
+    let until = next.map_or(MAX_SLEEP, |at| state.clock.until(at).min(MAX_SLEEP));
+    let deadline = tokio::time::sleep(until);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return Woke::Cancelled,
+            () = wake.notified() => return Woke::Due,
+            () = &mut deadline => return Woke::Due,
+            () = async {
+                match &jumps {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => return Woke::Due,
+            () = async {
+                match poll {
+                    Some(p) => tokio::time::sleep(p).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if calendars::refresh(state).await.unwrap_or(false) {
+                    return Woke::Due;
                 }
             }
         }
