@@ -13,6 +13,7 @@ mod contract;
 mod flows;
 mod hardening;
 mod holidays;
+mod import;
 mod http;
 mod inspections;
 mod lookups;

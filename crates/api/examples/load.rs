@@ -81,51 +81,47 @@ async fn fresh(
     Ok((format!("{base}/{name}"), Some((conn, name))))
 }
 
-/// Insert `n` tickets with their clocks and first events in bulk, as a year of use would leave them.
-async fn preload(db: &DatabaseConnection, n: u64, item: &str, agency: &str) -> anyhow::Result<()> {
-    let pg = db.get_database_backend() == DbBackend::Postgres;
-    let batch = 1000u64;
+/// File `n` closed tickets of the past year in bulk through the import
+/// service (the same rows, clocks and trail a filing writes), as a year of
+/// use would leave them.
+async fn preload(state: &api::state::AppState, token: &str, n: u64, item: &str) -> anyhow::Result<()> {
+    use api::service::filing::{PastTicket, Steps, import};
+    use sla_engine::Timestamp;
+    let admin = api::service::accounts::caller_for_token(state, token)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .context("the admin's token")?;
+    let line_item_id: uuid::Uuid = item.parse().context("item id")?;
+    let batch = 2000u64;
     let started = Instant::now();
     let mut done = 0u64;
     while done < n {
         let size = batch.min(n - done);
-        let mut tickets = Vec::new();
-        let mut clocks = Vec::new();
-        let mut events = Vec::new();
-        for i in done..done + size {
-            let id = uuid::Uuid::now_v7();
-            let at = 1_767_196_800 + (i as i64 % 31_000_000);
-            let uuid = |u: uuid::Uuid| if pg { format!("'{u}'") } else { format!("X'{}'", u.simple()) };
-            let item_id = uuid(item.parse().context("item id")?);
-            tickets.push(format!(
-                "({}, 'INC-2025-{i:07}', {item_id}, '{agency}', 'preloaded', '', 'general', 'closed', NULL, '[]', NULL, {}, {at}, {at}, {at}, 1, NULL)",
-                uuid(id),
-                uuid(uuid::Uuid::nil())
-            ));
-            clocks.push(format!(
-                "({}, 'response', 1800, '7x24', 'met', '[]', {at}, NULL, NULL, NULL, {}, {at})",
-                uuid(id),
-                at + 600
-            ));
-            events.push(format!(
-                "({}, {}, 1, 'file', NULL, {at}, {at}, NULL, 'open', '{{}}')",
-                uuid(uuid::Uuid::now_v7()),
-                uuid(id)
-            ));
-        }
-        let txn = sea_orm::TransactionTrait::begin(db).await?;
-        txn.execute_unprepared(&format!("INSERT INTO tickets (id, number, line_item_id, agency_key, title, description, severity, state, paused_from, tags, assignee_id, created_by, reported_at, created_at, updated_at, version, next_due_at) VALUES {}", tickets.join(","))).await?;
-        txn.execute_unprepared(&format!("INSERT INTO clocks (ticket_id, metric, target_seconds, calendar, state, events, started_at, deadline, next_at, breached_at, met_at, updated_at) VALUES {}", clocks.join(","))).await?;
-        txn.execute_unprepared(&format!("INSERT INTO ticket_events (id, ticket_id, seq, kind, actor_id, at, recorded_at, from_state, to_state, data) VALUES {}", events.join(","))).await?;
-        sea_orm::TransactionSession::commit(txn).await?;
+        let tickets = (done..done + size)
+            .map(|i| {
+                // Spread over the year 2026 up to 1 November, a ticket every half minute or so.
+                let at = 1_767_196_800 + (i as i64 * 26) % 26_000_000;
+                let t = |s: i64| Some(Timestamp::from_unix(at + s));
+                PastTicket {
+                    line_item_id,
+                    title: format!("preloaded {i}"),
+                    severity: sla_engine::Severity::General,
+                    reported_at: Timestamp::from_unix(at),
+                    steps: Steps { acknowledged_at: t(600), arrived_at: t(1800), resolved_at: t(3600) },
+                    closed_at: t(7200),
+                    assignee_id: None,
+                }
+            })
+            .collect();
+        import(state, &admin, tickets).await.map_err(|e| anyhow::anyhow!("import: {e}"))?;
         let before = done * 10 / n.max(1);
         done += size;
         if done * 10 / n.max(1) > before {
             eprintln!("  preloaded {done}/{n} tickets ({:.0} s)", started.elapsed().as_secs_f64());
         }
     }
-    if pg {
-        db.execute_unprepared("ANALYZE").await?;
+    if state.db.get_database_backend() == DbBackend::Postgres {
+        state.db.execute_unprepared("ANALYZE").await?;
     }
     Ok(())
 }
@@ -179,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
         settings.rate_limit_per_second = 0;
         let built = api::startup::build(settings, Arc::new(api::time::SystemClock)).await?;
         let db = built.state.db.clone();
+        let state = built.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let shutdown = CancellationToken::new();
@@ -197,10 +194,9 @@ async fn main() -> anyhow::Result<()> {
             client.get(format!("{base}/v1/line-items")).bearer_auth(&token).send().await?.json().await?;
         let first = items.as_array().and_then(|a| a.first()).context("items")?;
         let item = first["id"].as_str().context("item id")?.to_owned();
-        let agency = first["agency"].as_str().context("agency")?.to_owned();
         if args.preload > 0 {
             eprintln!("{backend}: preloading {} tickets", args.preload);
-            preload(&db, args.preload, &item, &agency).await?;
+            preload(&state, &token, args.preload, &item).await?;
         }
         for clients in [1usize, 8, 32] {
             let per = (args.requests / clients).max(1);

@@ -253,6 +253,7 @@ pub async fn file(
             ticket: &ticket,
             events: &events,
             clocks: &writes(&clocks, now, state.hold(&ticket)),
+            alerts: &[],
             idempotency: idempotency.as_ref().map(|i| (i.key.as_str(), i.hash.as_str())),
             now,
         };
@@ -281,4 +282,144 @@ async fn replay(state: &AppState, caller: &Caller, key: &Idempotency) -> Result<
         Some((hash, _)) if hash != key.hash => Err(Error::IdempotencyKeyReused),
         Some((_, id)) => Ok(Some(read_unscoped(state, id).await?)),
     }
+}
+
+/// A ticket that already happened, for filing many at once (loading past
+/// records; the scale benchmark's data): clocked by the same rules as any
+/// filing, its steps at the times they happened.
+#[derive(Clone, Debug)]
+pub struct PastTicket {
+    /// The line item.
+    pub line_item_id: Uuid,
+    /// A short summary.
+    pub title: String,
+    /// How serious.
+    pub severity: Severity,
+    /// When the fault was reported (and recorded).
+    pub reported_at: Timestamp,
+    /// Steps taken.
+    pub steps: Steps,
+    /// When it was closed, after its resolution.
+    pub closed_at: Option<Timestamp>,
+    /// Its engineer.
+    pub assignee_id: Option<Uuid>,
+}
+
+/// File `tickets` at once for `caller` (an admin), numbered in the year
+/// each was reported, many rows to a statement. Thresholds their clocks
+/// crossed before now are history, not news: they are stored as announced
+/// (without a message), and the timer announces only those still to come.
+pub async fn import(state: &AppState, caller: &Caller, tickets: Vec<PastTicket>) -> Result<usize> {
+    if caller.role != Role::Admin {
+        return Err(Error::forbidden("only admins import tickets"));
+    }
+    let now = state.clock.now();
+    let mut built = Vec::with_capacity(tickets.len());
+    for past in tickets {
+        built.push(past_ticket(state, caller, past, now)?);
+    }
+    let mut by_year: std::collections::BTreeMap<i32, Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, (t, ..)) in built.iter().enumerate() {
+        by_year.entry(number_year(state, t.reported_at)).or_default().push(i);
+    }
+    for (year, indexes) in by_year {
+        let numbers = filing::numbers(&state.db, year, indexes.len()).await?;
+        for (i, number) in indexes.into_iter().zip(numbers) {
+            built[i].0.number = number;
+        }
+    }
+    let writes: Vec<_> = built.iter().map(|(_, _, clocks)| past_writes(clocks, now)).collect();
+    let alerts: Vec<_> = built.iter().map(|(t, _, clocks)| crossed(t.id, clocks)).collect();
+    let filings: Vec<Filing<'_>> = built
+        .iter()
+        .zip(writes.iter().zip(&alerts))
+        .map(|((ticket, events, _), (clocks, alerts))| Filing {
+            year: number_year(state, ticket.reported_at),
+            ticket,
+            events,
+            clocks,
+            alerts,
+            idempotency: None,
+            now,
+        })
+        .collect();
+    filing::insert_many(&state.db, &filings).await?;
+    state.wake.notify_one();
+    Ok(filings.len())
+}
+
+/// The rows of a past ticket's clocks: due next at the first threshold still to come.
+fn past_writes(clocks: &super::tickets::Computed, now: Timestamp) -> Vec<store::clocks::ClockWrite<'_>> {
+    // Nothing crossed is unannounced, so no hold applies.
+    let hold = crate::domain::clock::Hold::after(now, 0);
+    clocks
+        .iter()
+        .map(|(clock, status)| store::clocks::ClockWrite {
+            clock,
+            status,
+            next_at: crate::domain::clock::next_at(status, now, hold, |_| false),
+        })
+        .collect()
+}
+
+/// Every threshold a past ticket's clocks crossed, as announced without a message.
+fn crossed(ticket_id: Uuid, clocks: &super::tickets::Computed) -> Vec<store::clocks::NewAlert<'_>> {
+    clocks
+        .iter()
+        .flat_map(|(clock, status)| {
+            status.crossed.iter().map(move |x| store::clocks::NewAlert {
+                ticket_id,
+                metric: clock.metric.as_str(),
+                percent: x.percent,
+                at: x.at,
+                notified: false,
+            })
+        })
+        .collect()
+}
+
+/// One past ticket as it will be stored: the row, its trail and its clocks.
+fn past_ticket(
+    state: &AppState,
+    caller: &Caller,
+    past: PastTicket,
+    now: Timestamp,
+) -> Result<(Ticket, Vec<NewEvent>, super::tickets::Computed)> {
+    let item = state.item(past.line_item_id).ok_or(Error::NotFound("line item"))?;
+    let mut trail = check_steps(caller, past.steps, past.reported_at, now)?;
+    if let Some(at) = past.closed_at {
+        if trail.last().is_none_or(|e| e.action != Action::Resolve || at < e.at) {
+            return Err(Invalid::field(
+                "closed_at",
+                "关闭时间须在恢复之后",
+                "closed_at needs resolved_at before it",
+            )
+            .into());
+        }
+        trail.push(TrailEntry { action: Action::Close, at });
+    }
+    let mut ticket = Ticket {
+        id: Uuid::now_v7(),
+        number: String::new(),
+        line_item_id: past.line_item_id,
+        agency: item.agency.clone(),
+        title: past.title,
+        description: String::new(),
+        severity: past.severity,
+        state: TicketState::Open,
+        paused_from: None,
+        tags: Vec::new(),
+        assignee_id: past.assignee_id,
+        created_by: caller.id,
+        reported_at: past.reported_at,
+        created_at: past.reported_at,
+        updated_at: trail.last().map_or(past.reported_at, |e| e.at),
+        version: 1,
+    };
+    let clocks = computed(&compute_clocks(state, &ticket, &trail, now)?);
+    let data =
+        json!({ "title": ticket.title, "severity": ticket.severity.as_str(), "line_item_seq": item.seq });
+    let events = trail_events(&ticket, caller, &trail, &data, now)?;
+    ticket.state = events.last().map_or(TicketState::Open, |e| e.to_state);
+    Ok((ticket, events, clocks))
 }

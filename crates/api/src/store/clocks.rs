@@ -223,15 +223,28 @@ pub struct NewAlert<'a> {
     pub notified: bool,
 }
 
+/// The row of a threshold recorded at `now`.
+pub(crate) fn alert_row(a: NewAlert<'_>, now: Timestamp) -> clock_alert::Model {
+    clock_alert::Model {
+        ticket_id: a.ticket_id,
+        metric: a.metric.to_owned(),
+        percent: i32::try_from(a.percent).unwrap_or(i32::MAX),
+        at: a.at.unix(),
+        recorded_at: now.unix(),
+        notified: a.notified,
+    }
+}
+
 /// Record a threshold once, ever: false when it was recorded already.
 pub async fn record_alert(db: &impl ConnectionTrait, a: NewAlert<'_>, now: Timestamp) -> Result<bool, DbErr> {
+    let row = alert_row(a, now);
     let inserted = clock_alert::Entity::insert(clock_alert::ActiveModel {
-        ticket_id: Set(a.ticket_id),
-        metric: Set(a.metric.to_owned()),
-        percent: Set(i32::try_from(a.percent).unwrap_or(i32::MAX)),
-        at: Set(a.at.unix()),
-        recorded_at: Set(now.unix()),
-        notified: Set(a.notified),
+        ticket_id: Set(row.ticket_id),
+        metric: Set(row.metric),
+        percent: Set(row.percent),
+        at: Set(row.at),
+        recorded_at: Set(row.recorded_at),
+        notified: Set(row.notified),
     })
     .on_conflict(
         OnConflict::columns([

@@ -18,8 +18,8 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value};
 use sla_engine::Timestamp;
 
-use super::clocks::ClockWrite;
-use super::entities::{clock, idempotency_key, ticket, ticket_event};
+use super::clocks::{ClockWrite, NewAlert};
+use super::entities::{clock, clock_alert, idempotency_key, ticket, ticket_event};
 use super::trail::NewEvent;
 use crate::domain::ticket::Ticket;
 
@@ -35,6 +35,9 @@ pub struct Filing<'a> {
     pub events: &'a [NewEvent],
     /// Its clocks.
     pub clocks: &'a [ClockWrite<'a>],
+    /// Thresholds its clocks crossed before it was recorded, stored as
+    /// announced already (a bulk import of past tickets); empty for a filing.
+    pub alerts: &'a [NewAlert<'a>],
     /// The Idempotency-Key it was filed under and the request's hash, if any.
     pub idempotency: Option<(&'a str, &'a str)>,
     /// When it is filed.
@@ -47,6 +50,7 @@ struct Models {
     ticket: ticket::Model,
     events: Vec<ticket_event::Model>,
     clocks: Vec<clock::Model>,
+    alerts: Vec<clock_alert::Model>,
     idempotency: Option<idempotency_key::Model>,
 }
 
@@ -61,6 +65,7 @@ impl Models {
                 .iter()
                 .map(|w| super::clocks::to_row(f.ticket.id, *w, f.now))
                 .collect::<Result<_, _>>()?,
+            alerts: f.alerts.iter().map(|a| super::clocks::alert_row(*a, f.now)).collect(),
             idempotency: f.idempotency.map(|(key, hash)| idempotency_key::Model {
                 user_id: f.ticket.created_by,
                 key: key.to_owned(),
@@ -160,6 +165,26 @@ fn dependents(f: &Models) -> Vec<Rows> {
                         c.updated_at.into(),
                         c.rule.clone().into(),
                         c.choice_beyond_holiday_data.into(),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if !f.alerts.is_empty() {
+        out.push(Rows {
+            table: "clock_alerts",
+            columns: "ticket_id, metric, percent, at, recorded_at, notified",
+            rows: f
+                .alerts
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.ticket_id.into(),
+                        a.metric.clone().into(),
+                        a.percent.into(),
+                        a.at.into(),
+                        a.recorded_at.into(),
+                        a.notified.into(),
                     ]
                 })
                 .collect(),
@@ -305,4 +330,76 @@ async fn insert_in_transaction(db: &DatabaseConnection, f: &Models) -> Result<St
     }
     txn.commit().await?;
     Ok(number)
+}
+
+/// `n` fresh numbers of `year`'s tickets, for filings written together (a
+/// bulk import): from the same sequence (PostgreSQL) or counter (SQLite) as
+/// every other filing, so that none is ever given twice.
+pub async fn numbers(db: &DatabaseConnection, year: i32, n: usize) -> Result<Vec<String>, DbErr> {
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    let backend = db.get_database_backend();
+    let lasts: Vec<i64> = if backend == DbBackend::Postgres {
+        let make = format!("CREATE SEQUENCE IF NOT EXISTS {} AS bigint MINVALUE 1", sequence(year));
+        if let Err(e) = db.execute_unprepared(&make).await
+            && !super::is_unique_violation(&e)
+        {
+            return Err(e);
+        }
+        let sql =
+            format!("SELECT nextval('{}'::regclass) AS last FROM generate_series(1, $1)", sequence(year));
+        let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [count.into()])).await?;
+        rows.iter().map(|r| r.try_get("", "last")).collect::<Result<_, _>>()?
+    } else {
+        let sql = "INSERT INTO ticket_counters (year, last) VALUES (?, ?) \
+                   ON CONFLICT (year) DO UPDATE SET last = ticket_counters.last + excluded.last RETURNING last";
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, [year.into(), count.into()]))
+            .await?
+            .ok_or_else(|| DbErr::Custom("ticket counter returned no row".into()))?;
+        let last: i64 = row.try_get("", "last")?;
+        (last - count + 1..=last).collect()
+    };
+    Ok(lasts.into_iter().map(|last| number(year, last)).collect())
+}
+
+/// Write many filings at once, each with the number it already has (from
+/// [`numbers`]), in one transaction of multi-row statements.
+pub async fn insert_many(db: &DatabaseConnection, filings: &[Filing<'_>]) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let models = filings.iter().map(Models::of).collect::<Result<Vec<_>, _>>()?;
+    let mut tables: Vec<Rows> = vec![Rows {
+        table: "tickets",
+        columns: concat!(ticket_columns!(), ", number"),
+        rows: models
+            .iter()
+            .map(|m| {
+                let mut values = ticket_values(&m.ticket);
+                values.push(m.ticket.number.clone().into());
+                values
+            })
+            .collect(),
+    }];
+    for m in &models {
+        for rows in dependents(m) {
+            match tables.iter_mut().find(|t| t.table == rows.table) {
+                Some(t) => t.rows.extend(rows.rows),
+                None => tables.push(rows),
+            }
+        }
+    }
+    let txn = db.begin().await?;
+    for table in tables {
+        // Both engines bind at most 32,766 values a statement: chunks well under it.
+        let width = table.columns.split(',').count().max(1);
+        let per_statement = (30_000 / width).max(1);
+        let mut rows = table.rows;
+        while !rows.is_empty() {
+            let rest = rows.split_off(per_statement.min(rows.len()));
+            let mut p = Params::new(backend);
+            let sql = p.insert(Rows { table: table.table, columns: table.columns, rows });
+            txn.execute_raw(p.statement(sql)).await?;
+            rows = rest;
+        }
+    }
+    txn.commit().await
 }
