@@ -269,6 +269,12 @@ async fn changed_holidays_move_running_clocks_and_item_thresholds_apply(app: Tes
     app.clock.set(sh("2026-06-01 18:00"));
     app.tick().await;
     let sent_before = app.smtp.messages().len();
+    let unchanged = app.restart_with(&crate::helpers::config_dir()).await;
+    assert_eq!(
+        unchanged.recomputed_clocks, None,
+        "nothing the clocks depend on changed: a start leaves them"
+    );
+    drop(unchanged);
 
     let dir = tempfile::tempdir().expect("tempdir");
     crate::helpers::copy_dir(&crate::helpers::config_dir(), dir.path());
@@ -286,6 +292,12 @@ async fn changed_holidays_move_running_clocks_and_item_thresholds_apply(app: Tes
 
     let renewed = app.restart_with(dir.path()).await;
     let t = renewed.ticket(&renewed.admin_token, &id).await;
+    let running = t["clocks"].as_array().expect("clocks").iter().filter(|c| c["met_at"].is_null()).count();
+    assert_eq!(
+        renewed.recomputed_clocks,
+        Some(running),
+        "a changed calendar: every running clock recomputed"
+    );
     assert_eq!(crate::helpers::clock(&t, "response")["deadline"], crate::helpers::shown("2026-06-03 09:15"));
     renewed.clock.set(sh("2026-06-02 09:15"));
     assert_eq!(renewed.tick().await.sent, 0, "Tuesday is now a holiday");

@@ -66,6 +66,8 @@ pub struct TestApp {
     pub admin_token: String,
     /// The first admin's generated password, when a test started without `ADMIN_PASSWORD`.
     pub generated_admin_password: Option<String>,
+    /// How many running clocks this start recomputed (none: nothing they depend on changed).
+    pub recomputed_clocks: Option<usize>,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
     /// The PostgreSQL database this app made, dropped with it; `None` on
@@ -249,6 +251,7 @@ impl TestApp {
         let built = api::startup::build(settings, Arc::new(clock.clone())).await.expect("app builds");
         let state = built.state.clone();
         let generated_admin_password = built.generated_admin_password.clone();
+        let recomputed_clocks = built.recomputed_clocks;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("addr"));
         let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind metrics");
@@ -266,6 +269,7 @@ impl TestApp {
             clock,
             admin_token: String::new(),
             generated_admin_password,
+            recomputed_clocks,
             shutdown,
             _dir: dir,
             _database: owned,

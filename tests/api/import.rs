@@ -13,7 +13,8 @@ use crate::helpers::{TestApp, clock, sh, shown};
 
 crate::both_backends!(
     thresholds_crossed_before_an_import_are_never_mailed,
-    only_an_admin_imports_and_steps_keep_their_order
+    only_an_admin_imports_and_steps_keep_their_order,
+    a_report_read_a_page_at_a_time_counts_every_ticket_once
 );
 
 fn past(item: &str, reported_at: Timestamp) -> PastTicket {
@@ -85,6 +86,48 @@ async fn only_an_admin_imports_and_steps_keep_their_order(app: TestApp) {
     let mut closed_unresolved = past(&item, sh("2026-11-30 08:00"));
     closed_unresolved.closed_at = Some(sh("2026-11-30 09:00"));
     let refused = import(&app.state, &admin, vec![closed_unresolved]).await;
-    assert!(matches!(&refused, Err(api::service::Error::Invalid(i)) if i.field == Some("closed_at")), "{refused:?}");
+    assert!(
+        matches!(&refused, Err(api::service::Error::Invalid(i)) if i.field == Some("closed_at")),
+        "{refused:?}"
+    );
     assert!(tickets(&app).await.is_empty(), "a refused import writes nothing");
+}
+
+async fn a_report_read_a_page_at_a_time_counts_every_ticket_once(app: TestApp) {
+    // 2,345 tickets on item 1 (7x24, response 30 min) in November: more than
+    // two pages of the report's reading, 1,500 of them reported at one instant
+    // (so that pages break within a tie). 1,600 answered after 5 min, 745
+    // after 40 min (late).
+    let item = app.item_id(1).await;
+    app.clock.set(sh("2026-12-02 10:00"));
+    let admin = caller(&app, &app.admin_token).await;
+    let tickets: Vec<PastTicket> = (0..2345i64)
+        .map(|i| {
+            let reported =
+                if i < 1500 { sh("2026-11-10 09:00") } else { sh("2026-11-11 00:00").plus_seconds(i * 60) };
+            let answered = if i < 1600 { 300 } else { 2400 };
+            let mut t = past(&item, reported);
+            t.steps.acknowledged_at = Some(reported.plus_seconds(answered));
+            t.steps.arrived_at = Some(reported.plus_seconds(2500));
+            t.steps.resolved_at = Some(reported.plus_seconds(3000));
+            t.closed_at = Some(reported.plus_seconds(4000));
+            t
+        })
+        .collect();
+    import(&app.state, &admin, tickets).await.expect("import");
+    let r =
+        app.call(Method::GET, "/v1/reports/sla?month=2026-11", &app.admin_token, None, StatusCode::OK).await;
+    let contract = &r["contract"];
+    assert_eq!(contract["tickets_by_state"]["closed"], 2345);
+    let response = &contract["metrics"]["response"];
+    assert_eq!((response["met"].as_u64(), response["breached"].as_u64()), (Some(1600), Some(745)));
+    // Nearest rank 2,111 of 2,345 falls among the late ones.
+    assert_eq!(response["p90_seconds_to_meet"], 2400);
+    let mean = (1600.0 * 300.0 + 745.0 * 2400.0) / 2345.0;
+    assert!((response["mean_seconds_to_meet"].as_f64().expect("mean") - mean).abs() < 1e-6);
+    assert_eq!(
+        r["line_items"]["1"]["metrics"]["response"], *response,
+        "one item: its figures are the contract's"
+    );
+    assert_eq!(r["breached_tickets"].as_array().map(Vec::len), Some(745));
 }

@@ -24,6 +24,9 @@ pub struct Built {
     pub state: AppState,
     /// The one-time admin password, when this start created the admin with a generated one.
     pub generated_admin_password: Option<String>,
+    /// How many running clocks this start recomputed: none when the
+    /// calendars and thresholds are as at the last start.
+    pub recomputed_clocks: Option<usize>,
 }
 
 fn metrics_handle() -> PrometheusHandle {
@@ -59,13 +62,9 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
     let password = state.settings.admin_password.as_ref().map(|p| p.expose_secret().to_owned());
     let generated_admin_password =
         accounts::bootstrap_admin(&state, password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Holidays or windows may have changed since the last start: move the
-    // deadlines of clocks already running.
-    let recomputed =
-        crate::worker::clocks::recompute_running(&state).await.context("cannot recompute running clocks")?;
-    tracing::info!(clocks = recomputed, "running clocks recomputed");
+    let recomputed_clocks = recompute_if_changed(&state).await?;
     sync_inspections(&state).await?;
-    Ok(Built { state, generated_admin_password })
+    Ok(Built { state, generated_admin_password, recomputed_clocks })
 }
 
 /// As [`build`], for command-line tools: no first admin is created, so that
@@ -74,7 +73,29 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<
 pub async fn build_for_tools(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
     let state = connect(settings, clock).await?;
     sync_inspections(&state).await?;
-    Ok(Built { state, generated_admin_password: None })
+    Ok(Built { state, generated_admin_password: None, recomputed_clocks: None })
+}
+
+/// Holidays, windows or thresholds may have changed since the last start:
+/// then move the deadlines of clocks already running. Unchanged, nothing is
+/// read: a start with a million running clocks does not touch them.
+async fn recompute_if_changed(state: &AppState) -> anyhow::Result<Option<usize>> {
+    let service = |e: crate::service::Error| anyhow::anyhow!("cannot compare the clocks' inputs: {e}");
+    let Some(fingerprint) = crate::service::calendars::clock_inputs_changed(state).await.map_err(service)?
+    else {
+        tracing::info!("calendars and thresholds as at the last start: running clocks stand");
+        return Ok(None);
+    };
+    let started = std::time::Instant::now();
+    let recomputed =
+        crate::worker::clocks::recompute_running(state).await.context("cannot recompute running clocks")?;
+    crate::service::calendars::record_clock_inputs(state, &fingerprint).await.map_err(service)?;
+    tracing::info!(
+        clocks = recomputed,
+        seconds = started.elapsed().as_secs_f64(),
+        "running clocks recomputed"
+    );
+    Ok(Some(recomputed))
 }
 
 async fn sync_inspections(state: &AppState) -> anyhow::Result<()> {

@@ -116,6 +116,42 @@ async fn stored(state: &AppState) -> Result<Vec<HolidayYear>> {
         .collect()
 }
 
+/// What the running clocks' standing depends on besides their own history:
+/// the service windows, every holiday year, the alert thresholds (of the
+/// contract and each line item) and this build's version (its business-time
+/// arithmetic). Recorded after a start-up recomputation; while it stays the
+/// same, a start needs none.
+async fn clock_inputs_fingerprint(state: &AppState) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let inputs = inputs(state).await?;
+    let mut hash = Sha256::new();
+    hash.update(env!("CARGO_PKG_VERSION"));
+    hash.update(format!("{:?}", inputs.windows()));
+    for y in inputs.years() {
+        hash.update(format!("{} {} {}", y.region, y.year, y.text));
+    }
+    hash.update(format!("{:?}", state.catalog.settings.alerts));
+    for item in &state.catalog.items {
+        hash.update(format!("{} {:?}", item.seq, item.alert_warn));
+    }
+    Ok(format!("{:x}", hash.finalize()))
+}
+
+const CLOCK_INPUTS: &str = "clock_inputs";
+
+/// The fingerprint of the clocks' inputs when it differs from the one
+/// recorded with the last recomputation (the running clocks may then stand wrong).
+pub async fn clock_inputs_changed(state: &AppState) -> Result<Option<String>> {
+    let now = clock_inputs_fingerprint(state).await?;
+    let recorded = store::facts::get(&state.db, CLOCK_INPUTS).await?;
+    Ok((recorded.as_deref() != Some(now.as_str())).then_some(now))
+}
+
+/// Record that every running clock now stands on the inputs of `fingerprint`.
+pub async fn record_clock_inputs(state: &AppState, fingerprint: &str) -> Result<()> {
+    Ok(store::facts::set(&state.db, CLOCK_INPUTS, fingerprint).await?)
+}
+
 /// Rebuild the calendars when the stored years changed since they were
 /// built (on any instance); true when they were.
 pub async fn refresh(state: &AppState) -> Result<bool> {

@@ -112,6 +112,57 @@ pub async fn rewrite(
     Ok(())
 }
 
+/// Write many clocks whole (their standing, and their rule where it was
+/// chosen again), one statement per few hundred: for a recomputation.
+pub async fn write_many(
+    db: &impl ConnectionTrait,
+    writes: &[(Uuid, ClockWrite<'_>)],
+    now: Timestamp,
+) -> Result<(), DbErr> {
+    const COLUMNS: &str = "ticket_id, metric, target_seconds, calendar, state, events, started_at, \
+                           deadline, next_at, breached_at, met_at, rule, choice_beyond_holiday_data";
+    const SET: &str = "target_seconds = v.target_seconds, calendar = v.calendar, state = v.state, \
+                       events = v.events, started_at = v.started_at, deadline = v.deadline, next_at = v.next_at, \
+                       breached_at = v.breached_at, met_at = v.met_at, rule = v.rule, \
+                       choice_beyond_holiday_data = v.choice_beyond_holiday_data";
+    let backend = db.get_database_backend();
+    let per_statement = super::bulk::MAX_VALUES / 14;
+    for chunk in writes.chunks(per_statement) {
+        let mut p = super::bulk::Params::new(backend);
+        let rows = chunk
+            .iter()
+            .map(|(ticket_id, w)| {
+                let c = to_row(*ticket_id, *w, now)?;
+                Ok(vec![
+                    c.ticket_id.into(),
+                    c.metric.into(),
+                    c.target_seconds.into(),
+                    c.calendar.into(),
+                    c.state.into(),
+                    c.events.into(),
+                    c.started_at.into(),
+                    c.deadline.into(),
+                    c.next_at.into(),
+                    c.breached_at.into(),
+                    c.met_at.into(),
+                    c.rule.into(),
+                    c.choice_beyond_holiday_data.into(),
+                ])
+            })
+            .collect::<Result<Vec<_>, DbErr>>()?;
+        let values = p.rows(rows);
+        let updated_at = p.bind(now.unix().into());
+        // A list of values named in a CTE reads the same on both engines
+        // (SQLite cannot name the columns of a VALUES subquery otherwise).
+        let sql = format!(
+            "WITH v({COLUMNS}) AS (VALUES {values}) UPDATE clocks SET {SET}, updated_at = {updated_at} \
+             FROM v WHERE clocks.ticket_id = v.ticket_id AND clocks.metric = v.metric"
+        );
+        db.execute_raw(p.statement(sql)).await?;
+    }
+    Ok(())
+}
+
 /// A clock the worker claimed.
 #[derive(Clone, Debug)]
 pub struct Claimed {
@@ -233,6 +284,22 @@ pub(crate) fn alert_row(a: NewAlert<'_>, now: Timestamp) -> clock_alert::Model {
         recorded_at: now.unix(),
         notified: a.notified,
     }
+}
+
+/// The thresholds already recorded of each of these tickets' clocks.
+pub async fn recorded_alerts_of(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<(String, u32)>>, DbErr> {
+    let mut by_ticket: std::collections::HashMap<Uuid, Vec<(String, u32)>> = std::collections::HashMap::new();
+    for a in clock_alert::Entity::find()
+        .filter(clock_alert::Column::TicketId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        by_ticket.entry(a.ticket_id).or_default().push((a.metric, u32::try_from(a.percent).unwrap_or(0)));
+    }
+    Ok(by_ticket)
 }
 
 /// Record a threshold once, ever: false when it was recorded already.

@@ -22,3 +22,17 @@ pub async fn set_once(db: &impl ConnectionTrait, key: &str, value: &str) -> Resu
     .await?;
     Ok(get(db, key).await?.unwrap_or_else(|| value.to_owned()))
 }
+
+/// Set `key` to `value`, whatever it was.
+pub async fn set(db: &impl ConnectionTrait, key: &str, value: &str) -> Result<(), DbErr> {
+    service_fact::Entity::insert(service_fact::ActiveModel {
+        key: Set(key.to_owned()),
+        value: Set(value.to_owned()),
+    })
+    .on_conflict(
+        OnConflict::column(service_fact::Column::Key).update_column(service_fact::Column::Value).to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}

@@ -16,6 +16,8 @@
 //! gaps.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value};
+
+use super::bulk::{MAX_VALUES, Params};
 use sla_engine::Timestamp;
 
 use super::clocks::{ClockWrite, NewAlert};
@@ -87,6 +89,13 @@ struct Rows {
     table: &'static str,
     columns: &'static str,
     rows: Vec<Vec<Value>>,
+}
+
+impl Rows {
+    /// `INSERT INTO table (columns) VALUES (…), (…)`, bound to `p`.
+    fn insert(self, p: &mut Params) -> String {
+        format!("INSERT INTO {} ({}) VALUES {}", self.table, self.columns, p.rows(self.rows))
+    }
 }
 
 /// The ticket's columns but its number, which each engine writes its own way.
@@ -206,40 +215,6 @@ fn dependents(f: &Models) -> Vec<Rows> {
     out
 }
 
-/// Bind parameters for one statement, numbered as the engine wants them.
-struct Params {
-    backend: DbBackend,
-    values: Vec<Value>,
-}
-
-impl Params {
-    fn new(backend: DbBackend) -> Self {
-        Self { backend, values: Vec::new() }
-    }
-
-    /// Bind `v`; the placeholder that names it.
-    fn bind(&mut self, v: Value) -> String {
-        self.values.push(v);
-        if self.backend == DbBackend::Postgres { format!("${}", self.values.len()) } else { "?".to_owned() }
-    }
-
-    /// Bind a row of values; `(p1, p2, …)`.
-    fn row(&mut self, row: Vec<Value>) -> String {
-        let cells: Vec<String> = row.into_iter().map(|v| self.bind(v)).collect();
-        format!("({})", cells.join(", "))
-    }
-
-    /// `INSERT INTO table (columns) VALUES (…), (…)`.
-    fn insert(&mut self, rows: Rows) -> String {
-        let values: Vec<String> = rows.rows.into_iter().map(|r| self.row(r)).collect();
-        format!("INSERT INTO {} ({}) VALUES {}", rows.table, rows.columns, values.join(", "))
-    }
-
-    fn statement(self, sql: String) -> Statement {
-        Statement::from_sql_and_values(self.backend, sql, self.values)
-    }
-}
-
 const COUNTER: &str = "INSERT INTO ticket_counters (year, last) VALUES (?, 1) \
      ON CONFLICT (year) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last";
 
@@ -298,7 +273,7 @@ fn postgres_statement(f: &Models) -> Statement {
         ticket_columns!()
     ));
     for (i, rows) in dependents(f).into_iter().enumerate() {
-        let insert = p.insert(rows);
+        let insert = rows.insert(&mut p);
         sql.push_str(&format!(", d{i} AS ({insert})"));
     }
     sql.push_str(" SELECT number FROM t");
@@ -317,15 +292,12 @@ async fn insert_in_transaction(db: &DatabaseConnection, f: &Models) -> Result<St
     let mut p = Params::new(backend);
     let mut values = ticket_values(&f.ticket);
     values.push(number.clone().into());
-    let sql = p.insert(Rows {
-        table: "tickets",
-        columns: concat!(ticket_columns!(), ", number"),
-        rows: vec![values],
-    });
+    let sql = Rows { table: "tickets", columns: concat!(ticket_columns!(), ", number"), rows: vec![values] }
+        .insert(&mut p);
     txn.execute_raw(p.statement(sql)).await?;
     for rows in dependents(f) {
         let mut p = Params::new(backend);
-        let sql = p.insert(rows);
+        let sql = rows.insert(&mut p);
         txn.execute_raw(p.statement(sql)).await?;
     }
     txn.commit().await?;
@@ -389,14 +361,13 @@ pub async fn insert_many(db: &DatabaseConnection, filings: &[Filing<'_>]) -> Res
     }
     let txn = db.begin().await?;
     for table in tables {
-        // Both engines bind at most 32,766 values a statement: chunks well under it.
         let width = table.columns.split(',').count().max(1);
-        let per_statement = (30_000 / width).max(1);
+        let per_statement = (MAX_VALUES / width).max(1);
         let mut rows = table.rows;
         while !rows.is_empty() {
             let rest = rows.split_off(per_statement.min(rows.len()));
             let mut p = Params::new(backend);
-            let sql = p.insert(Rows { table: table.table, columns: table.columns, rows });
+            let sql = Rows { table: table.table, columns: table.columns, rows }.insert(&mut p);
             txn.execute_raw(p.statement(sql)).await?;
             rows = rest;
         }

@@ -3,6 +3,7 @@
 //! SQL or asks which engine it is talking to; where the engines differ
 //! (row locks, filing in one statement) the difference stays in here.
 
+mod bulk;
 pub mod catalog_sync;
 pub mod clocks;
 pub mod entities;

@@ -64,6 +64,20 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Ticket>,
     ticket::Entity::find_by_id(id).one(db).await?.map(from_row).transpose()
 }
 
+/// The tickets of `ids` that exist, by id; locked until the transaction
+/// ends when `lock` (in id order, so that two batches never wait on each other in a circle).
+pub async fn find_many(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+    lock: bool,
+) -> Result<HashMap<Uuid, Ticket>, DbErr> {
+    let query = ticket::Entity::find()
+        .filter(ticket::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(ticket::Column::Id);
+    let query = if lock { super::lock(query, db) } else { query };
+    query.all(db).await?.into_iter().map(|row| from_row(row).map(|t| (t.id, t))).collect()
+}
+
 /// The id of the ticket numbered `number` (`INC-2026-000123`).
 pub async fn id_of_number(db: &impl ConnectionTrait, number: &str) -> Result<Option<Uuid>, DbErr> {
     let id: Option<Uuid> = ticket::Entity::find()
@@ -286,23 +300,36 @@ pub async fn idempotency(
         .map(|k| (k.request_hash, k.ticket_id)))
 }
 
-/// Tickets reported within `[from, to)`, in scope, oldest first.
+/// Tickets reported within `[from, to)`, in scope, oldest first: a page of
+/// at most `limit` after the ticket `after` (its report time and id).
 pub async fn reported_between(
     db: &impl ConnectionTrait,
     from: Timestamp,
     to: Timestamp,
     agencies: &[&str],
     line_item: Option<Uuid>,
+    after: Option<(Timestamp, Uuid)>,
+    limit: u64,
 ) -> Result<Vec<Ticket>, DbErr> {
+    use ticket::Column as C;
     let mut query = ticket::Entity::find()
-        .filter(ticket::Column::ReportedAt.gte(from.unix()))
-        .filter(ticket::Column::ReportedAt.lt(to.unix()))
-        .order_by_asc(ticket::Column::ReportedAt);
+        .filter(C::ReportedAt.gte(from.unix()))
+        .filter(C::ReportedAt.lt(to.unix()))
+        .order_by_asc(C::ReportedAt)
+        .order_by_asc(C::Id)
+        .limit(limit);
+    if let Some((at, id)) = after {
+        query = query.filter(
+            Condition::any()
+                .add(C::ReportedAt.gt(at.unix()))
+                .add(Condition::all().add(C::ReportedAt.eq(at.unix())).add(C::Id.gt(id))),
+        );
+    }
     for a in agencies {
-        query = query.filter(ticket::Column::AgencyKey.eq(*a));
+        query = query.filter(C::AgencyKey.eq(*a));
     }
     if let Some(li) = line_item {
-        query = query.filter(ticket::Column::LineItemId.eq(li));
+        query = query.filter(C::LineItemId.eq(li));
     }
     query.all(db).await?.into_iter().map(from_row).collect()
 }

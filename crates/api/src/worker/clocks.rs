@@ -157,14 +157,18 @@ async fn record(
     Ok(true)
 }
 
-/// Clocks rewritten per transaction by a recomputation.
+/// Clocks rewritten per transaction by a recomputation: a batch is a
+/// handful of statements (its tickets, their thresholds and trail ends, one
+/// update, one insert), short enough that an action on one of its tickets
+/// waits a few milliseconds at most.
 const RECOMPUTE_BATCH: u64 = 500;
 
-/// Recompute every clock not yet met: at start, so that changed holidays or
-/// windows move the deadlines of tickets already open. In batches, each its
-/// own short transaction, so that filing never waits long behind it.
+/// Recompute every clock not yet met (when the calendars or thresholds
+/// changed between two starts): in batches, each its own short transaction,
+/// so that filing never waits long behind it. How many clocks.
 pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
     let now = state.clock.now();
+    let calendars = state.calendars();
     let mut after = None;
     let mut n = 0;
     loop {
@@ -172,26 +176,36 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
         let Some(last) = batch.last() else { return Ok(n) };
         after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
         let txn = state.db.begin().await?;
+        let tickets = store::tickets::find_many(&txn, &ticket_ids(&batch), false).await?;
+        let mut statuses = Vec::with_capacity(batch.len());
         for c in &batch {
-            let Some(t) = store::tickets::find(&txn, c.ticket_id).await? else { continue };
+            let Some(t) = tickets.get(&c.ticket_id) else { continue };
             let thresholds = state.thresholds(t.line_item_id, t.severity);
-            let status: ClockStatus =
-                c.clock.evaluate(&*state.calendars(), &thresholds, now).map_err(db_err)?;
-            // A threshold crossed while the service was down may be
-            // unannounced: such a clock is due at once, and the next tick decides.
-            let write = ClockWrite {
-                clock: &c.clock,
-                status: &status,
-                next_at: next_at(&status, now, state.hold(&t), |_| true),
-            };
-            store::clocks::set_status(&txn, c.ticket_id, write, now).await?;
-            n += 1;
+            let status = c.clock.evaluate(&*calendars, &thresholds, now).map_err(db_err)?;
+            statuses.push((c, t, status));
         }
+        // A threshold crossed while the service was down may be
+        // unannounced: such a clock is due at once, and the next tick decides.
+        let writes: Vec<_> = statuses
+            .iter()
+            .map(|(c, t, status)| {
+                let next_at = next_at(status, now, state.hold(t), |_| true);
+                (c.ticket_id, ClockWrite { clock: &c.clock, status, next_at })
+            })
+            .collect();
+        store::clocks::write_many(&txn, &writes, now).await?;
         txn.commit().await?;
+        n += writes.len();
         if (batch.len() as u64) < RECOMPUTE_BATCH {
             return Ok(n);
         }
     }
+}
+
+fn ticket_ids(batch: &[store::clocks::Claimed]) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = batch.iter().map(|c| c.ticket_id).collect();
+    ids.dedup();
+    ids
 }
 
 /// After the holidays changed: move every unmet clock of a window that
@@ -216,54 +230,86 @@ pub async fn recompute_after_holidays(state: &AppState) -> Result<usize, DbErr> 
     }
 }
 
+/// A clock chosen again and evaluated under the new calendars.
+struct Moved<'a> {
+    claimed: &'a store::clocks::Claimed,
+    ticket: &'a Ticket,
+    clock: StoredClock,
+    status: ClockStatus,
+}
+
 async fn move_batch(state: &AppState, batch: &[store::clocks::Claimed]) -> Result<usize, DbErr> {
     let now = state.clock.now();
     let calendars = state.calendars();
+    let ids = ticket_ids(batch);
     let txn = state.db.begin().await?;
-    let mut moved = 0;
+    // Locked, so that an action on one of them waits rather than taking the same trail position.
+    let tickets = store::tickets::find_many(&txn, &ids, true).await?;
+    let recorded = store::clocks::recorded_alerts_of(&txn, &ids).await?;
+    let mut clocks = Vec::with_capacity(batch.len());
     for c in batch {
-        // Locked, so that an action on the ticket waits rather than taking the same trail position.
-        let Some(t) = store::tickets::lock(&txn, c.ticket_id).await? else { continue };
-        let thresholds = state.thresholds(t.line_item_id, t.severity);
+        let Some(t) = tickets.get(&c.ticket_id) else { continue };
         // The new days may also change which rule sets the target (opened in
         // working time? which deadline comes first?): choose again.
-        let Some(clock) = tickets::rechoose(state, &t, &c.clock).map_err(db_err)? else { continue };
+        let Some(clock) = tickets::rechoose(state, t, &c.clock).map_err(db_err)? else { continue };
+        let thresholds = state.thresholds(t.line_item_id, t.severity);
         let status = clock.evaluate(&*calendars, &thresholds, now).map_err(db_err)?;
-        let write = ClockWrite {
-            clock: &clock,
-            status: &status,
-            next_at: next_at(&status, now, state.hold(&t), |_| true),
-        };
-        if clock == c.clock {
-            store::clocks::set_status(&txn, c.ticket_id, write, now).await?;
-        } else {
-            store::clocks::rewrite(&txn, c.ticket_id, write, now).await?;
+        // A later deadline may mean a threshold seen crossed was not (rare:
+        // each such ticket is settled on its own).
+        let known = recorded.get(&t.id).map_or(&[][..], Vec::as_slice);
+        if !crate::domain::clock::undone(known, &[(&clock, &status)]).is_empty() {
+            withdrawals::withdraw_undone(state, &txn, t, &[(&clock, &status)], now).await?;
         }
-        // A later deadline may mean a threshold seen crossed was not.
-        withdrawals::withdraw_undone(state, &txn, &t, &[(&clock, &status)], now).await?;
-        if status.deadline == c.deadline {
-            continue;
-        }
-        let event = NewEvent {
-            ticket_id: t.id,
-            seq: store::trail::last_seq(&txn, t.id).await? + 1,
-            kind: EventKind::DeadlineMoved,
-            actor_id: None,
-            at: now,
-            recorded_at: now,
-            from_state: Some(t.state),
-            to_state: t.state,
-            data: json!({
-                "metric": c.clock.metric.as_str(),
-                "from": c.deadline.map(|d| d.to_string()),
-                "to": status.deadline.map(|d| d.to_string()),
-                "reason": "holidays",
-            }),
-        };
-        store::trail::append(&txn, &event).await?;
-        moved += 1;
+        clocks.push(Moved { claimed: c, ticket: t, clock, status });
     }
+    let writes: Vec<_> = clocks
+        .iter()
+        .map(|m| {
+            let next_at = next_at(&m.status, now, state.hold(m.ticket), |_| true);
+            (m.ticket.id, ClockWrite { clock: &m.clock, status: &m.status, next_at })
+        })
+        .collect();
+    store::clocks::write_many(&txn, &writes, now).await?;
+    let events = moved_events(&txn, &clocks, now).await?;
+    store::trail::append_many(&txn, &events).await?;
     txn.commit().await?;
     state.wake.notify_one();
-    Ok(moved)
+    Ok(events.len())
+}
+
+/// A `deadline_moved` row on the trail of each clock whose deadline moved.
+async fn moved_events(
+    txn: &DatabaseTransaction,
+    clocks: &[Moved<'_>],
+    now: Timestamp,
+) -> Result<Vec<NewEvent>, DbErr> {
+    let moved: Vec<&Moved<'_>> = clocks.iter().filter(|m| m.status.deadline != m.claimed.deadline).collect();
+    if moved.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = moved.iter().map(|m| m.ticket.id).collect();
+    let mut seqs = store::trail::last_seqs(txn, &ids).await?;
+    Ok(moved
+        .into_iter()
+        .map(|m| {
+            let seq = seqs.entry(m.ticket.id).or_default();
+            *seq += 1;
+            NewEvent {
+                ticket_id: m.ticket.id,
+                seq: *seq,
+                kind: EventKind::DeadlineMoved,
+                actor_id: None,
+                at: now,
+                recorded_at: now,
+                from_state: Some(m.ticket.state),
+                to_state: m.ticket.state,
+                data: json!({
+                    "metric": m.claimed.clock.metric.as_str(),
+                    "from": m.claimed.deadline.map(|d| d.to_string()),
+                    "to": m.status.deadline.map(|d| d.to_string()),
+                    "reason": "holidays",
+                }),
+            }
+        })
+        .collect())
 }

@@ -110,9 +110,19 @@ async fn holidays(state: &AppState, report: &mut TickReport) -> Result<(), DbErr
     let to_db = |e: crate::service::Error| DbErr::Custom(e.to_string());
     calendars::refresh(state).await.map_err(to_db)?;
     if calendars::claim_recompute(state).await.map_err(to_db)? {
+        let fingerprint = calendars::clock_inputs_changed(state).await.map_err(to_db)?;
+        let started = std::time::Instant::now();
         let moved = clocks::recompute_after_holidays(state).await?;
         report.clocks += moved;
-        tracing::info!(moved, "holidays changed: deadlines of running clocks moved");
+        // Recorded only once every clock is moved: a start after a crash midway recomputes.
+        if let Some(f) = fingerprint {
+            calendars::record_clock_inputs(state, &f).await.map_err(to_db)?;
+        }
+        tracing::info!(
+            moved,
+            seconds = started.elapsed().as_secs_f64(),
+            "holidays changed: deadlines of running clocks moved"
+        );
     }
     Ok(())
 }

@@ -203,45 +203,64 @@ pub struct SlaReport {
     pub beyond_holiday_data: bool,
 }
 
+/// One metric's tally in a group.
+#[derive(Default)]
+struct Tally {
+    met: u32,
+    breached: u32,
+    running: u32,
+    /// Business seconds to meet, summed over met clocks, and how many.
+    seconds: u64,
+    timed: u32,
+    /// Each met clock's business seconds, kept by line item only (4 bytes a
+    /// clock): an agency's and the contract's percentile are taken over
+    /// their items' lists, so that a year's report holds each once.
+    times: Vec<u32>,
+}
+
 #[derive(Default)]
 struct Acc {
     inspections: InspectionFigures,
     by_severity: BTreeMap<String, u32>,
     by_state: BTreeMap<String, u32>,
-    metrics: BTreeMap<String, (u32, u32, u32, Vec<u64>)>,
+    metrics: BTreeMap<String, Tally>,
 }
 
 impl Acc {
-    fn count_ticket(&mut self, t: &Ticket, outcomes: &[(String, Outcome)]) {
+    fn count_ticket(&mut self, t: &Ticket, outcomes: &[(String, Outcome)], keep_times: bool) {
         *self.by_severity.entry(t.severity.as_str().to_owned()).or_default() += 1;
         *self.by_state.entry(t.state.as_str().to_owned()).or_default() += 1;
         for (metric, (met, breached, running, time)) in outcomes {
             let e = self.metrics.entry(metric.clone()).or_default();
-            e.0 += met;
-            e.1 += breached;
-            e.2 += running;
-            e.3.extend(time);
+            e.met += met;
+            e.breached += breached;
+            e.running += running;
+            if let Some(seconds) = time {
+                e.seconds += seconds;
+                e.timed += 1;
+                if keep_times {
+                    e.times.push(u32::try_from(*seconds).unwrap_or(u32::MAX));
+                }
+            }
         }
     }
 
-    fn finish(self) -> GroupReport {
+    /// The group's figures, with each metric's met clocks' times as
+    /// `times` gives them (its own for a line item, its items' for an
+    /// agency or the contract).
+    fn finish(self, times: impl Fn(&str) -> Vec<u32>) -> GroupReport {
         let metrics = self
             .metrics
             .into_iter()
-            .map(|(m, (met, breached, running, mut times))| {
-                times.sort_unstable();
-                let decided = met + breached;
+            .map(|(m, t)| {
+                let decided = t.met + t.breached;
                 let figures = MetricFigures {
-                    met,
-                    breached,
-                    running,
-                    attainment_percent: (decided > 0).then(|| f64::from(met) * 100.0 / f64::from(decided)),
-                    mean_seconds_to_meet: (!times.is_empty())
-                        .then(|| times.iter().sum::<u64>() as f64 / times.len() as f64),
-                    p90_seconds_to_meet: (!times.is_empty()).then(|| {
-                        let rank = (times.len() * 9).div_ceil(10).max(1);
-                        times[rank - 1]
-                    }),
+                    met: t.met,
+                    breached: t.breached,
+                    running: t.running,
+                    attainment_percent: (decided > 0).then(|| f64::from(t.met) * 100.0 / f64::from(decided)),
+                    mean_seconds_to_meet: (t.timed > 0).then(|| t.seconds as f64 / f64::from(t.timed)),
+                    p90_seconds_to_meet: p90(&mut times(&m)),
                 };
                 (m, figures)
             })
@@ -253,6 +272,16 @@ impl Acc {
             metrics,
         }
     }
+}
+
+/// The 90th percentile by nearest rank (without sorting the whole list).
+fn p90(times: &mut [u32]) -> Option<u64> {
+    if times.is_empty() {
+        return None;
+    }
+    let rank = (times.len() * 9).div_ceil(10).max(1);
+    let (_, nth, _) = times.select_nth_unstable(rank - 1);
+    Some(u64::from(*nth))
 }
 
 /// Who may read reports: managers, engineers and admins; an agency manager sees only their agency.
@@ -285,6 +314,46 @@ impl Groups {
             self.agencies.entry(agency.to_owned()).or_default(),
             self.items.entry(seq).or_default(),
         ]
+    }
+
+    /// Count a ticket's clocks at every level (their times at its line item's only).
+    fn count_ticket(&mut self, t: &Ticket, seq: u32, outcomes: &[(String, Outcome)]) {
+        let [contract, agency, item] = self.of(&t.agency, seq);
+        contract.count_ticket(t, outcomes, false);
+        agency.count_ticket(t, outcomes, false);
+        item.count_ticket(t, outcomes, true);
+    }
+
+    /// Each level's figures: the contract's, per agency and per line item.
+    fn finish(
+        mut self,
+        agency_of: impl Fn(u32) -> Option<String>,
+    ) -> (GroupReport, BTreeMap<String, GroupReport>, BTreeMap<u32, GroupReport>) {
+        let mut times: BTreeMap<(u32, String), Vec<u32>> = BTreeMap::new();
+        for (seq, acc) in &mut self.items {
+            for (metric, tally) in &mut acc.metrics {
+                times.insert((*seq, metric.clone()), std::mem::take(&mut tally.times));
+            }
+        }
+        let gather = |item: Option<u32>, agency: Option<&str>, metric: &str| -> Vec<u32> {
+            times
+                .iter()
+                .filter(|((seq, m), _)| {
+                    m == metric
+                        && item.is_none_or(|i| i == *seq)
+                        && agency.is_none_or(|a| agency_of(*seq).as_deref() == Some(a))
+                })
+                .flat_map(|(_, t)| t.iter().copied())
+                .collect()
+        };
+        let items =
+            self.items.into_iter().map(|(seq, acc)| (seq, acc.finish(|m| gather(Some(seq), None, m))));
+        let items = items.collect();
+        let agencies =
+            self.agencies.into_iter().map(|(k, acc)| (k.clone(), acc.finish(|m| gather(None, Some(&k), m))));
+        let agencies = agencies.collect();
+        let contract = self.contract.finish(|m| gather(None, None, m));
+        (contract, agencies, items)
     }
 }
 
@@ -326,11 +395,10 @@ pub async fn sla(
     let mut groups = Groups::default();
     let (breached_tickets, beyond_holiday_data) = count_tickets(state, &scope, &mut groups).await?;
     count_inspections(state, &scope, &mut groups).await?;
-    let Groups { contract, agencies, items } = groups;
+    let (contract, agencies, items) = groups.finish(|seq| state.catalog.item(seq).map(|i| i.agency.clone()));
     let agency_name = |k: &str| state.catalog.agency(k).map_or_else(|| k.to_owned(), |a| a.name.clone());
     let mut scope_agencies: Vec<String> = scope.agencies.iter().map(|k| agency_name(k)).collect();
     scope_agencies.dedup();
-    let contract = contract.finish();
     let metric_names = contract
         .metrics
         .keys()
@@ -351,7 +419,7 @@ pub async fn sla(
         as_of: local(state, as_of),
         contract,
         agency_names: agencies.keys().map(|k| (k.clone(), agency_name(k))).collect(),
-        agencies: agencies.into_iter().map(|(k, v)| (k, v.finish())).collect(),
+        agencies,
         line_item_names: items
             .keys()
             .filter_map(|&seq| {
@@ -359,7 +427,7 @@ pub async fn sla(
                 Some((seq, LineItemName { name: item.name.clone(), agency: item.agency.clone() }))
             })
             .collect(),
-        line_items: items.into_iter().map(|(k, v)| (k, v.finish())).collect(),
+        line_items: items,
         metric_names,
         breached_tickets,
         beyond_holiday_data,
@@ -383,50 +451,76 @@ fn outcome(s: &sla_engine::ClockStatus) -> Outcome {
     }
 }
 
+/// Tickets (and their clocks) read per page: what a report holds at once.
+const PAGE: u64 = 1000;
+
 /// Count the tickets reported in the period, each clock as it stood at the
-/// period's end; the tickets that missed a target, and whether any clock was
-/// reckoned over dates without holiday data.
+/// period's end, a page at a time; the tickets that missed a target, and
+/// whether any clock was reckoned over dates without holiday data.
 async fn count_tickets(
     state: &AppState,
     scope: &Scope<'_>,
     groups: &mut Groups,
 ) -> Result<(Vec<BreachedTicket>, bool)> {
     let mut beyond = false;
-    let tickets =
-        store::tickets::reported_between(&state.db, scope.start, scope.end, &scope.agencies, scope.line_item)
-            .await?;
-    let ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
-    let mut clocks = store::tickets::clocks_of(&state.db, &ids).await?;
     let mut breached = Vec::new();
-    for t in &tickets {
-        let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
-        let mut outcomes = Vec::new();
-        for c in clocks.remove(&t.id).unwrap_or_default() {
-            let s = c.evaluate(&*state.calendars(), &[], scope.as_of).map_err(Error::internal)?;
-            beyond |= s.beyond_holiday_data || c.choice_beyond_holiday_data;
-            outcomes.push((c.metric.as_str().to_owned(), outcome(&s)));
+    let mut after = None;
+    loop {
+        let tickets = store::tickets::reported_between(
+            &state.db,
+            scope.start,
+            scope.end,
+            &scope.agencies,
+            scope.line_item,
+            after,
+            PAGE,
+        )
+        .await?;
+        let Some(last) = tickets.last() else { break };
+        after = Some((last.reported_at, last.id));
+        let ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
+        let mut clocks = store::tickets::clocks_of(&state.db, &ids).await?;
+        for t in &tickets {
+            let seq = state.item(t.line_item_id).map_or(0, |i| i.seq);
+            let mut outcomes = Vec::new();
+            for c in clocks.remove(&t.id).unwrap_or_default() {
+                let s = c.evaluate(&*state.calendars(), &[], scope.as_of).map_err(Error::internal)?;
+                beyond |= s.beyond_holiday_data || c.choice_beyond_holiday_data;
+                outcomes.push((c.metric.as_str().to_owned(), outcome(&s)));
+            }
+            groups.count_ticket(t, seq, &outcomes);
+            breached.extend(breached_ticket(state, t, seq, &outcomes));
         }
-        for acc in groups.of(&t.agency, seq) {
-            acc.count_ticket(t, &outcomes);
-        }
-        let mut missed: Vec<String> =
-            outcomes.iter().filter(|(_, o)| o.1 == 1).map(|(m, _)| m.clone()).collect();
-        if !missed.is_empty() {
-            missed.sort_by(|a, b| metric_order(a, b));
-            breached.push(BreachedTicket {
-                id: t.id,
-                number: t.number.clone(),
-                title: t.title.clone(),
-                severity: t.severity.as_str().to_owned(),
-                reported_at: local(state, t.reported_at),
-                line_item_seq: seq,
-                agency: t.agency.clone(),
-                metrics: missed,
-                link: ticket_link(state, t.id),
-            });
+        if (tickets.len() as u64) < PAGE {
+            break;
         }
     }
     Ok((breached, beyond))
+}
+
+/// The ticket as listed among those that missed a target, if it missed one.
+fn breached_ticket(
+    state: &AppState,
+    t: &Ticket,
+    seq: u32,
+    outcomes: &[(String, Outcome)],
+) -> Option<BreachedTicket> {
+    let mut missed: Vec<String> = outcomes.iter().filter(|(_, o)| o.1 == 1).map(|(m, _)| m.clone()).collect();
+    if missed.is_empty() {
+        return None;
+    }
+    missed.sort_by(|a, b| metric_order(a, b));
+    Some(BreachedTicket {
+        id: t.id,
+        number: t.number.clone(),
+        title: t.title.clone(),
+        severity: t.severity.as_str().to_owned(),
+        reported_at: local(state, t.reported_at),
+        line_item_seq: seq,
+        agency: t.agency.clone(),
+        metrics: missed,
+        link: ticket_link(state, t.id),
+    })
 }
 
 /// The ticket's page in the web console, when a public base URL is configured.
