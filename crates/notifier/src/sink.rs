@@ -127,9 +127,10 @@ impl SmtpSink {
         let down = Arc::new(AtomicBool::new(false));
         let handler = Collect { store: store.clone(), down: down.clone(), current: None };
         let mut server = Server::new(handler);
-        // More threads than the service keeps connections open (`mail_concurrency`, 8):
-        // a pooled connection holds its thread while idle.
-        server.with_name("sink.test").with_num_threads(16).with_tcp_listener(listener);
+        // A connection holds its thread for as long as it stays open, idle
+        // in a pool too: enough for several instances' pools (`mail_concurrency`,
+        // 8 each) and a benchmark's own, so that the sink never makes a sender wait.
+        server.with_name("sink.test").with_num_threads(64).with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });
