@@ -161,6 +161,7 @@ async fn list(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "the path names no year (not a number)"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "send application/toml or text/calendar"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "the file names the entry and the line at fault"),
     ))]

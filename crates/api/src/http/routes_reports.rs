@@ -67,6 +67,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "no such agency (by key or exact name)"),
     ))]
 async fn sla(
     State(state): State<AppState>,

@@ -515,6 +515,7 @@ fn encode_cursor((created, id): (i64, Uuid)) -> String {
         (status = 200, body = TicketPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "no such agency (by key or exact name)"),
     ))]
 async fn list(
     State(state): State<AppState>,
