@@ -32,6 +32,11 @@ impl Lang {
         }
     }
 
+    /// The value the `lang` cookie keeps.
+    pub(crate) fn code_for_cookie(self) -> &'static str {
+        self.t("zh", "en")
+    }
+
     /// The `lang` attribute of the page.
     pub(crate) fn code(self) -> &'static str {
         self.t("zh-CN", "en")

@@ -19,7 +19,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 pub use self::assets::{HTMX_PATH, STYLE_PATH};
-use self::session::Viewer;
+use self::chrome::Lang;
+use self::session::{LANG_COOKIE, Viewer};
 use crate::domain::access::Role;
 use crate::state::AppState;
 
@@ -46,8 +47,17 @@ pub fn router() -> Router<AppState> {
 /// Every page: the strict policy above, and never cached (pages show
 /// clocks that move, and are someone's).
 async fn page_headers(request: Request, next: Next) -> Response {
+    let switched = request.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("lang=")));
+    let switched = switched.map(|l| Lang::parse(l).code_for_cookie());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if let Some(lang) = switched {
+        // The switch is a link; the choice is kept for a year.
+        let cookie = format!("{LANG_COOKIE}={lang}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000");
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
     headers.insert("content-security-policy", HeaderValue::from_static(PAGE_CSP));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
