@@ -1,5 +1,5 @@
 # Everyday commands. `make test` is what CI runs (through .ci/run); `make help` lists them all.
-.PHONY: help run test chaos fuzz fuzz-api bench lint fmt check deny audit openapi postgres check-xlsx
+.PHONY: help run test chromium chaos fuzz fuzz-api bench lint fmt check deny audit openapi postgres check-xlsx
 
 CARGO ?= cargo
 # The fault tests' crash points are compiled in for tests only, never into `make run`.
@@ -13,8 +13,9 @@ help:
 run:
 	$(CARGO) run --locked -p api --bin itsm -- serve
 
-## test: every test of the workspace on SQLite and PostgreSQL (starts PostgreSQL if it is down)
-test: postgres
+## test: every test of the workspace on SQLite and PostgreSQL (starts PostgreSQL if it is down),
+## the web console's in headless Chromium (installed with apt when missing)
+test: postgres chromium
 	$(CARGO) test --workspace --all-targets --locked $(TEST_FEATURES)
 
 ## chaos: fault tests on the real binary: kill -9 under load, PostgreSQL away for 30 s
@@ -31,6 +32,10 @@ fuzz-api:
 ## header row on every page, page count; print setup with openpyxl); pages as PNG in target/xlsx-check/
 check-xlsx:
 	@scripts/check-xlsx
+
+## chromium: make sure headless Chromium and chromedriver are installed (the browser tests)
+chromium:
+	@scripts/chromium-up
 
 ## postgres: make sure the local PostgreSQL answers on 127.0.0.1:5432
 postgres:

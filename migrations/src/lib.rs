@@ -21,6 +21,7 @@ mod m20261201_000010_sign_in_attempts;
 mod m20261201_000011_inspection_records;
 mod m20261201_000012_housekeeping_indexes;
 mod m20261202_000013_alert_covers;
+mod m20261204_000014_web_sessions;
 mod m20261204_000015_ticket_read_indexes;
 
 /// Every migration, oldest first.
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_inspection_records::Migration),
             Box::new(m20261201_000012_housekeeping_indexes::Migration),
             Box::new(m20261202_000013_alert_covers::Migration),
+            Box::new(m20261204_000014_web_sessions::Migration),
             Box::new(m20261204_000015_ticket_read_indexes::Migration),
         ]
     }

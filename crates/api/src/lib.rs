@@ -1,4 +1,4 @@
-//! The itsm service: HTTP API over SQLite or PostgreSQL, with tickets clocked
+//! The itsm service: HTTP API and web console over SQLite or PostgreSQL, with tickets clocked
 //! by the SLA engine against the contract's catalog.
 //!
 //! `main.rs` only parses the command line and wires these together.
@@ -14,4 +14,5 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod web;
 pub mod worker;

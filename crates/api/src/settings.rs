@@ -109,6 +109,10 @@ pub struct Settings {
     /// Links in emails point here, e.g. `https://itsm.example.org`.
     #[serde(default)]
     pub public_base_url: Option<String>,
+    /// A web console session unused this long is over (sign in again).
+    pub session_idle_seconds: u64,
+    /// A web console session is over this long after its sign-in, used or not.
+    pub session_max_seconds: u64,
     /// Run the SLA timer and the mail sender inside `serve`.
     pub timer_enabled: bool,
     /// Tell managers about inspections not done within their window.

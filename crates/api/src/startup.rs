@@ -242,7 +242,7 @@ pub async fn serve(
         let router = crate::http::routes_ops::metrics_router(state.clone());
         tokio::spawn(crate::http::server::serve(listener, router, limits, shutdown.clone()))
     });
-    let app = crate::http::router(state);
+    let app = crate::http::router_with(state, crate::web::router());
     let served = crate::http::server::serve(listener, app, limits, shutdown.clone()).await;
     shutdown.cancel();
     if let Some(t) = timer {

@@ -100,7 +100,9 @@ fn the_check_finds_forbidden_uses_and_inline_paths() {
         vec![
             "service/leaky.rs:5: service refers to http".to_owned(),
             "service/leaky.rs:8: service refers to http".to_owned(),
+            "web/leaky.rs:4: web refers to store".to_owned(),
         ],
-        "a grouped `use` and an inline path are both caught; the allowed `domain` and `store` are not"
+        "a grouped `use` and an inline path are both caught; the allowed `domain` and `store` are not; \
+         a page never queries storage itself"
     );
 }

@@ -281,9 +281,17 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The whole application.
+/// The whole application: the API alone.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The API and `pages` beside it (the web console, which `startup` passes
+/// in: this layer knows nothing of it), under the same middleware. Pages
+/// are not in the spec.
+pub fn router_with(state: AppState, pages: Router<AppState>) -> Router {
     let (router, api) = routes_and_spec();
+    let router = router.merge(pages);
     let limits = limits::Limits::new(state.clone());
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
     let body_limit = state.settings.body_limit_bytes;
@@ -346,7 +354,10 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+    // A page's own error page is for people, and stays one.
+    let is_page =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem && !is_page {
         let code = match status {
             StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
             StatusCode::REQUEST_TIMEOUT => Code::RequestTimeout,
@@ -372,11 +383,13 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     headers.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
     if !docs {
         // API answers are data, never pages to render, and may carry tokens.
-        headers.insert(
-            "content-security-policy",
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // A response that set its own policy and caching keeps them: the
+        // console's pages (a policy of their own, as strict: `'self'` only)
+        // and its assets (named by their hash, cached for a year).
+        headers
+            .entry("content-security-policy")
+            .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+        headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     }
     response
 }

@@ -97,12 +97,27 @@ async fn authenticate(state: &AppState, username: &str, password: &str) -> Resul
 
 /// Issue a token for `user`, valid for the configured time.
 async fn issue(state: &AppState, user: User, now: Timestamp) -> Result<Issued> {
+    issue_for(&state.db, user, now, state.settings.token_ttl_seconds).await
+}
+
+/// A random secret of 32 bytes, URL-safe: tokens and CSRF secrets.
+pub fn random_secret() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let ttl = state.settings.token_ttl_seconds;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Issue a token for `user` that lives `ttl` seconds, on `db` (a
+/// transaction when something is stored with it, as a web session is).
+pub(super) async fn issue_for(
+    db: &impl sea_orm::ConnectionTrait,
+    user: User,
+    now: Timestamp,
+    ttl: u64,
+) -> Result<Issued> {
+    let token = random_secret()?;
     let expires_at = Timestamp::from_unix(now.unix().saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)));
-    store::users::add_token(&state.db, user.id, token_hash(&token), now, expires_at).await?;
+    store::users::add_token(db, user.id, token_hash(&token), now, expires_at).await?;
     Ok(Issued { token, expires_in: ttl, user })
 }
 

@@ -10,6 +10,7 @@ pub mod mail;
 pub mod ops;
 pub mod outbox;
 pub mod reports;
+pub mod sessions;
 pub mod tickets;
 pub mod withdrawals;
 

@@ -381,17 +381,37 @@ pub async fn list(
     let now = state.clock.now();
     let filter = filter_of(state, caller, query)?;
     let (tickets, next) = store::tickets::list(&state.db, &filter, now).await?;
+    Ok((ticket_reads(state, tickets, now).await?, next))
+}
+
+/// The states a ticket waits in for an engineer.
+pub const ACTIVE: [TicketState; 4] =
+    [TicketState::Open, TicketState::Acknowledged, TicketState::InProgress, TicketState::Paused];
+
+/// Active tickets in the caller's scope (narrowed by `query`; its states
+/// default to [`ACTIVE`]), the nearest deadline first: the queue.
+pub async fn queue(state: &AppState, caller: &Caller, mut query: ListQuery) -> Result<Vec<TicketRead>> {
+    let now = state.clock.now();
+    if query.states.is_empty() {
+        query.states = ACTIVE.to_vec();
+    }
+    let filter = filter_of(state, caller, query)?;
+    let tickets = store::tickets::queue(&state.db, &filter, now).await?;
+    ticket_reads(state, tickets, now).await
+}
+
+/// Tickets with their clocks evaluated at `now`.
+async fn ticket_reads(state: &AppState, tickets: Vec<Ticket>, now: Timestamp) -> Result<Vec<TicketRead>> {
     let ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
     let mut clocks = store::tickets::clocks_of(&state.db, &ids).await?;
-    let out = tickets
+    tickets
         .into_iter()
         .map(|ticket| {
             let clocks =
                 evaluate_clocks(state, &ticket, &clocks.remove(&ticket.id).unwrap_or_default(), now)?;
             Ok(TicketRead { item_seq: item_seq(state, &ticket), ticket, clocks })
         })
-        .collect::<Result<_>>()?;
-    Ok((out, next))
+        .collect()
 }
 
 /// The checks of an action's input that need no ticket: a malformed request

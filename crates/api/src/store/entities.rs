@@ -89,6 +89,23 @@ pub mod api_token {
     no_relations!();
 }
 
+pub mod web_session {
+    //! A browser's session: its token (by hash), its forms' CSRF secret, when it was last used.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "web_sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub user_id: Uuid,
+        pub csrf: String,
+        pub created_at: i64,
+        pub last_seen_at: i64,
+    }
+    no_relations!();
+}
+
 pub mod ticket {
     //! A ticket (工单).
     use sea_orm::entity::prelude::*;

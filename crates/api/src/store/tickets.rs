@@ -188,6 +188,28 @@ pub async fn list(
     Ok((rows.into_iter().map(from_row).collect::<Result<_, _>>()?, next))
 }
 
+/// Tickets matching `filter` (its cursor aside), the nearest deadline of
+/// an unmet clock first, those without one last: the engineers' queue.
+pub async fn queue(db: &impl ConnectionTrait, filter: &Filter, now: Timestamp) -> Result<Vec<Ticket>, DbErr> {
+    use ticket::Column as T;
+    // One expression both engines read alike; NULLs sort differently on
+    // each, so a ticket with no unmet clock sorts as the far future.
+    let nearest = Expr::cust(
+        "COALESCE((SELECT MIN(c.deadline) FROM clocks c \
+         WHERE c.ticket_id = tickets.id AND c.met_at IS NULL), 9223372036854775807)",
+    );
+    let unpaged = Filter { cursor: None, ..filter.clone() };
+    let rows = ticket::Entity::find()
+        .filter(condition(&unpaged, now))
+        .order_by_asc(nearest)
+        .order_by_asc(T::CreatedAt)
+        .order_by_asc(T::Id)
+        .limit(filter.limit)
+        .all(db)
+        .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
 fn condition(f: &Filter, now: Timestamp) -> Condition {
     use ticket::Column as T;
     let mut cond = Condition::all();

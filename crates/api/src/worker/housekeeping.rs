@@ -1,6 +1,7 @@
 //! Deleting what has outlived its use, at most every ten minutes: tokens
 //! that expired, Idempotency-Keys older than `idempotency_key_ttl_seconds`,
-//! sign-in failures that left `login_window_seconds`.
+//! sign-in failures that left `login_window_seconds`, web sessions idle
+//! past `session_idle_seconds`.
 
 use sea_orm::DbErr;
 use sla_engine::Timestamp;
@@ -28,6 +29,10 @@ pub(super) async fn sweep(state: &AppState, report: &mut TickReport) -> Result<O
         age(state.settings.login_window_seconds),
     )
     .await?;
+    // A session idle past its limit is refused when next used; this only
+    // keeps the table from growing with browsers that never came back.
+    let sessions = store::sessions::delete_idle(&state.db, age(state.settings.session_idle_seconds)).await?;
+    report.swept += usize::try_from(sessions).unwrap_or(usize::MAX);
     if deleted.total() > 0 {
         tracing::info!(?deleted, "housekeeping");
     }

@@ -1,0 +1,260 @@
+//! The web console in a real headless Chromium driven over WebDriver
+//! (fantoccini against chromedriver on a free port, both started here):
+//! a clerk files a fault, an engineer on a 375 px screen works it from the
+//! queue, the clerk closes it, another agency's clerk finds nothing, and a
+//! form stripped of its CSRF token changes nothing. A screenshot of each
+//! page goes to `target/screenshots/`. Needs `chromium` and `chromedriver`
+//! (`scripts/chromium-up`); SQLite only, as the HTTP tests cover both engines.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, USER_PASSWORD};
+use crate::web::account;
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("a free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/chromium-up installs it)");
+        let driver = Self { child, url: format!("http://127.0.0.1:{port}") };
+        // Ready when it accepts connections; bounded, so a broken install fails here.
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "chromedriver did not start listening");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        driver
+    }
+
+    /// A new browser (its own cookies) of `width` × `height`.
+    async fn browser(&self, width: u32, height: u32) -> Client {
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--lang=zh-CN", "--hide-scrollbars", format!("--window-size={width},{height}")],
+            }
+        });
+        let caps = caps.as_object().expect("object").clone();
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a browser session");
+        client.set_window_size(width, height).await.expect("window size");
+        client
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+/// Save what the browser shows as `name.png`: the window made as tall as
+/// the page (up to 4000 px) for the shot, then put back.
+async fn shot(c: &Client, name: &str) {
+    let (width, height) = c.get_window_size().await.expect("size");
+    let page = c.execute("return document.documentElement.scrollHeight", vec![]).await.expect("height");
+    let tall = page.as_u64().unwrap_or(height).clamp(height, 4000);
+    c.set_window_size(width as u32, tall as u32).await.expect("tall");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).expect("write screenshot");
+    c.set_window_size(width as u32, height as u32).await.expect("restore");
+}
+
+/// No sideways scrolling at this width.
+async fn fits(c: &Client, page: &str) {
+    let sizes = c
+        .execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![])
+        .await
+        .expect("widths");
+    let (scroll, inner) = (sizes[0].as_u64().expect("scroll"), sizes[1].as_u64().expect("inner"));
+    assert!(scroll <= inner, "{page} scrolls sideways: {scroll} px wide in a {inner} px window");
+}
+
+async fn body_text(c: &Client) -> String {
+    c.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
+}
+
+async fn sign_in(c: &Client, username: &str) {
+    c.wait().for_element(Locator::Id("username")).await.expect("the sign-in form");
+    c.find(Locator::Id("username")).await.expect("username").send_keys(username).await.expect("typed");
+    c.find(Locator::Id("password")).await.expect("password").send_keys(USER_PASSWORD).await.expect("typed");
+    c.find(Locator::Css("form[action='/login'] button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("clicked");
+}
+
+/// Click what `css` finds and wait for the next page: the old one is
+/// marked first, so that a page still on screen is never taken for the new.
+async fn click_through(c: &Client, css: &str) {
+    let target = c.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    c.execute("document.body.dataset.left = 'yes'", vec![]).await.expect("marked");
+    target.click().await.expect("clicked");
+    c.wait().for_element(Locator::Css("body:not([data-left])")).await.expect("the next page");
+}
+
+async fn press(c: &Client, action: &str) {
+    click_through(c, &format!("button[name='action'][value='{action}']")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_from_filing_to_closing_in_a_real_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let driver = Driver::start();
+    let item = app.item_id(1).await;
+    let clerk_name = account(&app, "agency_user", Some("education-bureau")).await;
+    let engineer_name = account(&app, "engineer", None).await;
+    let other_name = account(&app, "agency_user", Some("urban-management-bureau")).await;
+
+    // The clerk, on a desktop: the filing form asks for a sign-in first.
+    let clerk = driver.browser(1440, 900).await;
+    clerk.goto(&app.url("/tickets/new")).await.expect("opened");
+    shot(&clerk, "login").await;
+    sign_in(&clerk, &clerk_name).await;
+    clerk.wait().for_element(Locator::Id("line_item_id")).await.expect("the filing form");
+    shot(&clerk, "tickets-new").await;
+    clerk
+        .find(Locator::Id("line_item_id"))
+        .await
+        .expect("select")
+        .select_by_value(&item)
+        .await
+        .expect("item");
+    clerk
+        .find(Locator::Id("severity"))
+        .await
+        .expect("select")
+        .select_by_value("major")
+        .await
+        .expect("severity");
+    clerk.find(Locator::Id("title")).await.expect("title").send_keys("平台无法登录").await.expect("typed");
+    clerk
+        .find(Locator::Id("description"))
+        .await
+        .expect("description")
+        .send_keys("所有用户登录后白屏")
+        .await
+        .expect("typed");
+    clerk
+        .find(Locator::Css("form[action='/tickets/new'] button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("filed");
+    let number = clerk
+        .wait()
+        .for_element(Locator::Css("h1 .number"))
+        .await
+        .expect("the ticket")
+        .text()
+        .await
+        .expect("text");
+    assert!(number.starts_with("INC-2026-"), "{number}");
+    let page = body_text(&clerk).await;
+    assert!(page.contains("2026-06-01 10:30 (+08:00)"), "the response deadline in local time: {page}");
+    assert!(page.contains("30 分钟"), "the business time left");
+    let ticket_url = clerk.current_url().await.expect("url").to_string();
+    shot(&clerk, "ticket-filed").await;
+    clerk.goto(&app.url("/tickets")).await.expect("list");
+    assert!(body_text(&clerk).await.contains(&number));
+    shot(&clerk, "tickets").await;
+
+    // The engineer, on a phone: the queue, then the ticket's buttons.
+    let engineer = driver.browser(375, 812).await;
+    engineer.goto(&app.url("/queue")).await.expect("opened");
+    sign_in(&engineer, &engineer_name).await;
+    engineer.wait().for_element(Locator::Id("queue")).await.expect("the queue");
+    assert!(body_text(&engineer).await.contains(&number), "the new fault is in the queue");
+    fits(&engineer, "/queue").await;
+    shot(&engineer, "queue-375").await;
+    click_through(&engineer, "#queue .ticket > a").await;
+    engineer.wait().for_element(Locator::Css("h1 .number")).await.expect("the ticket");
+    fits(&engineer, "/tickets/{id}").await;
+    shot(&engineer, "ticket-375").await;
+    app.clock.advance(600);
+    press(&engineer, "acknowledge").await;
+    press(&engineer, "arrive").await;
+
+    // A form without its CSRF token is refused, and nothing changes.
+    let id = ticket_url.rsplit('/').next().expect("id").to_owned();
+    let version = app.ticket(&app.admin_token, &id).await["version"].clone();
+    engineer
+        .execute("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())", vec![])
+        .await
+        .expect("token removed");
+    engineer.find(Locator::Id("body")).await.expect("note").send_keys("没有令牌").await.expect("typed");
+    click_through(&engineer, "button[value='comment']").await;
+    let refused = body_text(&engineer).await;
+    assert!(refused.contains("表单已失效"), "refused: {refused}");
+    assert_eq!(app.ticket(&app.admin_token, &id).await["version"], version, "nothing changed");
+    shot(&engineer, "csrf-refused-375").await;
+
+    engineer.goto(&ticket_url).await.expect("back");
+    engineer
+        .find(Locator::Id("body"))
+        .await
+        .expect("note")
+        .send_keys("重启认证服务后恢复")
+        .await
+        .expect("typed");
+    press(&engineer, "resolve").await;
+    assert!(body_text(&engineer).await.contains("已恢复"), "resolved");
+    fits(&engineer, "/tickets/{id} resolved").await;
+    shot(&engineer, "ticket-resolved-375").await;
+
+    // The clerk closes it.
+    clerk.goto(&ticket_url).await.expect("opened");
+    press(&clerk, "close").await;
+    assert!(body_text(&clerk).await.contains("已关闭"), "closed");
+    assert_eq!(app.ticket(&app.admin_token, &id).await["state"], "closed");
+    shot(&clerk, "ticket-closed").await;
+    clerk.goto(&app.url("/account")).await.expect("account");
+    shot(&clerk, "account").await;
+
+    // Another agency's clerk, from the same link: signed in, then nothing there.
+    let other = driver.browser(1440, 900).await;
+    other.goto(&ticket_url).await.expect("opened");
+    sign_in(&other, &other_name).await;
+    other.wait().for_element(Locator::Css("h1")).await.expect("a page");
+    assert!(body_text(&other).await.contains("找不到页面"), "404 for another agency");
+    shot(&other, "not-found").await;
+
+    for c in [clerk, engineer, other] {
+        c.close().await.expect("closed");
+    }
+}

@@ -1,0 +1,390 @@
+//! The web console over HTTP, as a browser without JavaScript uses it:
+//! cookies kept by hand, redirects looked at rather than followed. Signing
+//! in, the way back from an email's link, filing, acting, CSRF, scope,
+//! session expiry and revocation, on both engines. The same flows in a
+//! real browser are in `browser.rs`; every page × every caller in `web_access.rs`.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, USER_PASSWORD, sh};
+
+/// A browser: its cookies and the app it talks to.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+/// An answer: status, where it redirects, its body.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` field.
+    pub fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF field");
+        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
+        rest[..rest.find('"').expect("closing quote")].to_owned()
+    }
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { app, client, cookies: Vec::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let mut req = self.client.request(method, self.app.url(path));
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        if let Some(f) = form {
+            let body: String =
+                f.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
+            req = req.header("content-type", "application/x-www-form-urlencoded").body(body);
+        }
+        let r = req.send().await.expect("request sent");
+        let status = r.status();
+        let location = r.headers().get("location").map(|v| v.to_str().expect("text").to_owned());
+        let set_cookies: Vec<String> =
+            r.headers().get_all("set-cookie").iter().map(|v| v.to_str().expect("text").to_owned()).collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().expect("pair");
+            let (k, v) = pair.split_once('=').expect("name=value");
+            self.cookies.retain(|(name, _)| name != k);
+            if !v.is_empty() && !c.contains("Max-Age=0") {
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        Page { status, location, set_cookies, body: r.text().await.expect("body") }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.send(Method::POST, path, Some(form)).await
+    }
+
+    /// Sign in through `/login?next=…`; the answer to the form.
+    pub async fn sign_in(&mut self, username: &str, password: &str, next: &str) -> Page {
+        let form = self.get(&format!("/login?next={}", urlencode(next))).await;
+        assert_eq!(form.status, StatusCode::OK, "the sign-in page");
+        let csrf = form.csrf();
+        self.post(
+            "/login",
+            &[("username", username), ("password", password), ("csrf", &csrf), ("next", next)],
+        )
+        .await
+    }
+}
+
+/// Percent-encode a form value.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An account with a known name; its username.
+pub async fn account(app: &TestApp, role: &str, agency: Option<&str>) -> String {
+    let username = format!("{role}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let mut body = json!({"username": username, "role": role, "password": USER_PASSWORD});
+    if let Some(a) = agency {
+        body["agency"] = json!(a);
+    }
+    app.call(Method::POST, "/v1/users", &app.admin_token.clone(), Some(&body), StatusCode::CREATED).await;
+    username
+}
+
+/// A signed-in browser of a new account.
+pub async fn signed_in<'a>(app: &'a TestApp, role: &str, agency: Option<&str>) -> (Browser<'a>, String) {
+    let username = account(app, role, agency).await;
+    let mut b = Browser::new(app);
+    let page = b.sign_in(&username, USER_PASSWORD, "/").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "signed in: {}", page.body);
+    (b, username)
+}
+
+/// File a fault on line item 1 from the form; the ticket's path.
+pub async fn file(b: &mut Browser<'_>, item: &str, title: &str) -> String {
+    let form = b.get("/tickets/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains(item), "the form offers the viewer's own item");
+    let csrf = form.csrf();
+    let filed = b
+        .post(
+            "/tickets/new",
+            &[
+                ("line_item_id", item),
+                ("severity", "major"),
+                ("title", title),
+                ("description", "所有用户无法登录"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.body);
+    filed.location.expect("to the ticket")
+}
+
+/// Press an action button on a ticket's page.
+pub async fn act(b: &mut Browser<'_>, path: &str, action: &str, body: &str) -> Page {
+    let page = b.get(path).await;
+    assert!(page.body.contains(&format!("value=\"{action}\"")), "{action} is offered on {path}");
+    let csrf = page.csrf();
+    b.post(path, &[("action", action), ("body", body), ("csrf", &csrf)]).await
+}
+
+async fn a_link_from_an_email_opens_the_sign_in_then_the_ticket(app: TestApp) {
+    let item = app.item_id(1).await;
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let path = file(&mut clerk, &item, "平台无法登录").await;
+    let username = account(&app, "engineer", None).await;
+    let mut engineer = Browser::new(&app);
+    let away = engineer.get(&path).await;
+    assert_eq!(away.status, StatusCode::SEE_OTHER);
+    let to_login = away.location.expect("to the sign-in");
+    assert_eq!(to_login, format!("/login?next={path}"));
+    let form = engineer.get(&to_login).await;
+    assert!(form.body.contains(&format!("name=\"next\" value=\"{path}\"")), "the page asked for is kept");
+    let csrf = form.csrf();
+    let signed = engineer
+        .post(
+            "/login",
+            &[("username", &username), ("password", USER_PASSWORD), ("csrf", &csrf), ("next", &path)],
+        )
+        .await;
+    assert_eq!(signed.location.as_deref(), Some(path.as_str()));
+    let cookie =
+        signed.set_cookies.iter().find(|c| c.starts_with("itsm_session=")).expect("a session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http: no Secure flag ({cookie})");
+    let ticket = engineer.get(&path).await;
+    assert_eq!(ticket.status, StatusCode::OK);
+    assert!(ticket.body.contains("INC-2026-"), "the ticket's number");
+}
+
+async fn a_clerk_files_and_sees_the_number_and_deadlines(app: TestApp) {
+    let item = app.item_id(1).await;
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let path = file(&mut clerk, &item, "平台无法登录").await;
+    let page = clerk.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("INC-2026-000001"), "the number");
+    // Filed Monday 2026-06-01 10:00; item 1 is 7×24: respond in 0.5 h, on site in 1 h, recover in 6 h.
+    for (metric, deadline) in [
+        ("响应", "2026-06-01 10:30 (+08:00)"),
+        ("到场", "2026-06-01 11:00 (+08:00)"),
+        ("恢复", "2026-06-01 16:00 (+08:00)"),
+    ] {
+        assert!(page.body.contains(metric), "the {metric} clock");
+        assert!(page.body.contains(deadline), "{metric}'s deadline {deadline} in local time");
+    }
+    assert!(page.body.contains("30 分钟"), "the time left");
+    let list = clerk.get("/tickets").await;
+    assert!(list.body.contains("INC-2026-000001") && list.body.contains("待响应"), "listed with its state");
+    let found = clerk.get("/tickets?q=000001").await;
+    assert!(found.body.contains("INC-2026-000001"), "found by its number");
+    let none = clerk.get("/tickets?q=nothing-like-it").await;
+    assert!(!none.body.contains("INC-2026-000001"), "a search that matches nothing");
+}
+
+async fn problems_show_beside_the_field_in_chinese(app: TestApp) {
+    let item = app.item_id(1).await;
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let form = clerk.get("/tickets/new").await;
+    let csrf = form.csrf();
+    let refused = clerk
+        .post(
+            "/tickets/new",
+            &[
+                ("line_item_id", &item),
+                ("severity", "general"),
+                ("title", &"长".repeat(201)),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("id=\"title-error\""), "beside the title: {}", refused.body);
+    let wrong = Browser::new(&app).sign_in("nobody-at-all", "not the password", "/").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("用户名或密码不正确"), "{}", wrong.body);
+}
+
+async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing(app: TestApp) {
+    let item = app.item_id(1).await;
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let path = file(&mut clerk, &item, "平台无法登录").await;
+    let (mut engineer, _) = signed_in(&app, "engineer", None).await;
+    let bare = engineer.post(&path, &[("action", "acknowledge")]).await;
+    assert_eq!(bare.status, StatusCode::FORBIDDEN);
+    let forged = engineer.post(&path, &[("action", "acknowledge"), ("csrf", "made-up")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let id = path.trim_start_matches("/tickets/");
+    let ticket = app.ticket(&app.admin_token, id).await;
+    assert_eq!(ticket["state"], "open", "nothing was done");
+    assert_eq!(ticket["version"], 1);
+    let filed = engineer.post("/tickets/new", &[("line_item_id", &item), ("title", "x")]).await;
+    assert_eq!(filed.status, StatusCode::FORBIDDEN);
+    let list = app.call(Method::GET, "/v1/tickets", &app.admin_token.clone(), None, StatusCode::OK).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "no ticket was filed");
+    let logout = engineer.post("/logout", &[]).await;
+    assert_eq!(logout.status, StatusCode::FORBIDDEN, "signing out needs the token too");
+}
+
+async fn an_engineer_works_the_ticket_and_the_clerk_closes_it(app: TestApp) {
+    let item = app.item_id(1).await;
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let path = file(&mut clerk, &item, "平台无法登录").await;
+    let (mut engineer, _) = signed_in(&app, "engineer", None).await;
+    let queue = engineer.get("/queue").await;
+    assert!(queue.body.contains("INC-2026-000001"), "in the queue");
+    app.clock.advance(600);
+    for action in ["acknowledge", "arrive"] {
+        let done = act(&mut engineer, &path, action, "").await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{action}: {}", done.body);
+    }
+    let early_close = act(&mut engineer, &path, "comment", "").await;
+    assert_eq!(early_close.status, StatusCode::UNPROCESSABLE_ENTITY, "a comment needs a body");
+    assert!(early_close.body.contains("评论内容不能为空"), "{}", early_close.body);
+    let resolved = act(&mut engineer, &path, "resolve", "重启认证服务后恢复").await;
+    assert_eq!(resolved.status, StatusCode::SEE_OTHER);
+    let page = clerk.get(&path).await;
+    assert!(page.body.contains("重启认证服务后恢复"), "the resolution on the trail");
+    assert!(!page.body.contains("value=\"acknowledge\""), "a clerk is offered no engineer's action");
+    let closed = act(&mut clerk, &path, "close", "").await;
+    assert_eq!(closed.status, StatusCode::SEE_OTHER);
+    let id = path.trim_start_matches("/tickets/");
+    assert_eq!(app.ticket(&app.admin_token, id).await["state"], "closed");
+    let queue = engineer.get("/queue").await;
+    assert!(!queue.body.contains("INC-2026-000001"), "closed tickets leave the queue");
+}
+
+async fn another_agencys_clerk_and_the_queue_answer_404(app: TestApp) {
+    let item = app.item_id(1).await;
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let path = file(&mut clerk, &item, "平台无法登录").await;
+    let (mut other, _) = signed_in(&app, "agency_user", Some("urban-management-bureau")).await;
+    assert_eq!(other.get(&path).await.status, StatusCode::NOT_FOUND);
+    let csrf = other.get("/tickets").await.csrf();
+    let act = other.post(&path, &[("action", "comment"), ("body", "x"), ("csrf", &csrf)]).await;
+    assert_eq!(act.status, StatusCode::NOT_FOUND);
+    assert_eq!(other.get("/queue").await.status, StatusCode::NOT_FOUND, "the queue is for engineers");
+    assert!(!other.get("/tickets").await.body.contains("INC-2026-000001"), "not in their list");
+}
+
+async fn sessions_end_when_idle_after_twelve_hours_and_when_deactivated(app: TestApp) {
+    let (mut idle, _) = signed_in(&app, "engineer", None).await;
+    app.clock.advance(29 * 60);
+    assert_eq!(idle.get("/queue").await.status, StatusCode::OK, "29 minutes idle");
+    app.clock.advance(29 * 60);
+    assert_eq!(idle.get("/queue").await.status, StatusCode::OK, "used again: the idle time restarts");
+    app.clock.advance(31 * 60);
+    assert_eq!(idle.get("/queue").await.status, StatusCode::SEE_OTHER, "31 minutes idle: over");
+
+    let (mut busy, _) = signed_in(&app, "engineer", None).await;
+    for _ in 0..(12 * 60 / 20 - 1) {
+        app.clock.advance(20 * 60);
+        assert_eq!(busy.get("/queue").await.status, StatusCode::OK);
+    }
+    app.clock.advance(20 * 60);
+    assert_eq!(busy.get("/queue").await.status, StatusCode::SEE_OTHER, "12 hours after the sign-in: over");
+
+    let username = account(&app, "engineer", None).await;
+    let mut gone = Browser::new(&app);
+    gone.sign_in(&username, USER_PASSWORD, "/").await;
+    assert_eq!(gone.get("/queue").await.status, StatusCode::OK);
+    let users = app.call(Method::GET, "/v1/users", &app.admin_token.clone(), None, StatusCode::OK).await;
+    let id = users.as_array().and_then(|u| u.iter().find(|u| u["username"] == username.as_str()));
+    let id = id.and_then(|u| u["id"].as_str()).expect("the account").to_owned();
+    let path = format!("/v1/users/{id}");
+    app.call(Method::PATCH, &path, &app.admin_token.clone(), Some(&json!({"active": false})), StatusCode::OK)
+        .await;
+    assert_eq!(gone.get("/queue").await.status, StatusCode::SEE_OTHER, "deactivated: signed out at once");
+}
+
+async fn signing_out_ends_the_session(app: TestApp) {
+    let (mut b, _) = signed_in(&app, "engineer", None).await;
+    let csrf = b.get("/queue").await.csrf();
+    let cookie = b.cookie_header();
+    let out = b.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    // The old cookie, replayed, opens nothing.
+    let replay =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let r = replay.get(app.url("/queue")).header("cookie", cookie).send().await.expect("sent");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+async fn pages_have_a_strict_policy_and_assets_a_long_cache(app: TestApp) {
+    let page = app.client.get(app.url("/login")).send().await.expect("sent");
+    let csp = page.headers()["content-security-policy"].to_str().expect("text").to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("style-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let body = page.text().await.expect("body");
+    assert!(!body.contains("<script>") && !body.contains("style=\""), "no inline script or style");
+    assert!(body.contains("\"includeIndicatorCSS\": false"), "htmx injects no style");
+    let css =
+        body.split("href=\"").nth(1).and_then(|r| r.split('"').next()).expect("the style sheet").to_owned();
+    assert!(css.starts_with("/assets/app-") && css.ends_with(".css"), "{css}");
+    let asset = app.client.get(app.url(&css)).send().await.expect("sent");
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert_eq!(asset.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let stale = app.client.get(app.url("/assets/app-0000000000000000.css")).send().await.expect("sent");
+    assert_eq!(stale.status(), StatusCode::NOT_FOUND);
+    let api = app.send(Method::GET, "/v1/line-items", Some(&app.admin_token), None).await;
+    assert_eq!(api.headers()["cache-control"], "no-store", "the API keeps its own headers");
+    let spec: Value =
+        app.client.get(app.url("/openapi.json")).send().await.expect("sent").json().await.expect("json");
+    let paths = spec["paths"].as_object().expect("paths");
+    let pages = ["/login", "/logout", "/account", "/tickets", "/tickets/new", "/tickets/{id}", "/queue"];
+    assert!(paths.keys().all(|p| !pages.contains(&p.as_str())), "no page in the spec");
+}
+
+async fn secure_cookies_over_https_and_english_by_cookie(app: TestApp) {
+    let app = app.another(|s| s.public_base_url = Some("https://itsm.example.org".into())).await;
+    let username = account(&app, "engineer", None).await;
+    let mut b = Browser::new(&app);
+    let signed = b.sign_in(&username, USER_PASSWORD, "/").await;
+    let cookie = signed.set_cookies.iter().find(|c| c.starts_with("itsm_session=")).expect("cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let zh = b.get("/queue").await;
+    assert!(zh.body.contains("lang=\"zh-CN\"") && zh.body.contains("待办队列"));
+    let en = b.get("/queue?lang=en").await;
+    assert!(en.body.contains("lang=\"en\"") && en.body.contains("Queue"), "switched");
+    assert!(en.set_cookies.iter().any(|c| c.starts_with("lang=en")), "kept in a cookie");
+    let still = b.get("/tickets").await;
+    assert!(still.body.contains("Tickets"), "the next page is English too");
+    let _ = sh("2026-06-01 10:00");
+}
+
+crate::both_backends!(
+    a_link_from_an_email_opens_the_sign_in_then_the_ticket,
+    a_clerk_files_and_sees_the_number_and_deadlines,
+    problems_show_beside_the_field_in_chinese,
+    a_form_without_its_csrf_token_is_refused_and_changes_nothing,
+    an_engineer_works_the_ticket_and_the_clerk_closes_it,
+    another_agencys_clerk_and_the_queue_answer_404,
+    sessions_end_when_idle_after_twelve_hours_and_when_deactivated,
+    signing_out_ends_the_session,
+    pages_have_a_strict_policy_and_assets_a_long_cache,
+    secure_cookies_over_https_and_english_by_cookie,
+);
