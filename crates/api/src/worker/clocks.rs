@@ -176,7 +176,9 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
         let Some(last) = batch.last() else { return Ok(n) };
         after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
         let txn = state.db.begin().await?;
-        let tickets = store::tickets::find_many(&txn, &ticket_ids(&batch), false).await?;
+        let ids = ticket_ids(&batch);
+        let tickets = store::tickets::find_many(&txn, &ids, false).await?;
+        let recorded = store::clocks::recorded_alerts_of(&txn, &ids).await?;
         let mut statuses = Vec::with_capacity(batch.len());
         for c in &batch {
             let Some(t) = tickets.get(&c.ticket_id) else { continue };
@@ -184,12 +186,17 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
             let status = c.clock.evaluate(&*calendars, &thresholds, now).map_err(db_err)?;
             statuses.push((c, t, status));
         }
-        // A threshold crossed while the service was down may be
-        // unannounced: such a clock is due at once, and the next tick decides.
+        // Due at once only for a threshold crossed and not yet recorded (the
+        // service was down, or the new calendar brought it forward): a
+        // clock whose thresholds are all announced waits for its next one,
+        // so that a recomputation never floods the timer.
         let writes: Vec<_> = statuses
             .iter()
             .map(|(c, t, status)| {
-                let next_at = next_at(status, now, state.hold(t), |_| true);
+                let known = recorded.get(&t.id).map_or(&[][..], Vec::as_slice);
+                let metric = c.clock.metric.as_str();
+                let unannounced = |p: u32| !known.iter().any(|(m, q)| m == metric && *q == p);
+                let next_at = next_at(status, now, state.hold(t), unannounced);
                 (c.ticket_id, ClockWrite { clock: &c.clock, status, next_at })
             })
             .collect();
@@ -265,7 +272,10 @@ async fn move_batch(state: &AppState, batch: &[store::clocks::Claimed]) -> Resul
     let writes: Vec<_> = clocks
         .iter()
         .map(|m| {
-            let next_at = next_at(&m.status, now, state.hold(m.ticket), |_| true);
+            let known = recorded.get(&m.ticket.id).map_or(&[][..], Vec::as_slice);
+            let metric = m.clock.metric.as_str();
+            let unannounced = |p: u32| !known.iter().any(|(k, q)| k == metric && *q == p);
+            let next_at = next_at(&m.status, now, state.hold(m.ticket), unannounced);
             (m.ticket.id, ClockWrite { clock: &m.clock, status: &m.status, next_at })
         })
         .collect();
