@@ -1,5 +1,5 @@
 # Everyday commands. `make test` is what CI runs (through .ci/run); `make help` lists them all.
-.PHONY: help run test chromium chaos fuzz fuzz-api bench lint fmt check deny audit openapi postgres check-xlsx
+.PHONY: help run test chromium chaos fuzz fuzz-api bench bench-scale lint fmt check deny audit openapi postgres check-xlsx
 
 CARGO ?= cargo
 # The fault tests' crash points are compiled in for tests only, never into `make run`.
@@ -52,6 +52,12 @@ bench: postgres
 	$(CARGO) run --release --locked -p sla-engine --example workload -- --seed 20260101 --n 100000
 	$(CARGO) run --release --locked -p api --example load -- --backend both --requests 2000
 	$(CARGO) run --release --locked -p api --example load -- --backend both --requests 2000 --preload 1000000
+
+## bench-scale: timers, recomputation, reports and reads with 1,000,000 tickets on PostgreSQL
+## (under 15 minutes), then 100,000 on SQLite (docs/benchmarks.md; --idle-seconds shortens a run)
+bench-scale: postgres
+	$(CARGO) run --release --locked -p api --example scale -- --backend postgres --clocks 1000000
+	$(CARGO) run --release --locked -p api --example scale -- --backend sqlite --clocks 100000
 
 ## fuzz: coverage-guided fuzzing (cargo fuzz) of the config loaders and business time,
 ## FUZZ_SECONDS (default 60) per target; not part of `test`
