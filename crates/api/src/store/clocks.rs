@@ -2,7 +2,7 @@
 //! with each action, the due clocks claimed by the worker in the order of
 //! their indexed `next_at`, and each threshold recorded once.
 
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -199,7 +199,7 @@ pub async fn claim_due(
                 });
             }
             Some(at) => {
-                next = Some(Timestamp::from_unix(at.max(now.unix())));
+                next = Some(Timestamp::from_unix(std::cmp::max(at, now.unix())));
                 break;
             }
             None => {}
@@ -223,13 +223,11 @@ pub async fn unmet_after(
     let mut query =
         query.order_by_asc(clock::Column::TicketId).order_by_asc(clock::Column::Metric).limit(limit);
     if let Some((ticket, metric)) = after {
-        query = query.filter(
-            sea_orm::Condition::any().add(clock::Column::TicketId.gt(ticket)).add(
-                sea_orm::Condition::all()
-                    .add(clock::Column::TicketId.eq(ticket))
-                    .add(clock::Column::Metric.gt(metric)),
-            ),
-        );
+        // A row comparison, which PostgreSQL reads as a bound of the primary
+        // key's index; the same as an OR of two comparisons, which it cannot,
+        // and then every page walked the table from its first row.
+        let key = Expr::tuple([Expr::col(clock::Column::TicketId), Expr::col(clock::Column::Metric)]);
+        query = query.filter(key.gt(Expr::tuple([Expr::val(ticket), Expr::val(metric)])));
     }
     query
         .all(db)

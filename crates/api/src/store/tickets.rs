@@ -247,11 +247,10 @@ fn condition(f: &Filter, now: Timestamp) -> Condition {
         cond = cond.add(if breached { exists } else { exists.not() });
     }
     if let Some((created, id)) = f.cursor {
-        cond = cond.add(
-            Condition::any()
-                .add(T::CreatedAt.lt(created))
-                .add(Condition::all().add(T::CreatedAt.eq(created)).add(T::Id.lt(id))),
-        );
+        // A row comparison: a bound of the (created_at, id) indexes, where an OR is a filter.
+        let key =
+            Expr::tuple([Expr::col((ticket::Entity, T::CreatedAt)), Expr::col((ticket::Entity, T::Id))]);
+        cond = cond.add(key.lt(Expr::tuple([Expr::val(created), Expr::val(id)])));
     }
     cond
 }
@@ -341,11 +340,9 @@ pub async fn reported_between(
         .order_by_asc(C::Id)
         .limit(limit);
     if let Some((at, id)) = after {
-        query = query.filter(
-            Condition::any()
-                .add(C::ReportedAt.gt(at.unix()))
-                .add(Condition::all().add(C::ReportedAt.eq(at.unix())).add(C::Id.gt(id))),
-        );
+        // A row comparison: a bound of the index, where an OR is a filter.
+        let key = Expr::tuple([Expr::col(C::ReportedAt), Expr::col(C::Id)]);
+        query = query.filter(key.gt(Expr::tuple([Expr::val(at.unix()), Expr::val(id)])));
     }
     for a in agencies {
         query = query.filter(C::AgencyKey.eq(*a));
