@@ -355,7 +355,16 @@ async fn pages_have_a_strict_policy_and_assets_a_long_cache(app: TestApp) {
     let spec: Value =
         app.client.get(app.url("/openapi.json")).send().await.expect("sent").json().await.expect("json");
     let paths = spec["paths"].as_object().expect("paths");
-    let pages = ["/login", "/logout", "/account", "/tickets", "/tickets/new", "/tickets/{id}", "/queue"];
+    let pages = [
+        "/login",
+        "/logout",
+        "/account",
+        "/tickets",
+        "/tickets/new",
+        "/tickets/{id}",
+        "/queue",
+        "/dashboard",
+    ];
     assert!(paths.keys().all(|p| !pages.contains(&p.as_str())), "no page in the spec");
 }
 
@@ -376,7 +385,56 @@ async fn secure_cookies_over_https_and_english_by_cookie(app: TestApp) {
     let _ = sh("2026-06-01 10:00");
 }
 
+async fn a_manager_sees_the_months_attainment_and_downloads_the_files(app: TestApp) {
+    let item = app.item_id(1).await;
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let path = file(&mut clerk, &item, "平台无法登录").await;
+    let (mut engineer, _) = signed_in(&app, "engineer", None).await;
+    // Acknowledged at once: the response clock is met within its half hour.
+    assert_eq!(act(&mut engineer, &path, "acknowledge", "").await.status, StatusCode::SEE_OTHER);
+    // 25 minutes later the on-site clock (1 h) has used over 80 % of its target: at risk.
+    app.clock.set(sh("2026-06-01 10:50"));
+    let (mut manager, _) = signed_in(&app, "manager", Some("education-bureau")).await;
+    let page = manager.get("/dashboard").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("SLA 看板 · 2026-06"), "this month");
+    let table = &page.body[page.body.find("class=\"attainment\"").expect("the month's table")..];
+    assert!(
+        table.contains(
+            "<th scope=\"row\">响应</th><td>1</td><td>0</td><td>0</td><td class=\"figure\">100.0%</td>"
+        ),
+        "{table}"
+    );
+    assert!(page.body.contains("<svg class=\"trend\"") && page.body.contains("<polyline"), "the trend");
+    assert!(
+        page.body.contains("<svg class=\"bars\"")
+            && page.body.contains("class=\"bar band-ok\" x=\"0\" y=\"16\" width=\"180\""),
+        "a full bar for 100 %"
+    );
+    let at_risk = &page.body
+        [page.body.find("即将超时").expect("at risk")..page.body.find("已超时、未处理完").expect("breached")];
+    assert!(at_risk.contains(&path), "the ticket is at risk: {at_risk}");
+    let xlsx = manager.get("/dashboard/report.xlsx?month=2026-06").await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert!(xlsx.body.starts_with("PK"), "a workbook is a zip");
+    let csv = manager.get("/dashboard/report.csv?month=2026-06&view=contract").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.starts_with('\u{feff}') && csv.body.contains("响应"), "{}", csv.body);
+    assert_eq!(manager.get("/dashboard/report.csv?view=nonsense").await.status, StatusCode::NOT_FOUND);
+    let (mut foreign, _) = signed_in(&app, "manager", Some("urban-management-bureau")).await;
+    let theirs = foreign.get("/dashboard").await;
+    assert!(
+        theirs.body.contains("本月还没有工单") && !theirs.body.contains(&path),
+        "another agency's manager sees none of it"
+    );
+    // A fresh clerk: the first one's session has been idle past its 30 minutes.
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    assert_eq!(clerk.get("/dashboard").await.status, StatusCode::NOT_FOUND, "not for clerks");
+    assert_eq!(clerk.get("/dashboard/report.xlsx").await.status, StatusCode::NOT_FOUND);
+}
+
 crate::both_backends!(
+    a_manager_sees_the_months_attainment_and_downloads_the_files,
     a_link_from_an_email_opens_the_sign_in_then_the_ticket,
     a_clerk_files_and_sees_the_number_and_deadlines,
     problems_show_beside_the_field_in_chinese,

@@ -56,7 +56,7 @@ fn seen(status: StatusCode, location: Option<&str>) -> Seen {
 }
 
 /// The pages, by a name of their own.
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 14] = [
     "GET /",
     "GET /login",
     "GET /account",
@@ -64,6 +64,9 @@ const PAGES: [&str; 11] = [
     "GET /tickets/new",
     "GET /tickets/{id}",
     "GET /queue",
+    "GET /dashboard",
+    "GET /dashboard/report.xlsx",
+    "GET /dashboard/report.csv",
     "POST /tickets/new",
     "POST /tickets/{id}",
     "POST /account",
@@ -89,6 +92,11 @@ fn policy(page: &str, kind: Kind) -> Seen {
         }
         ("GET /queue", Kind::Engineer | Kind::Admin) => Shown,
         ("GET /queue", _) => Hidden,
+        // Reports are for managers, engineers and admins, each within their scope.
+        (
+            "GET /dashboard" | "GET /dashboard/report.xlsx" | "GET /dashboard/report.csv",
+            Kind::AgencyOwn | Kind::AgencyForeign,
+        ) => Hidden,
         // Filing on the own agency's item 1: another agency has no such item.
         ("POST /tickets/new", Kind::AgencyForeign | Kind::ManagerForeign) => Refused,
         // A wrong current password.

@@ -6,6 +6,7 @@
 mod assets;
 mod auth;
 mod chrome;
+mod dashboard;
 mod error;
 mod queue;
 mod session;
@@ -40,6 +41,9 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/new", get(tickets::new_form).post(tickets::file))
         .route("/tickets/{id}", get(tickets::show).post(tickets::act))
         .route("/queue", get(queue::queue))
+        .route("/dashboard", get(dashboard::dashboard))
+        .route("/dashboard/report.xlsx", get(dashboard::xlsx))
+        .route("/dashboard/report.csv", get(dashboard::csv))
         .layer(middleware::from_fn(page_headers))
         .route("/assets/{name}", get(assets::serve))
 }
@@ -67,7 +71,8 @@ async fn page_headers(request: Request, next: Next) -> Response {
 async fn home(viewer: Viewer) -> Response {
     let to = match viewer.session.caller.role {
         Role::Engineer => "/queue",
-        Role::AgencyUser | Role::Manager | Role::Admin => "/tickets",
+        Role::Manager => "/dashboard",
+        Role::AgencyUser | Role::Admin => "/tickets",
     };
     Redirect::to(to).into_response()
 }
