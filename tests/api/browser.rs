@@ -310,7 +310,27 @@ async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     assert!(heading.is_ok(), "404 for another agency");
     shot(&other, "not-found").await;
 
-    for c in [clerk, engineer, other, manager] {
+    // The admin's pages, on a desktop and a phone.
+    let admin_name = account(&app, "admin", None).await;
+    let admin = driver.browser(1440, 900).await;
+    admin.goto(&app.url("/admin/users")).await.expect("opened");
+    sign_in(&admin, &admin_name).await;
+    admin
+        .wait()
+        .for_element(Locator::Css("form[action='/admin/users']"))
+        .await
+        .expect("the new account's form");
+    assert!(body_text(&admin).await.contains(&manager_name), "the accounts are listed");
+    shot(&admin, "admin-users").await;
+    admin.set_window_size(375, 812).await.expect("phone");
+    fits(&admin, "/admin/users").await;
+    shot(&admin, "admin-users-375").await;
+    admin.goto(&app.url("/admin/outbox")).await.expect("opened");
+    assert!(body_text(&admin).await.contains("没有发送失败的邮件"), "no dead letters");
+    fits(&admin, "/admin/outbox").await;
+    shot(&admin, "admin-outbox-375").await;
+
+    for c in [clerk, engineer, other, manager, admin] {
         c.close().await.expect("closed");
     }
 }

@@ -56,7 +56,7 @@ fn seen(status: StatusCode, location: Option<&str>) -> Seen {
 }
 
 /// The pages, by a name of their own.
-const PAGES: [&str; 14] = [
+const PAGES: [&str; 18] = [
     "GET /",
     "GET /login",
     "GET /account",
@@ -67,6 +67,10 @@ const PAGES: [&str; 14] = [
     "GET /dashboard",
     "GET /dashboard/report.xlsx",
     "GET /dashboard/report.csv",
+    "GET /admin/users",
+    "GET /admin/outbox",
+    "POST /admin/users",
+    "POST /admin/outbox/{letter}",
     "POST /tickets/new",
     "POST /tickets/{id}",
     "POST /account",
@@ -97,6 +101,13 @@ fn policy(page: &str, kind: Kind) -> Seen {
             "GET /dashboard" | "GET /dashboard/report.xlsx" | "GET /dashboard/report.csv",
             Kind::AgencyOwn | Kind::AgencyForeign,
         ) => Hidden,
+        // Accounts and mail are the admins' alone. An admin's probes: a new
+        // account without a username (refused beside the field), and a
+        // letter that does not exist (404).
+        ("POST /admin/users", Kind::Admin) => Refused,
+        ("POST /admin/outbox/{letter}", Kind::Admin) => Hidden,
+        ("GET /admin/users" | "GET /admin/outbox", Kind::Admin) => Shown,
+        (p, _) if p.contains(" /admin/") => Hidden,
         // Filing on the own agency's item 1: another agency has no such item.
         ("POST /tickets/new", Kind::AgencyForeign | Kind::ManagerForeign) => Refused,
         // A wrong current password.
@@ -128,7 +139,7 @@ async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str) -> Seen 
         _ => "none".to_owned(),
     };
     let (method, path) = page.split_once(' ').expect("method and path");
-    let path = path.replace("{id}", ticket);
+    let path = path.replace("{id}", ticket).replace("{letter}", "00000000-0000-4000-8000-000000000000");
     let answer = match (method, path.as_str()) {
         ("GET", p) => b.get(p).await,
         ("POST", "/tickets/new") => {
@@ -146,6 +157,10 @@ async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str) -> Seen 
             .await
         }
         ("POST", "/logout") => b.post(&path, &[("csrf", &csrf)]).await,
+        ("POST", "/admin/users") => {
+            b.post(&path, &[("username", ""), ("role", "engineer"), ("csrf", &csrf)]).await
+        }
+        ("POST", p) if p.starts_with("/admin/outbox/") => b.post(p, &[("csrf", &csrf)]).await,
         ("POST", p) => b.post(p, &[("action", "comment"), ("body", "探测"), ("csrf", &csrf)]).await,
         _ => unreachable!("{page}"),
     };

@@ -3,6 +3,7 @@
 //! without JavaScript; htmx, vendored under `assets/`, only refreshes the
 //! queue. Pages are not in the OpenAPI document.
 
+mod admin;
 mod assets;
 mod auth;
 mod chrome;
@@ -44,6 +45,10 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(dashboard::dashboard))
         .route("/dashboard/report.xlsx", get(dashboard::xlsx))
         .route("/dashboard/report.csv", get(dashboard::csv))
+        .route("/admin/users", get(admin::users).post(admin::create))
+        .route("/admin/users/{id}", axum::routing::post(admin::act_on_user))
+        .route("/admin/outbox", get(admin::dead_letters))
+        .route("/admin/outbox/{id}", axum::routing::post(admin::retry))
         .layer(middleware::from_fn(page_headers))
         .route("/assets/{name}", get(assets::serve))
 }
