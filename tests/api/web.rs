@@ -497,7 +497,7 @@ fn one_time_password(body: &str) -> String {
 }
 
 /// An account's id, from the API.
-async fn user_id(app: &TestApp, username: &str) -> String {
+pub async fn user_id(app: &TestApp, username: &str) -> String {
     let users = app.call(Method::GET, "/v1/users", &app.admin_token, None, StatusCode::OK).await;
     let users = users.as_array().expect("a list").clone();
     let user = users.iter().find(|u| u["username"] == username).expect("the account");

@@ -56,7 +56,7 @@ fn seen(status: StatusCode, location: Option<&str>) -> Seen {
 }
 
 /// The pages, by a name of their own.
-const PAGES: [&str; 18] = [
+const PAGES: [&str; 19] = [
     "GET /",
     "GET /login",
     "GET /account",
@@ -70,6 +70,7 @@ const PAGES: [&str; 18] = [
     "GET /admin/users",
     "GET /admin/outbox",
     "POST /admin/users",
+    "POST /admin/users/{account}",
     "POST /admin/outbox/{letter}",
     "POST /tickets/new",
     "POST /tickets/{id}",
@@ -106,7 +107,8 @@ fn policy(page: &str, kind: Kind) -> Seen {
         // letter that does not exist (404).
         ("POST /admin/users", Kind::Admin) => Refused,
         ("POST /admin/outbox/{letter}", Kind::Admin) => Hidden,
-        ("GET /admin/users" | "GET /admin/outbox", Kind::Admin) => Shown,
+        // A new one-time password for the clerk: shown on the page.
+        ("GET /admin/users" | "GET /admin/outbox" | "POST /admin/users/{account}", Kind::Admin) => Shown,
         (p, _) if p.contains(" /admin/") => Hidden,
         // Filing on the own agency's item 1: another agency has no such item.
         ("POST /tickets/new", Kind::AgencyForeign | Kind::ManagerForeign) => Refused,
@@ -133,13 +135,16 @@ async fn browser_for<'a>(app: &'a TestApp, kind: Kind) -> Browser<'a> {
     b
 }
 
-async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str) -> Seen {
+async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str, account: &str) -> Seen {
     let csrf = match b.get("/account").await {
         p if p.status == StatusCode::OK => p.csrf(),
         _ => "none".to_owned(),
     };
     let (method, path) = page.split_once(' ').expect("method and path");
-    let path = path.replace("{id}", ticket).replace("{letter}", "00000000-0000-4000-8000-000000000000");
+    let path = path
+        .replace("{id}", ticket)
+        .replace("{letter}", "00000000-0000-4000-8000-000000000000")
+        .replace("{account}", account);
     let answer = match (method, path.as_str()) {
         ("GET", p) => b.get(p).await,
         ("POST", "/tickets/new") => {
@@ -161,6 +166,9 @@ async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str) -> Seen 
             b.post(&path, &[("username", ""), ("role", "engineer"), ("csrf", &csrf)]).await
         }
         ("POST", p) if p.starts_with("/admin/outbox/") => b.post(p, &[("csrf", &csrf)]).await,
+        ("POST", p) if p.starts_with("/admin/users/") => {
+            b.post(p, &[("action", "reset"), ("csrf", &csrf)]).await
+        }
         ("POST", p) => b.post(p, &[("action", "comment"), ("body", "探测"), ("csrf", &csrf)]).await,
         _ => unreachable!("{page}"),
     };
@@ -169,7 +177,8 @@ async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str) -> Seen 
 
 async fn every_page_answers_every_caller_as_the_policy_says(app: TestApp) {
     let item = app.item_id(1).await;
-    let (mut clerk, _) = crate::web::signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let (mut clerk, clerk_name) = crate::web::signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let account = crate::web::user_id(&app, &clerk_name).await;
     let ticket = file(&mut clerk, &item, "权限探测").await;
     let ticket = ticket.trim_start_matches("/tickets/").to_owned();
     let mut wrong = Vec::new();
@@ -177,7 +186,7 @@ async fn every_page_answers_every_caller_as_the_policy_says(app: TestApp) {
         for page in PAGES {
             // A fresh browser per probe: signing out or a refused password ends nothing else.
             let mut b = browser_for(&app, kind).await;
-            let got = ask(&mut b, page, &ticket, &item).await;
+            let got = ask(&mut b, page, &ticket, &item, &account).await;
             let want = policy(page, kind);
             if got != want {
                 wrong.push(format!("{page} as {kind:?}: {got:?}, the policy says {want:?}"));
