@@ -1,7 +1,8 @@
 //! The web console in a real headless Chromium driven over WebDriver
 //! (fantoccini against chromedriver on a free port, both started here):
 //! a clerk files a fault, an engineer on a 375 px screen works it from the
-//! queue, the clerk closes it, another agency's clerk finds nothing, and a
+//! queue, a manager sees the month's attainment change on the dashboard
+//! and downloads the workbook, the clerk closes it, another agency's clerk finds nothing, and a
 //! form stripped of its CSRF token changes nothing. A screenshot of each
 //! page goes to `target/screenshots/`. Needs `chromium` and `chromedriver`
 //! (`scripts/chromium-up`); SQLite only, as the HTTP tests cover both engines.
@@ -131,6 +132,43 @@ async fn press(c: &Client, action: &str) {
     click_through(c, &format!("button[name='action'][value='{action}']")).await;
 }
 
+/// A metric's attainment in the dashboard's table of the month.
+async fn attainment(c: &Client, metric: &str) -> String {
+    let css = "table.attainment tbody tr";
+    c.wait().for_element(Locator::Css(css)).await.expect("the month's table");
+    for row in c.find_all(Locator::Css(css)).await.expect("rows") {
+        let name = row.find(Locator::Css("th")).await.expect("name").text().await.expect("text");
+        if name == metric {
+            return row.find(Locator::Css("td.figure")).await.expect("figure").text().await.expect("text");
+        }
+    }
+    panic!("no {metric} row on the dashboard");
+}
+
+/// Download the month's workbook with the browser's session (fetched by
+/// the page, as the link would be), and open it with calamine.
+async fn downloads_the_workbook(c: &Client) {
+    let href = c
+        .find(Locator::Css("a[href^='/dashboard/report.xlsx']"))
+        .await
+        .expect("the workbook's link")
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("a link");
+    let script = "const done = arguments[arguments.length - 1];
+        fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => {
+          let s = ''; new Uint8Array(b).forEach(x => s += String.fromCharCode(x)); done(btoa(s));
+        });";
+    let encoded = c.execute_async(script, vec![json!(href)]).await.expect("downloaded");
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.as_str().expect("text"))
+            .expect("base64");
+    assert!(bytes.starts_with(b"PK"), "a zip");
+    let book = crate::reports::Book::open(bytes);
+    assert!(!book.sheets().is_empty(), "a workbook with sheets");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -139,6 +177,7 @@ async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     let clerk_name = account(&app, "agency_user", Some("education-bureau")).await;
     let engineer_name = account(&app, "engineer", None).await;
     let other_name = account(&app, "agency_user", Some("urban-management-bureau")).await;
+    let manager_name = account(&app, "manager", Some("education-bureau")).await;
 
     // The clerk, on a desktop: the filing form asks for a sign-in first.
     let clerk = driver.browser(1440, 900).await;
@@ -190,6 +229,12 @@ async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     assert!(page.contains("30 分钟"), "the business time left");
     let ticket_url = clerk.current_url().await.expect("url").to_string();
     shot(&clerk, "ticket-filed").await;
+
+    // The manager's dashboard before anyone responds: nothing decided yet.
+    let manager = driver.browser(1440, 900).await;
+    manager.goto(&app.url("/dashboard")).await.expect("opened");
+    sign_in(&manager, &manager_name).await;
+    assert_eq!(attainment(&manager, "响应").await, "—", "the response clock still runs");
     clerk.goto(&app.url("/tickets")).await.expect("list");
     assert!(body_text(&clerk).await.contains(&number));
     shot(&clerk, "tickets").await;
@@ -237,6 +282,16 @@ async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     fits(&engineer, "/tickets/{id} resolved").await;
     shot(&engineer, "ticket-resolved-375").await;
 
+    // The dashboard now: the response was met in time, on a desktop and a phone.
+    manager.refresh().await.expect("reloaded");
+    assert_eq!(attainment(&manager, "响应").await, "100.0%", "the month's attainment changed");
+    fits(&manager, "/dashboard").await;
+    shot(&manager, "dashboard").await;
+    downloads_the_workbook(&manager).await;
+    manager.set_window_size(375, 812).await.expect("phone");
+    fits(&manager, "/dashboard at 375 px").await;
+    shot(&manager, "dashboard-375").await;
+
     // The clerk closes it.
     clerk.goto(&ticket_url).await.expect("opened");
     press(&clerk, "close").await;
@@ -250,11 +305,32 @@ async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     let other = driver.browser(1440, 900).await;
     other.goto(&ticket_url).await.expect("opened");
     sign_in(&other, &other_name).await;
-    other.wait().for_element(Locator::Css("h1")).await.expect("a page");
-    assert!(body_text(&other).await.contains("找不到页面"), "404 for another agency");
+    // Waited for by its words: the sign-in page's own heading is an h1 too.
+    let heading = other.wait().for_element(Locator::XPath("//h1[contains(., '找不到页面')]")).await;
+    assert!(heading.is_ok(), "404 for another agency");
     shot(&other, "not-found").await;
 
-    for c in [clerk, engineer, other] {
+    // The admin's pages, on a desktop and a phone.
+    let admin_name = account(&app, "admin", None).await;
+    let admin = driver.browser(1440, 900).await;
+    admin.goto(&app.url("/admin/users")).await.expect("opened");
+    sign_in(&admin, &admin_name).await;
+    admin
+        .wait()
+        .for_element(Locator::Css("form[action='/admin/users']"))
+        .await
+        .expect("the new account's form");
+    assert!(body_text(&admin).await.contains(&manager_name), "the accounts are listed");
+    shot(&admin, "admin-users").await;
+    admin.set_window_size(375, 812).await.expect("phone");
+    fits(&admin, "/admin/users").await;
+    shot(&admin, "admin-users-375").await;
+    admin.goto(&app.url("/admin/outbox")).await.expect("opened");
+    assert!(body_text(&admin).await.contains("没有发送失败的邮件"), "no dead letters");
+    fits(&admin, "/admin/outbox").await;
+    shot(&admin, "admin-outbox-375").await;
+
+    for c in [clerk, engineer, other, manager, admin] {
         c.close().await.expect("closed");
     }
 }

@@ -355,7 +355,16 @@ async fn pages_have_a_strict_policy_and_assets_a_long_cache(app: TestApp) {
     let spec: Value =
         app.client.get(app.url("/openapi.json")).send().await.expect("sent").json().await.expect("json");
     let paths = spec["paths"].as_object().expect("paths");
-    let pages = ["/login", "/logout", "/account", "/tickets", "/tickets/new", "/tickets/{id}", "/queue"];
+    let pages = [
+        "/login",
+        "/logout",
+        "/account",
+        "/tickets",
+        "/tickets/new",
+        "/tickets/{id}",
+        "/queue",
+        "/dashboard",
+    ];
     assert!(paths.keys().all(|p| !pages.contains(&p.as_str())), "no page in the spec");
 }
 
@@ -376,7 +385,157 @@ async fn secure_cookies_over_https_and_english_by_cookie(app: TestApp) {
     let _ = sh("2026-06-01 10:00");
 }
 
+async fn a_manager_sees_the_months_attainment_and_downloads_the_files(app: TestApp) {
+    let item = app.item_id(1).await;
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let path = file(&mut clerk, &item, "平台无法登录").await;
+    let (mut engineer, _) = signed_in(&app, "engineer", None).await;
+    // Acknowledged at once: the response clock is met within its half hour.
+    assert_eq!(act(&mut engineer, &path, "acknowledge", "").await.status, StatusCode::SEE_OTHER);
+    // 25 minutes later the on-site clock (1 h) has used over 80 % of its target: at risk.
+    app.clock.set(sh("2026-06-01 10:50"));
+    let (mut manager, _) = signed_in(&app, "manager", Some("education-bureau")).await;
+    let page = manager.get("/dashboard").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("SLA 看板 · 2026-06"), "this month");
+    let table = &page.body[page.body.find("class=\"attainment\"").expect("the month's table")..];
+    assert!(
+        table.contains(
+            "<th scope=\"row\">响应</th><td>1</td><td>0</td><td>0</td><td class=\"figure\">100.0%</td>"
+        ),
+        "{table}"
+    );
+    assert!(page.body.contains("<svg class=\"trend\"") && page.body.contains("<polyline"), "the trend");
+    assert!(
+        page.body.contains("<svg class=\"bars\"")
+            && page.body.contains("class=\"bar band-ok\" x=\"0\" y=\"16\" width=\"180\""),
+        "a full bar for 100 %"
+    );
+    let at_risk = &page.body
+        [page.body.find("即将超时").expect("at risk")..page.body.find("已超时、未处理完").expect("breached")];
+    assert!(at_risk.contains(&path), "the ticket is at risk: {at_risk}");
+    let xlsx = manager.get("/dashboard/report.xlsx?month=2026-06").await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert!(xlsx.body.starts_with("PK"), "a workbook is a zip");
+    let csv = manager.get("/dashboard/report.csv?month=2026-06&view=contract").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.starts_with('\u{feff}') && csv.body.contains("响应"), "{}", csv.body);
+    assert_eq!(manager.get("/dashboard/report.csv?view=nonsense").await.status, StatusCode::NOT_FOUND);
+    let (mut foreign, _) = signed_in(&app, "manager", Some("urban-management-bureau")).await;
+    let theirs = foreign.get("/dashboard").await;
+    assert!(
+        theirs.body.contains("本月还没有工单") && !theirs.body.contains(&path),
+        "another agency's manager sees none of it"
+    );
+    // A fresh clerk: the first one's session has been idle past its 30 minutes.
+    let (mut clerk, _) = signed_in(&app, "agency_user", Some("education-bureau")).await;
+    assert_eq!(clerk.get("/dashboard").await.status, StatusCode::NOT_FOUND, "not for clerks");
+    assert_eq!(clerk.get("/dashboard/report.xlsx").await.status, StatusCode::NOT_FOUND);
+}
+
+async fn an_admin_creates_deactivates_and_resets_accounts(app: TestApp) {
+    let (mut admin, admin_name) = signed_in(&app, "admin", None).await;
+    let page = admin.get("/admin/users").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&admin_name), "the accounts are listed");
+    let csrf = page.csrf();
+    // An agency user without an agency: refused beside the field, in Chinese.
+    let refused = admin
+        .post(
+            "/admin/users",
+            &[("username", "li.na"), ("role", "agency_user"), ("agency", ""), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("id=\"agency-error\""), "beside the agency: {}", refused.body);
+    let created = admin
+        .post(
+            "/admin/users",
+            &[
+                ("username", "li.na"),
+                ("role", "agency_user"),
+                ("agency", "education-bureau"),
+                ("email", "li.na@example.org"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let password = one_time_password(&created.body);
+    // The one-time password signs in, and must be changed first.
+    let mut li = Browser::new(&app);
+    let signed = li.sign_in("li.na", &password, "/tickets").await;
+    assert_eq!(signed.location.as_deref(), Some("/tickets"));
+    assert_eq!(li.get("/tickets").await.location.as_deref(), Some("/account"), "must change it first");
+    assert!(!admin.get("/admin/users").await.body.contains(&password), "shown once only");
+    let id = user_id(&app, "li.na").await;
+    let off = admin.post(&format!("/admin/users/{id}"), &[("action", "deactivate"), ("csrf", &csrf)]).await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER);
+    assert!(admin.get("/admin/users").await.body.contains("已停用"), "listed as deactivated");
+    assert_eq!(
+        li.get("/account").await.location.as_deref().map(|l| l.starts_with("/login")),
+        Some(true),
+        "signed out"
+    );
+    let on = admin.post(&format!("/admin/users/{id}"), &[("action", "reactivate"), ("csrf", &csrf)]).await;
+    assert_eq!(on.status, StatusCode::SEE_OTHER);
+    let reset = admin.post(&format!("/admin/users/{id}"), &[("action", "reset"), ("csrf", &csrf)]).await;
+    assert_eq!(reset.status, StatusCode::OK);
+    let again = one_time_password(&reset.body);
+    assert_ne!(again, password, "a new one-time password");
+    assert_eq!(Browser::new(&app).sign_in("li.na", &again, "/").await.status, StatusCode::SEE_OTHER);
+    let me = user_id(&app, &admin_name).await;
+    let own = admin.post(&format!("/admin/users/{me}"), &[("action", "deactivate"), ("csrf", &csrf)]).await;
+    assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY, "an admin cannot deactivate themself");
+}
+
+/// The one-time password a page shows.
+fn one_time_password(body: &str) -> String {
+    let at = body.find("id=\"one-time-password\">").expect("a one-time password shown");
+    let rest = &body[at + "id=\"one-time-password\">".len()..];
+    rest[..rest.find('<').expect("its end")].to_owned()
+}
+
+/// An account's id, from the API.
+pub async fn user_id(app: &TestApp, username: &str) -> String {
+    let users = app.call(Method::GET, "/v1/users", &app.admin_token, None, StatusCode::OK).await;
+    let users = users.as_array().expect("a list").clone();
+    let user = users.iter().find(|u| u["username"] == username).expect("the account");
+    user["id"].as_str().expect("id").to_owned()
+}
+
+async fn an_admin_sends_a_dead_letter_again(app: TestApp) {
+    let app = app.another(|s| s.mail_max_attempts = 2).await;
+    let (engineer_id, engineer) = app.user_with_email("engineer", None, Some("eng@example.org")).await;
+    let item = app.item_id(1).await;
+    let t = app.file(&engineer, json!({"line_item_id": item, "title": "平台无法登录"})).await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    app.act(&engineer, &id, "assign", json!({"assignee_id": engineer_id}), StatusCode::OK).await;
+    app.smtp.set_down(true);
+    app.clock.set(sh("2026-06-01 10:15"));
+    app.tick().await;
+    app.clock.set(sh("2026-06-01 11:15"));
+    assert!(app.tick().await.dead > 0, "a letter given up on");
+    let (mut admin, _) = signed_in(&app, "admin", None).await;
+    let page = admin.get("/admin/outbox").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let at = page.body.find("action=\"/admin/outbox/").expect("a dead letter with its retry form");
+    let path = page.body[at + "action=\"".len()..].split('"').next().expect("path").to_owned();
+    assert!(page.body.contains("SMTP"), "why it died");
+    let csrf = page.csrf();
+    assert_eq!(admin.post(&path, &[]).await.status, StatusCode::FORBIDDEN, "no CSRF token, nothing done");
+    let again = admin.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    assert!(!admin.get("/admin/outbox").await.body.contains(&path), "no longer dead");
+    let twice = admin.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert!(twice.body.contains("这封邮件已不在失败队列中"), "said in Chinese");
+}
+
 crate::both_backends!(
+    an_admin_creates_deactivates_and_resets_accounts,
+    an_admin_sends_a_dead_letter_again,
+    a_manager_sees_the_months_attainment_and_downloads_the_files,
     a_link_from_an_email_opens_the_sign_in_then_the_ticket,
     a_clerk_files_and_sees_the_number_and_deadlines,
     problems_show_beside_the_field_in_chinese,

@@ -56,7 +56,7 @@ fn seen(status: StatusCode, location: Option<&str>) -> Seen {
 }
 
 /// The pages, by a name of their own.
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 19] = [
     "GET /",
     "GET /login",
     "GET /account",
@@ -64,6 +64,14 @@ const PAGES: [&str; 11] = [
     "GET /tickets/new",
     "GET /tickets/{id}",
     "GET /queue",
+    "GET /dashboard",
+    "GET /dashboard/report.xlsx",
+    "GET /dashboard/report.csv",
+    "GET /admin/users",
+    "GET /admin/outbox",
+    "POST /admin/users",
+    "POST /admin/users/{account}",
+    "POST /admin/outbox/{letter}",
     "POST /tickets/new",
     "POST /tickets/{id}",
     "POST /account",
@@ -89,6 +97,19 @@ fn policy(page: &str, kind: Kind) -> Seen {
         }
         ("GET /queue", Kind::Engineer | Kind::Admin) => Shown,
         ("GET /queue", _) => Hidden,
+        // Reports are for managers, engineers and admins, each within their scope.
+        (
+            "GET /dashboard" | "GET /dashboard/report.xlsx" | "GET /dashboard/report.csv",
+            Kind::AgencyOwn | Kind::AgencyForeign,
+        ) => Hidden,
+        // Accounts and mail are the admins' alone. An admin's probes: a new
+        // account without a username (refused beside the field), and a
+        // letter that does not exist (404).
+        ("POST /admin/users", Kind::Admin) => Refused,
+        ("POST /admin/outbox/{letter}", Kind::Admin) => Hidden,
+        // A new one-time password for the clerk: shown on the page.
+        ("GET /admin/users" | "GET /admin/outbox" | "POST /admin/users/{account}", Kind::Admin) => Shown,
+        (p, _) if p.contains(" /admin/") => Hidden,
         // Filing on the own agency's item 1: another agency has no such item.
         ("POST /tickets/new", Kind::AgencyForeign | Kind::ManagerForeign) => Refused,
         // A wrong current password.
@@ -114,13 +135,16 @@ async fn browser_for<'a>(app: &'a TestApp, kind: Kind) -> Browser<'a> {
     b
 }
 
-async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str) -> Seen {
+async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str, account: &str) -> Seen {
     let csrf = match b.get("/account").await {
         p if p.status == StatusCode::OK => p.csrf(),
         _ => "none".to_owned(),
     };
     let (method, path) = page.split_once(' ').expect("method and path");
-    let path = path.replace("{id}", ticket);
+    let path = path
+        .replace("{id}", ticket)
+        .replace("{letter}", "00000000-0000-4000-8000-000000000000")
+        .replace("{account}", account);
     let answer = match (method, path.as_str()) {
         ("GET", p) => b.get(p).await,
         ("POST", "/tickets/new") => {
@@ -138,6 +162,13 @@ async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str) -> Seen 
             .await
         }
         ("POST", "/logout") => b.post(&path, &[("csrf", &csrf)]).await,
+        ("POST", "/admin/users") => {
+            b.post(&path, &[("username", ""), ("role", "engineer"), ("csrf", &csrf)]).await
+        }
+        ("POST", p) if p.starts_with("/admin/outbox/") => b.post(p, &[("csrf", &csrf)]).await,
+        ("POST", p) if p.starts_with("/admin/users/") => {
+            b.post(p, &[("action", "reset"), ("csrf", &csrf)]).await
+        }
         ("POST", p) => b.post(p, &[("action", "comment"), ("body", "探测"), ("csrf", &csrf)]).await,
         _ => unreachable!("{page}"),
     };
@@ -146,7 +177,8 @@ async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str) -> Seen 
 
 async fn every_page_answers_every_caller_as_the_policy_says(app: TestApp) {
     let item = app.item_id(1).await;
-    let (mut clerk, _) = crate::web::signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let (mut clerk, clerk_name) = crate::web::signed_in(&app, "agency_user", Some("education-bureau")).await;
+    let account = crate::web::user_id(&app, &clerk_name).await;
     let ticket = file(&mut clerk, &item, "权限探测").await;
     let ticket = ticket.trim_start_matches("/tickets/").to_owned();
     let mut wrong = Vec::new();
@@ -154,7 +186,7 @@ async fn every_page_answers_every_caller_as_the_policy_says(app: TestApp) {
         for page in PAGES {
             // A fresh browser per probe: signing out or a refused password ends nothing else.
             let mut b = browser_for(&app, kind).await;
-            let got = ask(&mut b, page, &ticket, &item).await;
+            let got = ask(&mut b, page, &ticket, &item, &account).await;
             let want = policy(page, kind);
             if got != want {
                 wrong.push(format!("{page} as {kind:?}: {got:?}, the policy says {want:?}"));

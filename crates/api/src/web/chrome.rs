@@ -184,4 +184,14 @@ impl Chrome {
     pub(crate) fn works(&self) -> bool {
         matches!(self.user, Some((_, Role::Engineer | Role::Admin)))
     }
+
+    /// Whether the viewer reads reports (sees the dashboard).
+    pub(crate) fn reads_reports(&self) -> bool {
+        matches!(self.user, Some((_, Role::Engineer | Role::Manager | Role::Admin)))
+    }
+
+    /// Whether the viewer administers accounts and mail.
+    pub(crate) fn admin(&self) -> bool {
+        matches!(self.user, Some((_, Role::Admin)))
+    }
 }

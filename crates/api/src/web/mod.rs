@@ -3,9 +3,11 @@
 //! without JavaScript; htmx, vendored under `assets/`, only refreshes the
 //! queue. Pages are not in the OpenAPI document.
 
+mod admin;
 mod assets;
 mod auth;
 mod chrome;
+mod dashboard;
 mod error;
 mod queue;
 mod session;
@@ -40,6 +42,13 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/new", get(tickets::new_form).post(tickets::file))
         .route("/tickets/{id}", get(tickets::show).post(tickets::act))
         .route("/queue", get(queue::queue))
+        .route("/dashboard", get(dashboard::dashboard))
+        .route("/dashboard/report.xlsx", get(dashboard::xlsx))
+        .route("/dashboard/report.csv", get(dashboard::csv))
+        .route("/admin/users", get(admin::users).post(admin::create))
+        .route("/admin/users/{id}", axum::routing::post(admin::act_on_user))
+        .route("/admin/outbox", get(admin::dead_letters))
+        .route("/admin/outbox/{id}", axum::routing::post(admin::retry))
         .layer(middleware::from_fn(page_headers))
         .route("/assets/{name}", get(assets::serve))
 }
@@ -67,7 +76,8 @@ async fn page_headers(request: Request, next: Next) -> Response {
 async fn home(viewer: Viewer) -> Response {
     let to = match viewer.session.caller.role {
         Role::Engineer => "/queue",
-        Role::AgencyUser | Role::Manager | Role::Admin => "/tickets",
+        Role::Manager => "/dashboard",
+        Role::AgencyUser | Role::Admin => "/tickets",
     };
     Redirect::to(to).into_response()
 }
