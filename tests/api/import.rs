@@ -14,7 +14,8 @@ use crate::helpers::{TestApp, clock, sh, shown};
 crate::both_backends!(
     thresholds_crossed_before_an_import_are_never_mailed,
     only_an_admin_imports_and_steps_keep_their_order,
-    a_report_read_a_page_at_a_time_counts_every_ticket_once
+    a_report_read_a_page_at_a_time_counts_every_ticket_once,
+    imports_racing_into_a_new_year_all_land_numbered_once
 );
 
 fn past(item: &str, reported_at: Timestamp) -> PastTicket {
@@ -130,4 +131,27 @@ async fn a_report_read_a_page_at_a_time_counts_every_ticket_once(app: TestApp) {
         "one item: its figures are the contract's"
     );
     assert_eq!(r["breached_tickets"].as_array().map(Vec::len), Some(745));
+}
+
+async fn imports_racing_into_a_new_year_all_land_numbered_once(app: TestApp) {
+    // The year's first numbers: on PostgreSQL each import makes the year's
+    // sequence if it is missing, and those that meet there must not fail.
+    let item = app.item_id(1).await;
+    app.clock.set(sh("2027-01-05 10:00"));
+    let admin = caller(&app, &app.admin_token).await;
+    let imports = (0..8i64).map(|i| {
+        let (state, admin, item) = (app.state.clone(), admin.clone(), item.clone());
+        tokio::spawn(async move {
+            import(&state, &admin, vec![past(&item, sh("2027-01-02 09:00").plus_seconds(i))]).await
+        })
+    });
+    for done in futures::future::join_all(imports).await {
+        assert_eq!(done.expect("task").expect("import"), 1);
+    }
+    let mut numbers: Vec<String> =
+        tickets(&app).await.iter().map(|t| t["number"].as_str().unwrap_or("").to_owned()).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 8, "{numbers:?}");
+    assert!(numbers.iter().all(|n| n.starts_with("INC-2027-")), "{numbers:?}");
 }

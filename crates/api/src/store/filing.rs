@@ -226,6 +226,16 @@ pub fn sequence(year: i32) -> String {
 /// PostgreSQL's "undefined table": the year's sequence is not made yet.
 const UNDEFINED_TABLE: &str = "42P01";
 
+/// PostgreSQL's "duplicate table".
+const DUPLICATE_TABLE: &str = "42P07";
+
+/// Another session made the year's sequence at the same moment: `CREATE
+/// SEQUENCE IF NOT EXISTS` then fails with a unique violation on the
+/// catalogue or with "duplicate table", depending on when they met. Either is harmless.
+fn lost_race_to_create(e: &DbErr) -> bool {
+    super::is_unique_violation(e) || super::sqlstate(e).as_deref() == Some(DUPLICATE_TABLE)
+}
+
 /// Write `filing`; the number it was given.
 ///
 /// A unique violation means a lost race on the Idempotency-Key (the ids are
@@ -246,7 +256,7 @@ async fn insert_postgres(db: &DatabaseConnection, f: &Models) -> Result<String, 
             // sequence: the loser's unique violation is harmless.
             let make = format!("CREATE SEQUENCE IF NOT EXISTS {} AS bigint MINVALUE 1", sequence(f.year));
             if let Err(e) = db.execute_unprepared(&make).await
-                && !super::is_unique_violation(&e)
+                && !lost_race_to_create(&e)
             {
                 return Err(e);
             }
@@ -313,7 +323,7 @@ pub async fn numbers(db: &DatabaseConnection, year: i32, n: usize) -> Result<Vec
     let lasts: Vec<i64> = if backend == DbBackend::Postgres {
         let make = format!("CREATE SEQUENCE IF NOT EXISTS {} AS bigint MINVALUE 1", sequence(year));
         if let Err(e) = db.execute_unprepared(&make).await
-            && !super::is_unique_violation(&e)
+            && !lost_race_to_create(&e)
         {
             return Err(e);
         }
