@@ -100,6 +100,11 @@ pub fn next_at(
 /// A threshold recorded as crossed: the clock's metric and the percent.
 pub type Recorded = (String, u32);
 
+/// Whether `metric`'s threshold `percent` is not among those recorded.
+pub fn is_unrecorded(recorded: &[Recorded], metric: &str, percent: u32) -> bool {
+    !recorded.iter().any(|(m, p)| m == metric && *p == percent)
+}
+
 /// The recorded thresholds that the clocks, as they now stand, never
 /// crossed: an action recorded later with an earlier real time (or a change
 /// of holidays) undid them. A threshold of a metric not among `clocks` is

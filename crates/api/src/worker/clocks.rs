@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::TickReport;
 use super::alerts::{self, Due};
-use crate::domain::clock::{StoredClock, next_at};
+use crate::domain::clock::{StoredClock, is_unrecorded, next_at};
 use crate::domain::ticket::{AlertLevel, EventKind, Ticket};
 use crate::service::{tickets, withdrawals};
 use crate::state::AppState;
@@ -88,12 +88,7 @@ async fn check_ticket(
         let mut fresh: Vec<Crossing> = if status.stopped {
             Vec::new()
         } else {
-            status
-                .crossed
-                .iter()
-                .filter(|x| !known.contains(&(metric.to_owned(), x.percent)))
-                .copied()
-                .collect()
+            status.crossed.iter().filter(|x| is_unrecorded(&known, metric, x.percent)).copied().collect()
         };
         if fresh.iter().all(|x| hold.holds(x, now)) {
             fresh.clear();
@@ -116,8 +111,7 @@ async fn check_ticket(
             });
         }
         // What is held back is still unannounced: due when its hold ends.
-        let unannounced =
-            |p: u32| !known.contains(&(metric.to_owned(), p)) && !fresh.iter().any(|x| x.percent == p);
+        let unannounced = |p: u32| is_unrecorded(&known, metric, p) && !fresh.iter().any(|x| x.percent == p);
         let write =
             ClockWrite { clock: c, status: &status, next_at: next_at(&status, now, hold, unannounced) };
         store::clocks::set_status(txn, t.id, write, now).await?;
@@ -194,8 +188,7 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
             .iter()
             .map(|(c, t, status)| {
                 let known = recorded.get(&t.id).map_or(&[][..], Vec::as_slice);
-                let metric = c.clock.metric.as_str();
-                let unannounced = |p: u32| !known.iter().any(|(m, q)| m == metric && *q == p);
+                let unannounced = |p: u32| is_unrecorded(known, c.clock.metric.as_str(), p);
                 let next_at = next_at(status, now, state.hold(t), unannounced);
                 (c.ticket_id, ClockWrite { clock: &c.clock, status, next_at })
             })
@@ -273,8 +266,7 @@ async fn move_batch(state: &AppState, batch: &[store::clocks::Claimed]) -> Resul
         .iter()
         .map(|m| {
             let known = recorded.get(&m.ticket.id).map_or(&[][..], Vec::as_slice);
-            let metric = m.clock.metric.as_str();
-            let unannounced = |p: u32| !known.iter().any(|(k, q)| k == metric && *q == p);
+            let unannounced = |p: u32| is_unrecorded(known, m.clock.metric.as_str(), p);
             let next_at = next_at(&m.status, now, state.hold(m.ticket), unannounced);
             (m.ticket.id, ClockWrite { clock: &m.clock, status: &m.status, next_at })
         })
