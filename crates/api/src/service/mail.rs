@@ -24,5 +24,7 @@ pub fn locale(state: &AppState) -> Locale {
 /// A link a person can open to a ticket: its page in the web console, when
 /// the service knows its public address.
 pub fn ticket_link(state: &AppState, id: Uuid) -> Option<String> {
-    state.settings.public_base_url.as_ref().map(|b| format!("{}/tickets/{id}", b.trim_end_matches('/')))
+    let base = state.settings.public_base_url.as_deref()?.trim_end_matches('/');
+    // An empty setting (`ITSM_PUBLIC_BASE_URL=`) names no console: no link, rather than "/tickets/…".
+    (!base.is_empty()).then(|| format!("{base}/tickets/{id}"))
 }

@@ -519,14 +519,8 @@ fn breached_ticket(
         line_item_seq: seq,
         agency: t.agency.clone(),
         metrics: missed,
-        link: ticket_link(state, t.id),
+        link: super::mail::ticket_link(state, t.id),
     })
-}
-
-/// The ticket's page in the web console, when a public base URL is configured.
-pub fn ticket_link(state: &AppState, id: Uuid) -> Option<String> {
-    let base = state.settings.public_base_url.as_deref()?.trim_end_matches('/');
-    (!base.is_empty()).then(|| format!("{base}/tickets/{id}"))
 }
 
 /// Count the inspections whose window closes within the period, as they stood at `as_of`.
