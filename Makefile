@@ -33,7 +33,7 @@ fuzz-api:
 check-xlsx:
 	@scripts/check-xlsx
 
-## chromium: make sure headless Chromium and chromedriver are installed (the browser tests)
+## chromium: make sure headless Chromium, chromedriver, axe-core and the HTML checker are here (the browser tests)
 chromium:
 	@scripts/chromium-up
 

@@ -4,8 +4,10 @@
 //! queue, a manager sees the month's attainment change on the dashboard
 //! and downloads the workbook, the clerk closes it, another agency's clerk finds nothing, and a
 //! form stripped of its CSRF token changes nothing. A screenshot of each
-//! page goes to `target/screenshots/`. Needs `chromium` and `chromedriver`
-//! (`scripts/chromium-up`); SQLite only, as the HTTP tests cover both engines.
+//! page goes to `target/screenshots/`, with its HTML, after axe-core has
+//! found no serious or critical violation in it; at the end the Nu HTML
+//! Checker reads every page saved and the style sheet. Needs `chromium` and `chromedriver`
+//! and the checkers (`scripts/chromium-up`); SQLite only, as the HTTP tests cover both engines.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -81,9 +83,77 @@ fn screenshots() -> PathBuf {
     dir
 }
 
-/// Save what the browser shows as `name.png`: the window made as tall as
-/// the page (up to 4000 px) for the shot, then put back.
+/// Where `scripts/web-check-tools` puts axe-core and the Nu HTML Checker.
+fn web_tools() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/web-tools")
+}
+
+/// axe-core's source, read once.
+fn axe_source() -> &'static str {
+    static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AXE.get_or_init(|| {
+        std::fs::read_to_string(web_tools().join("axe.min.js"))
+            .expect("axe-core in target/web-tools (scripts/web-check-tools fetches it)")
+    })
+}
+
+/// axe-core run in the page as it is now: no serious or critical violation.
+async fn accessible(c: &Client, name: &str) {
+    c.execute(axe_source(), vec![]).await.expect("axe-core loaded into the page");
+    let script = "const done = arguments[arguments.length - 1];
+        axe.run(document, {resultTypes: ['violations']})
+          .then(r => done(r.violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+          .catch(e => done(['axe-core failed: ' + e]));";
+    let found = c.execute_async(script, vec![]).await.expect("axe-core ran");
+    let found: Vec<String> = serde_json::from_value(found).expect("a list of violations");
+    assert!(found.is_empty(), "{name}: accessibility violations:\n{}", found.join("\n"));
+}
+
+/// The page's HTML as the server sends it (fetched again with the
+/// browser's cookies: WebDriver's page source is the DOM, not the document),
+/// saved beside its screenshot for the HTML checker.
+async fn save_html(c: &Client, name: &str) {
+    let script = "const done = arguments[arguments.length - 1];
+        fetch(location.href, {credentials: 'same-origin'}).then(r => r.text()).then(done, e => done('fetch failed: ' + e));";
+    let html = c.execute_async(script, vec![]).await.expect("the page fetched");
+    let html = html.as_str().expect("text");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{name}: {html:.200}");
+    std::fs::write(screenshots().join(format!("{name}.html")), html).expect("write the page");
+    SAVED.lock().expect("the saved pages").push(name.to_owned());
+}
+
+/// The pages saved by [`shot`] in this run.
+static SAVED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Every page saved in this run and the style sheet through the Nu HTML
+/// Checker: no errors.
+fn valid_html() {
+    let vnu = web_tools().join("vnu.jar");
+    assert!(vnu.exists(), "the Nu HTML Checker in target/web-tools (scripts/web-check-tools fetches it)");
+    let names = SAVED.lock().expect("the saved pages").clone();
+    assert!(names.len() > 10, "pages saved: {names:?}");
+    let files = names.iter().map(|n| screenshots().join(format!("{n}.html")));
+    let css = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/api/assets/app.css");
+    let out = Command::new("java")
+        .arg("-jar")
+        .arg(&vnu)
+        .args(["--errors-only", "--also-check-css", "--format", "gnu"])
+        .args(files)
+        .arg(css)
+        .output()
+        .expect("java runs the HTML checker");
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the HTML checker found errors:\n{report}");
+}
+
+/// Save what the browser shows as `name.png` (the window made as tall as
+/// the page, up to 4000 px, for the shot, then put back) and its HTML as
+/// `name.html`, after axe-core has checked it.
 async fn shot(c: &Client, name: &str) {
+    accessible(c, name).await;
+    save_html(c, name).await;
     let (width, height) = c.get_window_size().await.expect("size");
     let page = c.execute("return document.documentElement.scrollHeight", vec![]).await.expect("height");
     let tall = page.as_u64().unwrap_or(height).clamp(height, 4000);
@@ -171,7 +241,10 @@ async fn downloads_the_workbook(c: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_from_filing_to_closing_in_a_real_browser() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    // Two attempts at a letter, so that one dies within the test (the outbox page shows it).
+    // (The first instance owns the database, so it is kept until the end.)
+    let first = TestApp::spawn(Backend::Sqlite).await;
+    let app = first.another(|s| s.mail_max_attempts = 2).await;
     let driver = Driver::start();
     let item = app.item_id(1).await;
     let clerk_name = account(&app, "agency_user", Some("education-bureau")).await;
@@ -282,6 +355,47 @@ async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     fits(&engineer, "/tickets/{id} resolved").await;
     shot(&engineer, "ticket-resolved-375").await;
 
+    // Then item 1's inspection due this week, recorded from the phone.
+    engineer.goto(&app.url(&format!("/inspections?item={item}"))).await.expect("inspections");
+    fits(&engineer, "/inspections").await;
+    shot(&engineer, "inspections-375").await;
+    click_through(&engineer, "ul.tickets li a").await;
+    engineer
+        .find(Locator::Id("check_result_0"))
+        .await
+        .expect("the first check")
+        .select_by_value("pass")
+        .await
+        .expect("passed");
+    engineer
+        .find(Locator::Id("check_result_3"))
+        .await
+        .expect("the backup check")
+        .select_by_value("fail")
+        .await
+        .expect("failed");
+    engineer
+        .find(Locator::Id("check_note_3"))
+        .await
+        .expect("note")
+        .send_keys("昨夜备份未完成")
+        .await
+        .expect("typed");
+    engineer
+        .find(Locator::Id("findings"))
+        .await
+        .expect("findings")
+        .send_keys("已手动补做备份")
+        .await
+        .expect("typed");
+    fits(&engineer, "/inspections/{id} form").await;
+    shot(&engineer, "inspection-form-375").await;
+    press(&engineer, "complete").await;
+    let recorded = body_text(&engineer).await;
+    assert!(recorded.contains("巡检记录") && recorded.contains("昨夜备份未完成"), "recorded: {recorded}");
+    fits(&engineer, "/inspections/{id}").await;
+    shot(&engineer, "inspection-375").await;
+
     // The dashboard now: the response was met in time, on a desktop and a phone.
     manager.refresh().await.expect("reloaded");
     assert_eq!(attainment(&manager, "响应").await, "100.0%", "the month's attainment changed");
@@ -310,6 +424,17 @@ async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     assert!(heading.is_ok(), "404 for another agency");
     shot(&other, "not-found").await;
 
+    // A letter that could not be sent: the SMTP server away through every attempt.
+    let (eid, eng_api) = app.user_with_email("engineer", None, Some("eng@example.org")).await;
+    let t = app.file(&eng_api, json!({"line_item_id": item, "title": "门户网站访问缓慢"})).await;
+    let tid = t["id"].as_str().expect("id").to_owned();
+    app.act(&eng_api, &tid, "assign", json!({"assignee_id": eid}), reqwest::StatusCode::OK).await;
+    app.smtp.set_down(true);
+    app.clock.advance(900);
+    app.tick().await;
+    app.clock.advance(3600);
+    assert!(app.tick().await.dead > 0, "a letter given up on");
+
     // The admin's pages, on a desktop and a phone.
     let admin_name = account(&app, "admin", None).await;
     let admin = driver.browser(1440, 900).await;
@@ -326,11 +451,15 @@ async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     fits(&admin, "/admin/users").await;
     shot(&admin, "admin-users-375").await;
     admin.goto(&app.url("/admin/outbox")).await.expect("opened");
-    assert!(body_text(&admin).await.contains("没有发送失败的邮件"), "no dead letters");
+    assert!(body_text(&admin).await.contains("eng@example.org"), "the dead letter is listed");
     fits(&admin, "/admin/outbox").await;
     shot(&admin, "admin-outbox-375").await;
+    admin.set_window_size(1440, 900).await.expect("desktop");
+    admin.goto(&app.url("/inspections")).await.expect("opened");
+    shot(&admin, "inspections").await;
 
     for c in [clerk, engineer, other, manager, admin] {
         c.close().await.expect("closed");
     }
+    valid_html();
 }

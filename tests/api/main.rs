@@ -23,3 +23,4 @@ mod reports;
 mod tickets;
 mod web;
 mod web_access;
+mod web_inspections;

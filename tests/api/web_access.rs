@@ -56,7 +56,7 @@ fn seen(status: StatusCode, location: Option<&str>) -> Seen {
 }
 
 /// The pages, by a name of their own.
-const PAGES: [&str; 19] = [
+const PAGES: [&str; 22] = [
     "GET /",
     "GET /login",
     "GET /account",
@@ -64,6 +64,9 @@ const PAGES: [&str; 19] = [
     "GET /tickets/new",
     "GET /tickets/{id}",
     "GET /queue",
+    "GET /inspections",
+    "GET /inspections/{task}",
+    "POST /inspections/{task}",
     "GET /dashboard",
     "GET /dashboard/report.xlsx",
     "GET /dashboard/report.csv",
@@ -95,6 +98,14 @@ fn policy(page: &str, kind: Kind) -> Seen {
                 Hidden
             }
         }
+        // Inspections: for those who do them and managers (in scope); the
+        // probe records a check without a name, refused beside the field.
+        ("GET /inspections", Kind::AgencyOwn | Kind::AgencyForeign) => Hidden,
+        ("GET /inspections/{task}", Kind::Engineer | Kind::ManagerOwn | Kind::ManagerWide | Kind::Admin) => {
+            Shown
+        }
+        ("POST /inspections/{task}", Kind::Engineer | Kind::Admin) => Refused,
+        ("GET /inspections/{task}" | "POST /inspections/{task}", _) => Hidden,
         ("GET /queue", Kind::Engineer | Kind::Admin) => Shown,
         ("GET /queue", _) => Hidden,
         // Reports are for managers, engineers and admins, each within their scope.
@@ -135,7 +146,16 @@ async fn browser_for<'a>(app: &'a TestApp, kind: Kind) -> Browser<'a> {
     b
 }
 
-async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str, account: &str) -> Seen {
+/// The ids a probe's path names.
+struct Ids<'a> {
+    ticket: &'a str,
+    item: &'a str,
+    account: &'a str,
+    task: &'a str,
+}
+
+async fn ask(b: &mut Browser<'_>, page: &str, ids: &Ids<'_>) -> Seen {
+    let Ids { ticket, item, account, task } = *ids;
     let csrf = match b.get("/account").await {
         p if p.status == StatusCode::OK => p.csrf(),
         _ => "none".to_owned(),
@@ -144,7 +164,8 @@ async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str, account:
     let path = path
         .replace("{id}", ticket)
         .replace("{letter}", "00000000-0000-4000-8000-000000000000")
-        .replace("{account}", account);
+        .replace("{account}", account)
+        .replace("{task}", task);
     let answer = match (method, path.as_str()) {
         ("GET", p) => b.get(p).await,
         ("POST", "/tickets/new") => {
@@ -166,6 +187,11 @@ async fn ask(b: &mut Browser<'_>, page: &str, ticket: &str, item: &str, account:
             b.post(&path, &[("username", ""), ("role", "engineer"), ("csrf", &csrf)]).await
         }
         ("POST", p) if p.starts_with("/admin/outbox/") => b.post(p, &[("csrf", &csrf)]).await,
+        ("POST", p) if p.starts_with("/inspections/") => {
+            let form =
+                [("action", "complete"), ("check_name_0", ""), ("check_result_0", "pass"), ("csrf", &csrf)];
+            b.post(p, &form).await
+        }
         ("POST", p) if p.starts_with("/admin/users/") => {
             b.post(p, &[("action", "reset"), ("csrf", &csrf)]).await
         }
@@ -181,12 +207,16 @@ async fn every_page_answers_every_caller_as_the_policy_says(app: TestApp) {
     let account = crate::web::user_id(&app, &clerk_name).await;
     let ticket = file(&mut clerk, &item, "权限探测").await;
     let ticket = ticket.trim_start_matches("/tickets/").to_owned();
+    let tasks = format!("/v1/inspections?line_item_id={item}&limit=1");
+    let tasks = app.call(reqwest::Method::GET, &tasks, &app.admin_token.clone(), None, StatusCode::OK).await;
+    let task = tasks[0]["id"].as_str().expect("an inspection of item 1").to_owned();
+    let ids = Ids { ticket: &ticket, item: &item, account: &account, task: &task };
     let mut wrong = Vec::new();
     for kind in KINDS {
         for page in PAGES {
             // A fresh browser per probe: signing out or a refused password ends nothing else.
             let mut b = browser_for(&app, kind).await;
-            let got = ask(&mut b, page, &ticket, &item, &account).await;
+            let got = ask(&mut b, page, &ids).await;
             let want = policy(page, kind);
             if got != want {
                 wrong.push(format!("{page} as {kind:?}: {got:?}, the policy says {want:?}"));

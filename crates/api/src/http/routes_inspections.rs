@@ -167,6 +167,7 @@ async fn list(
         due_from: q.due_from.map(Timestamp::from),
         due_to: q.due_to.map(Timestamp::from),
         limit,
+        ..TaskFilter::default()
     };
     let rows = inspections::list(&state, &caller, filter).await?;
     Ok(Json(rows.iter().map(|t| view(&state, t)).collect()))

@@ -473,3 +473,13 @@ pub async fn bootstrap_admin(state: &AppState, password: Option<String>) -> Resu
     tracing::info!("created the first admin account");
     Ok(generated.then_some(shown))
 }
+
+/// People's names by their ids (display name, else username), for pages
+/// that show who did something; ids with no account are left out.
+pub async fn names(state: &AppState, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let people = store::users::by_ids(&state.db, &ids).await?;
+    Ok(people.into_iter().map(|u| (u.id, u.display_name.unwrap_or(u.username))).collect())
+}

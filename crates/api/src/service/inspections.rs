@@ -16,6 +16,7 @@ use crate::store::inspections::NewTask;
 
 /// Filters for listing tasks (the caller's scope is added by [`list`]).
 pub type TaskFilter = store::inspections::Filter;
+pub use crate::store::inspections::Progress;
 
 /// Bring the stored tasks in line with the catalog: add missing windows,
 /// and drop tasks not done whose window no cycle produces any more. A

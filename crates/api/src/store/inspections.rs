@@ -173,8 +173,26 @@ pub struct Filter {
     pub due_from: Option<Timestamp>,
     /// Windows starting before.
     pub due_to: Option<Timestamp>,
+    /// Windows closed at or before.
+    pub closed_by: Option<Timestamp>,
+    /// Which records.
+    pub progress: Progress,
+    /// Earliest window first, or the latest.
+    pub latest_first: bool,
     /// Page size.
     pub limit: u64,
+}
+
+/// Which tasks a list holds by what has been recorded of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Progress {
+    /// Every task.
+    #[default]
+    Any,
+    /// Not yet recorded as done.
+    NotDone,
+    /// Recorded late and not yet approved by a manager.
+    AwaitingApproval,
 }
 
 /// Tasks by window.
@@ -192,10 +210,21 @@ pub async fn list(db: &impl ConnectionTrait, f: &Filter) -> Result<Vec<Task>, Db
     if let Some(to) = f.due_to {
         cond = cond.add(task::Column::DueFrom.lt(to.unix()));
     }
+    if let Some(closed) = f.closed_by {
+        cond = cond.add(task::Column::DueTo.lte(closed.unix()));
+    }
+    cond = match f.progress {
+        Progress::Any => cond,
+        Progress::NotDone => cond.add(task::Column::CompletedAt.is_null()),
+        Progress::AwaitingApproval => {
+            cond.add(task::Column::RecordedLate.eq(true)).add(task::Column::ApprovedAt.is_null())
+        }
+    };
+    let order = if f.latest_first { sea_orm::Order::Desc } else { sea_orm::Order::Asc };
     task::Entity::find()
         .filter(cond)
-        .order_by_asc(task::Column::DueFrom)
-        .order_by_asc(task::Column::Id)
+        .order_by(task::Column::DueFrom, order.clone())
+        .order_by(task::Column::Id, order)
         .limit(f.limit)
         .all(db)
         .await?

@@ -4,8 +4,11 @@
 use chrono::{FixedOffset, Offset};
 use sla_engine::{ClockState, Timestamp};
 
+use catalog::Every;
+
 use super::session::Viewer;
 use crate::domain::access::Role;
+use crate::domain::inspections::InspectionStatus;
 use crate::domain::ticket::{Action, TicketState};
 
 /// The language a page is shown in: Chinese unless the `lang` cookie says English.
@@ -106,6 +109,34 @@ impl Lang {
         }
     }
 
+    /// Where an inspection stands.
+    pub(crate) fn inspection(self, s: InspectionStatus) -> &'static str {
+        match s {
+            InspectionStatus::Open => self.t("待巡检", "due"),
+            InspectionStatus::Done => self.t("已完成", "done"),
+            InspectionStatus::Late => self.t("逾期完成", "done late"),
+            InspectionStatus::Missed => self.t("已逾期", "overdue"),
+            InspectionStatus::BeforeGoLive => self.t("上线前", "before go-live"),
+        }
+    }
+
+    /// An inspection cycle: `每月`, `每年 2 次` / `monthly`, `2× a year`.
+    pub(crate) fn cycle(self, every: Every, times: u32) -> String {
+        let (zh, en) = match every {
+            Every::Day => ("每日", ("daily", "a day")),
+            Every::Week => ("每周", ("weekly", "a week")),
+            Every::Month => ("每月", ("monthly", "a month")),
+            Every::Quarter => ("每季度", ("quarterly", "a quarter")),
+            Every::Year => ("每年", ("yearly", "a year")),
+        };
+        match (self, times) {
+            (Self::Zh, 0 | 1) => zh.to_owned(),
+            (Self::Zh, n) => format!("{zh} {n} 次"),
+            (Self::En, 0 | 1) => en.0.to_owned(),
+            (Self::En, n) => format!("{n}× {}", en.1),
+        }
+    }
+
     /// Business seconds as hours and minutes: `2 小时 05 分` / `2 h 05 min`.
     pub(crate) fn duration(self, seconds: u64) -> String {
         let (h, m) = (seconds / 3600, (seconds % 3600) / 60);
@@ -124,6 +155,19 @@ pub(crate) fn local_time(at: Timestamp, tz: sla_engine::Tz) -> String {
     let local = at.to_datetime().with_timezone(&tz);
     let offset: FixedOffset = local.offset().fix();
     format!("{} ({offset})", local.format("%Y-%m-%d %H:%M"))
+}
+
+/// A window from `from` to `to` in `tz`, the end shortened where it shares
+/// the start's year: `2026-12-01 00:00 – 12-08 00:00 (+08:00)`.
+pub(crate) fn local_window(from: Timestamp, to: Timestamp, tz: sla_engine::Tz) -> String {
+    let (a, b) = (from.to_datetime().with_timezone(&tz), to.to_datetime().with_timezone(&tz));
+    let offset: FixedOffset = a.offset().fix();
+    let end = if a.format("%Y").to_string() == b.format("%Y").to_string() {
+        "%m-%d %H:%M"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    format!("{} – {} ({offset})", a.format("%Y-%m-%d %H:%M"), b.format(end))
 }
 
 /// The bar at the top of every page: who is signed in, where they may go,
@@ -187,6 +231,11 @@ impl Chrome {
 
     /// Whether the viewer reads reports (sees the dashboard).
     pub(crate) fn reads_reports(&self) -> bool {
+        matches!(self.user, Some((_, Role::Engineer | Role::Manager | Role::Admin)))
+    }
+
+    /// Whether the viewer sees inspections (those who do them and managers).
+    pub(crate) fn inspects(&self) -> bool {
         matches!(self.user, Some((_, Role::Engineer | Role::Manager | Role::Admin)))
     }
 

@@ -9,6 +9,7 @@ mod auth;
 mod chrome;
 mod dashboard;
 mod error;
+mod inspections;
 mod queue;
 mod session;
 mod tickets;
@@ -42,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/new", get(tickets::new_form).post(tickets::file))
         .route("/tickets/{id}", get(tickets::show).post(tickets::act))
         .route("/queue", get(queue::queue))
+        .route("/inspections", get(inspections::list))
+        .route("/inspections/{id}", get(inspections::show).post(inspections::act))
         .route("/dashboard", get(dashboard::dashboard))
         .route("/dashboard/report.xlsx", get(dashboard::xlsx))
         .route("/dashboard/report.csv", get(dashboard::csv))

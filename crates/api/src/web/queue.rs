@@ -38,9 +38,9 @@ pub(super) struct Filters {
 
 /// A choice of a filter's select.
 pub(super) struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
+    pub(super) value: String,
+    pub(super) label: String,
+    pub(super) selected: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -61,7 +61,7 @@ struct QueueRows {
     rows: Vec<TicketRow>,
 }
 
-fn choice(value: impl Into<String>, label: impl Into<String>, current: &str) -> Choice {
+pub(super) fn choice(value: impl Into<String>, label: impl Into<String>, current: &str) -> Choice {
     let value = value.into();
     Choice { selected: value == current, value, label: label.into() }
 }
