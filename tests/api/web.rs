@@ -414,6 +414,11 @@ async fn a_manager_sees_the_months_attainment_and_downloads_the_files(app: TestA
     let at_risk = &page.body
         [page.body.find("即将超时").expect("at risk")..page.body.find("已超时、未处理完").expect("breached")];
     assert!(at_risk.contains(&path), "the ticket is at risk: {at_risk}");
+    // The month picker: May, before the ticket, has nothing; its links are May's.
+    assert!(page.body.contains("<input id=\"month\" name=\"month\" type=\"month\" value=\"2026-06\""));
+    let may = manager.get("/dashboard?month=2026-05").await;
+    assert!(may.body.contains("SLA 看板 · 2026-05") && may.body.contains("本月还没有工单"), "{}", may.body);
+    assert!(may.body.contains("/dashboard/report.xlsx?month=2026-05"));
     let xlsx = manager.get("/dashboard/report.xlsx?month=2026-06").await;
     assert_eq!(xlsx.status, StatusCode::OK);
     assert!(xlsx.body.starts_with("PK"), "a workbook is a zip");
