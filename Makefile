@@ -47,11 +47,13 @@ openapi:
 	$(CARGO) run --locked -q -p api --bin itsm -- openapi > openapi/openapi.json
 
 ## bench: the business-time workload (shared/bench/WORKLOAD.md), then filing and reading
-## tickets at 1, 8 and 32 clients on SQLite and PostgreSQL, empty and with 1,000,000 stored
+## tickets at 1, 8 and 32 clients on SQLite and PostgreSQL, empty and with 1,000,000 stored,
+## then the web console's pages rendered with 100,000 tickets stored
 bench: postgres
 	$(CARGO) run --release --locked -p sla-engine --example workload -- --seed 20260101 --n 100000
 	$(CARGO) run --release --locked -p api --example load -- --backend both --requests 2000
 	$(CARGO) run --release --locked -p api --example load -- --backend both --requests 2000 --preload 1000000
+	$(CARGO) run --release --locked -p api --example pages -- --backend both --tickets 100000
 
 ## bench-scale: timers, recomputation, reports and reads with 1,000,000 tickets on PostgreSQL
 ## (under 15 minutes), then 100,000 on SQLite (docs/benchmarks.md; --idle-seconds shortens a run)

@@ -15,7 +15,8 @@ crate::both_backends!(
     thresholds_crossed_before_an_import_are_never_mailed,
     only_an_admin_imports_and_steps_keep_their_order,
     a_report_read_a_page_at_a_time_counts_every_ticket_once,
-    imports_racing_into_a_new_year_all_land_numbered_once
+    imports_racing_into_a_new_year_all_land_numbered_once,
+    the_queue_past_a_page_is_the_nearest_deadline_first
 );
 
 fn past(item: &str, reported_at: Timestamp) -> PastTicket {
@@ -154,4 +155,68 @@ async fn imports_racing_into_a_new_year_all_land_numbered_once(app: TestApp) {
     numbers.dedup();
     assert_eq!(numbers.len(), 8, "{numbers:?}");
     assert!(numbers.iter().all(|n| n.starts_with("INC-2027-")), "{numbers:?}");
+}
+
+/// The queue's order worked out from each ticket's clocks as the API shows
+/// them: the nearest deadline of a clock not met, tickets with none last,
+/// then by when filed and by id.
+async fn queue_by_hand(app: &TestApp, ids: &[String], limit: usize) -> Vec<String> {
+    let mut keyed = Vec::new();
+    for id in ids {
+        let t = app.ticket(&app.admin_token, id).await;
+        let unmet = t["clocks"].as_array().expect("clocks").iter().filter(|c| c["met_at"].is_null());
+        let nearest =
+            unmet.filter_map(|c| c["deadline"].as_str()).map(|d| crate::helpers::instant(&Value::from(d)));
+        let key = nearest.min().map_or(i64::MAX, |d| d.unix());
+        let created = crate::helpers::instant(&t["created_at"]).unix();
+        keyed.push((key, created, id.clone()));
+    }
+    keyed.sort();
+    keyed.into_iter().take(limit).map(|(.., id)| id).collect()
+}
+
+async fn the_queue_past_a_page_is_the_nearest_deadline_first(app: TestApp) {
+    // 150 open tickets on three items (7x24, 5x8 and another window), many
+    // reported at the same instants, so that deadlines tie across a page's edge.
+    let items = [app.item_id(1).await, app.item_id(14).await, app.item_id(2).await];
+    let admin = caller(&app, &app.admin_token).await;
+    let batch: Vec<PastTicket> = (0..150i64)
+        .map(|i| {
+            past(
+                &items[(i % 3) as usize],
+                Timestamp::from_unix(sh("2026-06-01 09:00").unix() - (i % 7) * 1800),
+            )
+        })
+        .collect();
+    import(&app.state, &admin, batch).await.expect("imported");
+    let all = app.call(Method::GET, "/v1/tickets?limit=200", &app.admin_token, None, StatusCode::OK).await;
+    let ids: Vec<String> = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(ids.len(), 150);
+    for (limit, item) in [(100u64, None), (20, None), (30, Some(1usize)), (60, Some(2))] {
+        let mut query = api::service::tickets::ListQuery { limit, ..Default::default() };
+        let mut wanted = ids.clone();
+        if let Some(i) = item {
+            query.line_items = vec![items[i].parse().expect("uuid")];
+            let mut on_item = Vec::new();
+            for id in &wanted {
+                if app.ticket(&app.admin_token, id).await["line_item_id"] == items[i] {
+                    on_item.push(id.clone());
+                }
+            }
+            wanted = on_item;
+        }
+        let got: Vec<String> = api::service::tickets::queue(&app.state, &admin, query)
+            .await
+            .expect("the queue")
+            .iter()
+            .map(|t| t.ticket.id.to_string())
+            .collect();
+        let by_hand = queue_by_hand(&app, &wanted, usize::try_from(limit).expect("small")).await;
+        assert_eq!(got, by_hand, "limit {limit}, item {item:?}");
+    }
 }

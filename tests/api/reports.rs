@@ -103,8 +103,62 @@ crate::both_backends!(
     the_current_month_is_read_as_of_now,
     a_month_that_crosses_holidays,
     reports_are_scoped_and_checked,
-    a_workbook_to_print
+    a_workbook_to_print,
+    an_ended_months_trend_figures_are_kept_a_while_this_months_never
 );
+
+/// June's and July's ticket counts as the dashboard's trend reads them.
+async fn trend_counts(app: &TestApp, caller: &api::domain::access::Caller) -> (u32, u32) {
+    use api::service::reports::{Period, contract_by_month};
+    let months = [Period::month("2026-06").expect("June"), Period::month("2026-07").expect("July")];
+    let figures = contract_by_month(&app.state, caller, &months).await.expect("figures");
+    let count = |i: usize| figures[i].tickets_by_severity.values().sum::<u32>();
+    (count(0), count(1))
+}
+
+async fn an_ended_months_trend_figures_are_kept_a_while_this_months_never(app: TestApp) {
+    use api::service::filing::{PastTicket, Steps, import};
+    let admin = api::service::accounts::caller_for_token(&app.state, &app.admin_token)
+        .await
+        .expect("lookup")
+        .expect("the admin");
+    let item: uuid::Uuid = app.item_id(1).await.parse().expect("uuid");
+    let past = |at: &str| PastTicket {
+        line_item_id: item,
+        title: "趋势".into(),
+        severity: sla_engine::Severity::General,
+        reported_at: sh(at),
+        steps: Steps::default(),
+        closed_at: None,
+        assignee_id: None,
+    };
+    app.clock.set(sh("2026-07-10 09:00"));
+    import(&app.state, &admin, vec![past("2026-06-02 10:00"), past("2026-07-01 10:00")])
+        .await
+        .expect("imported");
+    assert_eq!(trend_counts(&app, &admin).await, (1, 1));
+    // One more in each month: July (not over) is counted again at once,
+    // June (over) is kept for trend_cache_seconds (300 s by default).
+    import(&app.state, &admin, vec![past("2026-06-03 10:00"), past("2026-07-02 10:00")])
+        .await
+        .expect("imported");
+    app.clock.advance(299);
+    assert_eq!(trend_counts(&app, &admin).await, (1, 2), "June kept, July fresh");
+    app.clock.advance(1);
+    assert_eq!(trend_counts(&app, &admin).await, (2, 2), "June counted again after 300 s");
+    // Kept per scope: an agency's manager gets their own count, not the admin's.
+    let (_, manager) = app.user("manager", Some("urban-management-bureau")).await;
+    let manager = api::service::accounts::caller_for_token(&app.state, &manager)
+        .await
+        .expect("lookup")
+        .expect("the manager");
+    assert_eq!(trend_counts(&app, &manager).await, (0, 0), "another agency's scope");
+    // With no time kept, every month is counted every time.
+    let fresh = app.another(|s| s.trend_cache_seconds = 0).await;
+    assert_eq!(trend_counts(&fresh, &admin).await, (2, 2));
+    import(&fresh.state, &admin, vec![past("2026-06-04 10:00")]).await.expect("imported");
+    assert_eq!(trend_counts(&fresh, &admin).await, (3, 2));
+}
 
 async fn june_figures_match_the_tickets(app: TestApp) {
     let (_, eng) = app.user("engineer", None).await;

@@ -46,7 +46,20 @@ impl<'a> Browser<'a> {
     }
 
     async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        self.send_with(method, path, form, &[]).await
+    }
+
+    async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut req = self.client.request(method, self.app.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if !self.cookies.is_empty() {
             req = req.header("cookie", self.cookie_header());
         }
@@ -73,6 +86,11 @@ impl<'a> Browser<'a> {
 
     pub async fn get(&mut self, path: &str) -> Page {
         self.send(Method::GET, path, None).await
+    }
+
+    /// A GET as htmx sends it (`HX-Request: true`).
+    pub async fn get_partial(&mut self, path: &str) -> Page {
+        self.send_with(Method::GET, path, None, &[("hx-request", "true")]).await
     }
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
@@ -257,6 +275,16 @@ async fn an_engineer_works_the_ticket_and_the_clerk_closes_it(app: TestApp) {
     let (mut engineer, _) = signed_in(&app, "engineer", None).await;
     let queue = engineer.get("/queue").await;
     assert!(queue.body.contains("INC-2026-000001"), "in the queue");
+    // htmx refreshes the rows every 30 s with the page's filters, and gets the rows alone.
+    assert!(queue.body.contains(
+        "<div id=\"queue\" data-hx-get=\"/queue?whose=&item=&agency=\" data-hx-trigger=\"every 30s\""
+    ));
+    let filtered = engineer.get(&format!("/queue?whose=unassigned&item={item}")).await;
+    assert!(filtered.body.contains(&format!("data-hx-get=\"/queue?whose=unassigned&item={item}&agency=\"")));
+    let rows = engineer.get_partial("/queue?whose=unassigned").await;
+    assert_eq!(rows.status, StatusCode::OK);
+    assert!(rows.body.starts_with("<ul class=\"tickets\">") && rows.body.contains(&path), "{}", rows.body);
+    assert!(!rows.body.contains("<html"), "the rows alone");
     app.clock.advance(600);
     for action in ["acknowledge", "arrive"] {
         let done = act(&mut engineer, &path, action, "").await;

@@ -17,9 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use api::settings::Settings;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+
+mod common;
+use common::{drop_database, fresh, percentile};
 
 const PASSWORD: &str = "load test admin password";
 
@@ -53,32 +56,6 @@ const ROUNDS: usize = 3;
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
-}
-
-/// A fresh database for `backend`, and how to drop it afterwards.
-async fn fresh(
-    backend: &str,
-    dir: &std::path::Path,
-) -> anyhow::Result<(String, Option<(DatabaseConnection, String)>)> {
-    if backend == "sqlite" {
-        return Ok((format!("sqlite://{}?mode=rwc", dir.join("load.db").display()), None));
-    }
-    let admin = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("itsm_load_{}", std::process::id());
-    let conn = Database::connect(&admin).await.context("PostgreSQL at 127.0.0.1:5432")?;
-    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await?;
-    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-    Ok((format!("{base}/{name}"), Some((conn, name))))
 }
 
 /// File `n` closed tickets of the past year in bulk through the import
@@ -165,7 +142,7 @@ async fn main() -> anyhow::Result<()> {
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
     for backend in &args.backends {
         let dir = tempfile::tempdir()?;
-        let (url, cleanup) = fresh(backend, dir.path()).await?;
+        let (url, cleanup) = fresh(backend, dir.path(), "load").await?;
         let mut settings = Settings::for_database(&url, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
         settings.admin_password = Some(PASSWORD.to_owned().into());
         settings.database_max_connections = args.pool;
@@ -280,10 +257,7 @@ async fn main() -> anyhow::Result<()> {
         }
         shutdown.cancel();
         db.close().await?;
-        if let Some((conn, name)) = cleanup {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-        }
+        drop_database(cleanup).await;
     }
     Ok(())
 }

@@ -113,6 +113,9 @@ pub struct Settings {
     pub session_idle_seconds: u64,
     /// A web console session is over this long after its sign-in, used or not.
     pub session_max_seconds: u64,
+    /// How long an instance reuses an earlier month's figures for the
+    /// dashboard's trend before it counts them again; 0 always counts.
+    pub trend_cache_seconds: u64,
     /// Run the SLA timer and the mail sender inside `serve`.
     pub timer_enabled: bool,
     /// Tell managers about inspections not done within their window.

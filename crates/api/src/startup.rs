@@ -175,6 +175,7 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
             settings.auth_negative_cache_seconds,
         ),
         chores: crate::state::Chores::default(),
+        memo: crate::state::Memo::default(),
         go_live,
         settings,
         metrics: metrics_handle(),

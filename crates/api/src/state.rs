@@ -53,6 +53,39 @@ pub struct Inner {
     pub chores: Chores,
     /// When the service went live.
     pub go_live: GoLive,
+    /// Figures worth keeping a while (the dashboard's earlier months).
+    pub memo: Memo,
+}
+
+/// Results worth keeping a while, by key: each kept for the time given
+/// when it is put, by the service's clock, of any type the caller names
+/// (the service decides what goes in; this layer only keeps it). At most
+/// 1,000 entries.
+#[derive(Clone, Debug)]
+pub struct Memo {
+    entries: moka::sync::Cache<String, (i64, Arc<dyn std::any::Any + Send + Sync>)>,
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        Self { entries: moka::sync::Cache::new(1_000) }
+    }
+}
+
+impl Memo {
+    /// What was put under `key` and is still good at `now`.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self, key: &str, now: i64) -> Option<T> {
+        let (until, value) = self.entries.get(key)?;
+        if now >= until {
+            return None;
+        }
+        value.downcast_ref::<T>().cloned()
+    }
+
+    /// Keep `value` under `key` until `until`.
+    pub fn put<T: Send + Sync + 'static>(&self, key: String, until: i64, value: T) {
+        self.entries.insert(key, (until, Arc::new(value)));
+    }
 }
 
 /// The day the service went live (上线): inspection windows that closed

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait,
 };
 use sla_engine::{Severity, Timestamp};
 use uuid::Uuid;
@@ -190,21 +191,84 @@ pub async fn list(
 
 /// Tickets matching `filter` (its cursor aside), the nearest deadline of
 /// an unmet clock first, those without one last: the engineers' queue.
+///
+/// The unmet clocks are read in deadline order from their index
+/// (`clocks_met_deadline`: met_at, deadline, ticket_id), each joined to its
+/// ticket, until a page of matching tickets has shown up: the deadline where the page's last ticket first appears bounds the
+/// page, which is then read exactly (ties and order as below) among the
+/// tickets with a clock due by then. Where the first clocks read do not
+/// fill a page, every matching ticket is ordered instead.
 pub async fn queue(db: &impl ConnectionTrait, filter: &Filter, now: Timestamp) -> Result<Vec<Ticket>, DbErr> {
+    let unpaged = Filter { cursor: None, ..filter.clone() };
+    let bound = page_bound(db, &unpaged, now).await?;
+    let mut cond = condition(&unpaged, now);
+    if let Some(last) = bound {
+        let due_by = clock::Entity::find()
+            .select_only()
+            .column(clock::Column::TicketId)
+            .filter(clock::Column::MetAt.is_null())
+            .filter(clock::Column::Deadline.lte(last))
+            .into_query();
+        cond = cond.add(ticket::Column::Id.in_subquery(due_by));
+    }
+    by_nearest_deadline(db, cond, filter.limit).await
+}
+
+/// The deadline by which a page of `filter`'s tickets has an unmet clock
+/// due, read from the first clocks in deadline order; `None` when those do
+/// not fill a page.
+async fn page_bound(
+    db: &impl ConnectionTrait,
+    filter: &Filter,
+    now: Timestamp,
+) -> Result<Option<i64>, DbErr> {
+    let wanted = usize::try_from(filter.limit).unwrap_or(usize::MAX);
+    // A ticket has a few clocks; four rows a ticket almost always fill a page.
+    let read = filter.limit.saturating_mul(4);
+    let rows: Vec<(Uuid, Option<i64>)> = clock::Entity::find()
+        .select_only()
+        .column(clock::Column::TicketId)
+        .column(clock::Column::Deadline)
+        .join(sea_orm::JoinType::InnerJoin, clock::Relation::Ticket.def())
+        .filter(clock::Column::MetAt.is_null())
+        .filter(clock::Column::Deadline.is_not_null())
+        .filter(condition(filter, now))
+        .order_by_asc(clock::Column::Deadline)
+        .order_by_asc(clock::Column::TicketId)
+        .limit(read)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    for (id, deadline) in rows {
+        if seen.insert(id) && seen.len() == wanted {
+            return Ok(deadline);
+        }
+    }
+    Ok(None)
+}
+
+async fn by_nearest_deadline(
+    db: &impl ConnectionTrait,
+    cond: Condition,
+    limit: u64,
+) -> Result<Vec<Ticket>, DbErr> {
     use ticket::Column as T;
     // One expression both engines read alike; NULLs sort differently on
-    // each, so a ticket with no unmet clock sorts as the far future.
+    // each, so a ticket with no unmet clock sorts as the far future. The
+    // unmet test sits inside MIN, so that the ticket's own clocks are found
+    // by its key: as a WHERE term it led both planners to walk every unmet
+    // clock in deadline order instead (the queue's indexes) for each ticket.
     let nearest = Expr::cust(
-        "COALESCE((SELECT MIN(c.deadline) FROM clocks c \
-         WHERE c.ticket_id = tickets.id AND c.met_at IS NULL), 9223372036854775807)",
+        "COALESCE((SELECT MIN(CASE WHEN c.met_at IS NULL THEN c.deadline END) FROM clocks c \
+         WHERE c.ticket_id = tickets.id), 9223372036854775807)",
     );
-    let unpaged = Filter { cursor: None, ..filter.clone() };
     let rows = ticket::Entity::find()
-        .filter(condition(&unpaged, now))
+        .filter(cond)
         .order_by_asc(nearest)
         .order_by_asc(T::CreatedAt)
         .order_by_asc(T::Id)
-        .limit(filter.limit)
+        .limit(limit)
         .all(db)
         .await?;
     rows.into_iter().map(from_row).collect()

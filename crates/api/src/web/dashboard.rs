@@ -162,29 +162,23 @@ pub(super) async fn dashboard(
     Ok(page.into_response())
 }
 
-/// The reports of the months before `period`'s, oldest first.
-///
-/// Cost: the months are disjoint, so each ticket reported in them is read
-/// (a page of 1000 at a time) and its clocks evaluated once, as one report
-/// over the year would; plus one inspection query a month. Only the
-/// contract's figures of each are kept.
+/// The contract's figures of the months before `period`'s, oldest first
+/// (ended months are kept a while by `reports::contract_by_month`).
 async fn trend_reports(
     state: &AppState,
     caller: &Caller,
     period: Period,
 ) -> Result<Vec<(Period, GroupReport)>, PageError> {
-    let mut history = Vec::new();
-    for back in (1..TREND_MONTHS).rev() {
-        let (Some(from), Some(to)) = (
-            period.from.checked_sub_months(Months::new(back)),
-            period.from.checked_sub_months(Months::new(back - 1)),
-        ) else {
-            continue;
-        };
-        let p = Period { from, to };
-        history.push((p, reports::sla(state, caller, p, None, None).await?.contract));
-    }
-    Ok(history)
+    let months: Vec<Period> = (1..TREND_MONTHS)
+        .rev()
+        .filter_map(|back| {
+            let from = period.from.checked_sub_months(Months::new(back))?;
+            let to = period.from.checked_sub_months(Months::new(back - 1))?;
+            Some(Period { from, to })
+        })
+        .collect();
+    let figures = reports::contract_by_month(state, caller, &months).await?;
+    Ok(months.into_iter().zip(figures).collect())
 }
 
 /// The report files' language for the page's.

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 mod csv;
 mod export;
+mod trend;
 mod xlsx;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone};
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 pub use self::csv::{to_csv, to_csv_view};
 pub use export::{Lang, View, local_time, metric_order, scope_text};
+pub use trend::contract_by_month;
 pub use xlsx::to_xlsx;
 
 use super::{Error, Result};
