@@ -277,13 +277,21 @@ async fn an_engineer_works_the_ticket_and_the_clerk_closes_it(app: TestApp) {
     assert!(queue.body.contains("INC-2026-000001"), "in the queue");
     // htmx refreshes the rows every 30 s with the page's filters, and gets the rows alone.
     assert!(queue.body.contains(
-        "<div id=\"queue\" data-hx-get=\"/queue?whose=&item=&agency=\" data-hx-trigger=\"every 30s\""
+        "<div id=\"queue\" data-hx-get=\"/queue?whose=&#38;item=&#38;agency=\" data-hx-trigger=\"every 30s\""
     ));
     let filtered = engineer.get(&format!("/queue?whose=unassigned&item={item}")).await;
-    assert!(filtered.body.contains(&format!("data-hx-get=\"/queue?whose=unassigned&item={item}&agency=\"")));
+    assert!(
+        filtered
+            .body
+            .contains(&format!("data-hx-get=\"/queue?whose=unassigned&#38;item={item}&#38;agency=\""))
+    );
     let rows = engineer.get_partial("/queue?whose=unassigned").await;
     assert_eq!(rows.status, StatusCode::OK);
-    assert!(rows.body.starts_with("<ul class=\"tickets\">") && rows.body.contains(&path), "{}", rows.body);
+    assert!(
+        rows.body.trim_start().starts_with("<ul class=\"tickets\">") && rows.body.contains(&path),
+        "{}",
+        rows.body
+    );
     assert!(!rows.body.contains("<html"), "the rows alone");
     app.clock.advance(600);
     for action in ["acknowledge", "arrive"] {

@@ -134,6 +134,11 @@ async fn an_engineer_records_an_inspection_from_its_form(app: TestApp) {
     assert!(!section(&list.body, "本期待巡检").contains(&path), "done windows leave the list");
     let twice = record(&mut eng, &path, &[]).await;
     assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY, "already recorded, said on the page");
+    assert!(
+        twice.body.contains("这次巡检已有人登记（或已审批），请刷新页面查看。"),
+        "in Chinese: {}",
+        twice.body
+    );
 }
 
 async fn a_late_record_waits_for_a_managers_approval_on_its_page(app: TestApp) {

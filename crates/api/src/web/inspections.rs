@@ -394,6 +394,14 @@ pub(super) async fn act(
 }
 
 /// A service's refusal as a form shows it, or the error page for a failure.
+/// A conflict here is always the same one, said in the viewer's language.
 fn refused(e: Error, lang: Lang) -> Result<(Option<&'static str>, String), PageError> {
+    if let Error::Conflict(_) = e {
+        let text = lang.t(
+            "这次巡检已有人登记（或已审批），请刷新页面查看。",
+            "This inspection was already recorded (or approved); reload the page to see it.",
+        );
+        return Ok((None, text.to_owned()));
+    }
     refusal(&e, lang).ok_or_else(|| PageError::from(e))
 }
