@@ -24,6 +24,7 @@ mod m20261202_000013_alert_covers;
 mod m20261204_000014_web_sessions;
 mod m20261204_000015_ticket_read_indexes;
 mod m20261204_000016_ticket_text_search;
+mod m20261204_000017_ticket_filter_indexes;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000014_web_sessions::Migration),
             Box::new(m20261204_000015_ticket_read_indexes::Migration),
             Box::new(m20261204_000016_ticket_text_search::Migration),
+            Box::new(m20261204_000017_ticket_filter_indexes::Migration),
         ]
     }
 }
