@@ -316,8 +316,10 @@ async fn report_role(args: &Args) -> anyhow::Result<()> {
     let compute = started.elapsed().as_secs_f64();
     let hwm = status_kb("/proc/self/status", "VmHWM:")? as f64 / 1024.0;
     figure(&format!(
-        "report period={name} step=compute tickets={tickets} seconds={compute:.2} peak_rss_mb={hwm:.1} baseline_rss_mb={baseline:.1} build_seconds={build:.2} generated={}",
-        args.tickets
+        "report period={name} step=compute tickets={tickets} seconds={compute:.2} peak_rss_mb={hwm:.1} baseline_rss_mb={baseline:.1} build_seconds={build:.2} generated={} breached_listed={} breached_total={}",
+        args.tickets,
+        report.breached_tickets.len(),
+        report.breached_total
     ));
     for format in ["json", "csv", "xlsx"] {
         let started = Instant::now();
