@@ -23,7 +23,10 @@ const INDEXES: [(&str, &str); 3] = [
     ("tickets_number_trgm", "number"),
 ];
 
-/// Whether this server can create `pg_trgm` (PostgreSQL, contrib installed).
+/// Whether `pg_trgm` is there or may be made here: PostgreSQL with the
+/// contrib package, and a role allowed to create it in this database (a
+/// service running as a role without that privilege keeps the scan
+/// rather than failing to start).
 async fn trigrams_available(manager: &SchemaManager<'_>) -> Result<bool, DbErr> {
     let db = manager.get_connection();
     if db.get_database_backend() != DbBackend::Postgres {
@@ -31,7 +34,9 @@ async fn trigrams_available(manager: &SchemaManager<'_>) -> Result<bool, DbErr> 
     }
     let probe = Statement::from_string(
         DbBackend::Postgres,
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'",
+        "SELECT 1 WHERE EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') \
+         OR (EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') \
+             AND has_database_privilege(current_database(), 'CREATE'))",
     );
     Ok(db.query_one_raw(probe).await?.is_some())
 }
