@@ -23,6 +23,8 @@ mod m20261201_000012_housekeeping_indexes;
 mod m20261202_000013_alert_covers;
 mod m20261204_000014_web_sessions;
 mod m20261204_000015_ticket_read_indexes;
+mod m20261204_000016_ticket_text_search;
+mod m20261204_000017_ticket_filter_indexes;
 mod m20261204_000018_queue_deadline_index;
 
 /// Every migration, oldest first.
@@ -51,6 +53,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_alert_covers::Migration),
             Box::new(m20261204_000014_web_sessions::Migration),
             Box::new(m20261204_000015_ticket_read_indexes::Migration),
+            Box::new(m20261204_000016_ticket_text_search::Migration),
+            Box::new(m20261204_000017_ticket_filter_indexes::Migration),
             Box::new(m20261204_000018_queue_deadline_index::Migration),
         ]
     }

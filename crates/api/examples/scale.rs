@@ -2,7 +2,7 @@
 //! reads (issue 16): a database of N tickets generated in bulk, the service
 //! started on it in a child process, and one line per figure.
 //!
-//! `cargo run --release -p api --example scale -- --backend postgres|sqlite --clocks N [--idle-seconds S]`
+//! `cargo run --release -p api --example scale -- --backend postgres|sqlite --clocks N [--idle-seconds S] [--keep-db]`
 //!
 //! The data: N tickets, a third of them open with three running clocks each
 //! (mixed 7x24, 5x8, 6x8 and 7x8 items; the 5x8 ones reported on Friday
@@ -76,6 +76,8 @@ struct Args {
     filing_rate: u64,
     import_jobs: usize,
     timeout: u64,
+    /// Keep the PostgreSQL database after the run (to EXPLAIN its queries).
+    keep_db: bool,
     db: String,
     epoch_ns: i128,
     smtp: String,
@@ -107,6 +109,7 @@ fn args() -> anyhow::Result<Args> {
         reads_seconds: num("--reads-seconds", 20)?,
         filing_rate: num("--filing-rate", 25)?,
         timeout: num("--phase-timeout", 900)?,
+        keep_db: argv.iter().any(|a| a == "--keep-db"),
         db: get("--db").unwrap_or_default(),
         epoch_ns: get("--epoch-ns").map(|v| v.parse()).transpose()?.unwrap_or(0),
         smtp: get("--smtp").unwrap_or_default(),
@@ -313,8 +316,10 @@ async fn report_role(args: &Args) -> anyhow::Result<()> {
     let compute = started.elapsed().as_secs_f64();
     let hwm = status_kb("/proc/self/status", "VmHWM:")? as f64 / 1024.0;
     figure(&format!(
-        "report period={name} step=compute tickets={tickets} seconds={compute:.2} peak_rss_mb={hwm:.1} baseline_rss_mb={baseline:.1} build_seconds={build:.2} generated={}",
-        args.tickets
+        "report period={name} step=compute tickets={tickets} seconds={compute:.2} peak_rss_mb={hwm:.1} baseline_rss_mb={baseline:.1} build_seconds={build:.2} generated={} breached_listed={} breached_total={}",
+        args.tickets,
+        report.breached_tickets.len(),
+        report.breached_total
     ));
     for format in ["json", "csv", "xlsx"] {
         let started = Instant::now();
@@ -632,7 +637,9 @@ async fn bench(args: &Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (url, cleanup) = fresh(&args.backend, dir.path()).await?;
     let result = bench_on(args, &url).await;
-    if let Some((conn, name)) = cleanup {
+    if let Some((_, name)) = cleanup.as_ref().filter(|_| args.keep_db) {
+        note(&format!("kept database {name} (--keep-db): DROP DATABASE {name} when done"));
+    } else if let Some((conn, name)) = cleanup {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     }
@@ -837,35 +844,67 @@ async fn file_one(run: &Run, base: &str, item: Uuid, title: &str) -> anyhow::Res
     Ok(started.elapsed().as_secs_f64() * 1e3)
 }
 
-/// Queued alerts as they appear: (message id, due virtual second, wall ns seen).
+/// The tickets a phase imported (titled `{label} #k`), with the due
+/// instant of each: (ticket id → due virtual second).
+async fn phase_tickets(
+    run: &Run,
+    label: &str,
+    since: i64,
+    dues: &[i64],
+) -> anyhow::Result<HashMap<Uuid, i64>> {
+    // `created_at` (an imported ticket's report time) bounds the walk to an index range.
+    let rows = run
+        .db
+        .query_all_raw(stmt(
+            &run.db,
+            "SELECT id, title FROM tickets WHERE created_at >= $1 AND title LIKE $2",
+            vec![since.into(), format!("{label} #%").into()],
+        ))
+        .await?;
+    let mut out = HashMap::with_capacity(dues.len());
+    for row in rows {
+        let title: String = row.try_get("", "title")?;
+        let k = title.rsplit('#').next().and_then(|k| k.parse::<usize>().ok());
+        if let Some(due) = k.and_then(|k| dues.get(k)) {
+            out.insert(row.try_get::<Uuid>("", "id")?, *due);
+        }
+    }
+    anyhow::ensure!(out.len() == dues.len(), "{label}: {} of {} tickets found", out.len(), dues.len());
+    Ok(out)
+}
+
+/// Queued alerts of the phase's tickets as they appear: (message id, due
+/// virtual second, wall ns seen). Each poll reads the rows created since
+/// the earliest due instant not yet seen (a message is never queued before
+/// its due instant), so that it stays small without missing a row
+/// committed late, and rows of other tickets (the previous phase's last
+/// second) are never counted.
 async fn poll_outbox(
     run: &Run,
-    since: i64,
-    expected: usize,
+    tickets: &HashMap<Uuid, i64>,
     deadline: Instant,
 ) -> anyhow::Result<HashMap<String, (i64, i128)>> {
     let mut seen: HashMap<String, (i64, i128)> = HashMap::new();
-    let mut window_from = since;
-    while seen.len() < expected && Instant::now() < deadline {
+    let mut waiting: HashSet<Uuid> = tickets.keys().copied().collect();
+    while !waiting.is_empty() && Instant::now() < deadline {
+        let window_from = waiting.iter().filter_map(|id| tickets.get(id)).min().copied().unwrap_or(0);
         let rows = run
             .db
             .query_all_raw(stmt(
                 &run.db,
-                "SELECT message_id, dedupe_key FROM outbox WHERE created_at >= $1 AND ticket_id IS NOT NULL",
+                "SELECT message_id, ticket_id FROM outbox WHERE created_at >= $1 AND ticket_id IS NOT NULL",
                 vec![window_from.into()],
             ))
             .await?;
         let at = wall_ns();
         for row in rows {
+            let ticket: Uuid = row.try_get("", "ticket_id")?;
+            let Some(due) = tickets.get(&ticket) else { continue };
             let id: String = row.try_get("", "message_id")?;
-            if seen.contains_key(&id) {
-                continue;
+            if waiting.remove(&ticket) {
+                seen.insert(id, (*due, at));
             }
-            let key: String = row.try_get("", "dedupe_key")?;
-            let due = key.rsplit('@').next().and_then(|d| d.parse::<i64>().ok()).unwrap_or(0);
-            seen.insert(id, (due, at));
         }
-        window_from = window_from.max(run.clock.virtual_secs() - 5);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(seen)
@@ -898,6 +937,8 @@ async fn fire(
 ) -> anyhow::Result<(HashMap<String, (i64, i128)>, HashMap<String, i128>)> {
     let before_sink = run.sink.count();
     let tickets = due_tickets(&run.state, &run.plan, label, dues)?;
+    // An imported ticket is created at its report time.
+    let reported_from = tickets.iter().map(|t| t.reported_at.unix()).min().unwrap_or(0);
     let started = Instant::now();
     for chunk in tickets.chunks(2_000) {
         api::service::filing::import(&run.state, &run.admin, chunk.to_vec())
@@ -921,7 +962,8 @@ async fn fire(
         + Duration::from_secs(
             u64::try_from(last_due - run.clock.virtual_secs()).unwrap_or(0) + run.args.timeout.min(300),
         );
-    let queued = poll_outbox(run, imported_at - 1, dues.len(), deadline).await?;
+    let phase = phase_tickets(run, label, reported_from, dues).await?;
+    let queued = poll_outbox(run, &phase, deadline).await?;
     wait_for_sink(run, before_sink + queued.len(), deadline).await;
     Ok((queued, accepted(&run.sink)))
 }
@@ -986,6 +1028,9 @@ async fn sender(run: &Run, child: &Child) -> anyhow::Result<()> {
     let mut emails = Vec::new();
     for (k, row) in rows.iter().enumerate() {
         let id: String = row.try_get("", "message_id")?;
+        if !queued.contains_key(&id) {
+            continue;
+        }
         emails.push(notifier::Email {
             message_id: id.replace('<', &format!("<direct{k}.")),
             from: "ITSM <itsm@scale.invalid>".into(),

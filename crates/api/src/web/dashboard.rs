@@ -103,7 +103,7 @@ struct DashboardPage {
     inspections: reports::InspectionFigures,
     at_risk: Vec<TicketRow>,
     breached_now: Vec<TicketRow>,
-    breached_in_month: usize,
+    breached_in_month: u32,
     views: Vec<(&'static str, &'static str)>,
 }
 
@@ -155,7 +155,7 @@ pub(super) async fn dashboard(
         inspections: report.contract.inspections.clone(),
         at_risk,
         breached_now,
-        breached_in_month: report.breached_tickets.len(),
+        breached_in_month: report.breached_total,
         views: views(lang),
         month,
     };

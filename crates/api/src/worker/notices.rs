@@ -274,7 +274,9 @@ fn monthly_summary(
                 link: t.link.clone(),
             })
             .collect(),
-        more_breached: sla.breached_tickets.len().saturating_sub(SUMMARY_BREACHES),
+        // Counted over every breach, the report's list being capped too.
+        more_breached: (sla.breached_total as usize)
+            .saturating_sub(SUMMARY_BREACHES.min(sla.breached_tickets.len())),
         attachment,
         beyond_holiday_data: guessed || sla.beyond_holiday_data,
     }

@@ -378,35 +378,42 @@ pub(super) fn table(report: &SlaReport, view: View, lang: Lang) -> Table {
                 link_text: l.open,
             }
         }
-        View::Breaches => Table {
-            link_text: l.open,
-            sheet: l.sheets[4],
-            headers: with(&l.breached[..4], &[l.seq, l.item, l.agency, l.breached[4], l.breached[5]]),
-            rows: report
-                .breached_tickets
-                .iter()
-                .map(|t| {
-                    let severity = l
-                        .severities
-                        .iter()
-                        .find(|(k, _)| *k == t.severity)
-                        .map_or(t.severity.as_str(), |s| s.1);
-                    let missed: Vec<&str> = t.metrics.iter().map(|m| metric_label(report, m, lang)).collect();
-                    vec![
-                        Cell::Text(t.number.clone()),
-                        Cell::Written(t.title.clone()),
-                        Cell::Text(severity.to_owned()),
-                        Cell::Text(local_time(&t.reported_at)),
-                        Cell::Count(t.line_item_seq),
-                        Cell::Text(item_name(report, t.line_item_seq)),
-                        Cell::Text(agency_name(report, &t.agency)),
-                        Cell::Text(missed.join(l.list_separator)),
-                        Cell::Link(t.link.clone()),
-                    ]
-                })
-                .collect(),
-        },
+        View::Breaches => {
+            let headers = with(&l.breached[..4], &[l.seq, l.item, l.agency, l.breached[4], l.breached[5]]);
+            let width = headers.len();
+            Table {
+                link_text: l.open,
+                sheet: l.sheets[4],
+                headers,
+                rows: breach_rows(report, l, lang, width),
+            }
+        }
     }
+}
+
+/// The breaches table's rows: each listed ticket, then how many more there are.
+fn breach_rows(report: &SlaReport, l: &Labels, lang: Lang, width: usize) -> Vec<Vec<Cell>> {
+    report
+        .breached_tickets
+        .iter()
+        .map(|t| {
+            let severity =
+                l.severities.iter().find(|(k, _)| *k == t.severity).map_or(t.severity.as_str(), |s| s.1);
+            let missed: Vec<&str> = t.metrics.iter().map(|m| metric_label(report, m, lang)).collect();
+            vec![
+                Cell::Text(t.number.clone()),
+                Cell::Written(t.title.clone()),
+                Cell::Text(severity.to_owned()),
+                Cell::Text(local_time(&t.reported_at)),
+                Cell::Count(t.line_item_seq),
+                Cell::Text(item_name(report, t.line_item_seq)),
+                Cell::Text(agency_name(report, &t.agency)),
+                Cell::Text(missed.join(l.list_separator)),
+                Cell::Link(t.link.clone()),
+            ]
+        })
+        .chain(not_listed_row(report, lang, width))
+        .collect()
 }
 
 /// Attainment per line item and metric, the chart's data: one row per
@@ -430,4 +437,21 @@ pub(super) fn attainment_table(report: &SlaReport, lang: Lang) -> Table {
         })
         .collect();
     Table { sheet: l.sheets[5], headers, rows, link_text: l.open }
+}
+
+/// The breaches table's last row when the report lists only the first
+/// [`super::BREACHES_LISTED`]: how many more there are, so that a reader
+/// of the file is never led to take the list for the whole.
+fn not_listed_row(report: &SlaReport, lang: Lang, width: usize) -> Option<Vec<Cell>> {
+    let more = (report.breached_total as usize).saturating_sub(report.breached_tickets.len());
+    if more == 0 {
+        return None;
+    }
+    let note = match lang {
+        Lang::Zh => format!("另有 {more} 张未列出（共 {} 张）", report.breached_total),
+        Lang::En => format!("{more} more not listed ({} in all)", report.breached_total),
+    };
+    let mut row = vec![Cell::Text(note)];
+    row.resize_with(width, || Cell::Text(String::new()));
+    Some(row)
 }

@@ -198,8 +198,12 @@ pub struct SlaReport {
     pub line_item_names: BTreeMap<u32, LineItemName>,
     /// Metric → its names, for the metrics in the report.
     pub metric_names: BTreeMap<String, MetricName>,
-    /// Tickets that missed a target.
+    /// Tickets that missed a target: the first 1,000 by report time (a
+    /// year at a province's scale has hundreds of thousands, which no
+    /// reader scrolls); `breached_total` counts them all.
     pub breached_tickets: Vec<BreachedTicket>,
+    /// How many tickets missed a target, those not listed included.
+    pub breached_total: u32,
     /// True when some clock of the report was reckoned over dates without
     /// holiday data (its 5x8 or 6x8 deadline may move once the year is loaded).
     pub beyond_holiday_data: bool,
@@ -395,7 +399,7 @@ pub async fn sla(
     let scope =
         Scope { start, end, as_of, agencies: caller.scope().into_iter().chain(agency).collect(), line_item };
     let mut groups = Groups::default();
-    let (breached_tickets, beyond_holiday_data) = count_tickets(state, &scope, &mut groups).await?;
+    let (breaches, beyond_holiday_data) = count_tickets(state, &scope, &mut groups).await?;
     count_inspections(state, &scope, &mut groups).await?;
     let (contract, agencies, items) = groups.finish(|seq| state.catalog.item(seq).map(|i| i.agency.clone()));
     let agency_name = |k: &str| state.catalog.agency(k).map_or_else(|| k.to_owned(), |a| a.name.clone());
@@ -431,7 +435,8 @@ pub async fn sla(
             .collect(),
         line_items: items,
         metric_names,
-        breached_tickets,
+        breached_tickets: breaches.listed,
+        breached_total: breaches.total,
         beyond_holiday_data,
     })
 }
@@ -456,16 +461,32 @@ fn outcome(s: &sla_engine::ClockStatus) -> Outcome {
 /// Tickets (and their clocks) read per page: what a report holds at once.
 const PAGE: u64 = 1000;
 
+/// Breached tickets a report lists (the first by report time); the rest are counted.
+pub const BREACHES_LISTED: usize = 1000;
+
+/// The tickets that missed a target: the first [`BREACHES_LISTED`], and how many in all.
+#[derive(Default)]
+struct Breaches {
+    listed: Vec<BreachedTicket>,
+    total: u32,
+}
+
+impl Breaches {
+    fn add(&mut self, ticket: Option<BreachedTicket>) {
+        let Some(t) = ticket else { return };
+        self.total += 1;
+        if self.listed.len() < BREACHES_LISTED {
+            self.listed.push(t);
+        }
+    }
+}
+
 /// Count the tickets reported in the period, each clock as it stood at the
 /// period's end, a page at a time; the tickets that missed a target, and
 /// whether any clock was reckoned over dates without holiday data.
-async fn count_tickets(
-    state: &AppState,
-    scope: &Scope<'_>,
-    groups: &mut Groups,
-) -> Result<(Vec<BreachedTicket>, bool)> {
+async fn count_tickets(state: &AppState, scope: &Scope<'_>, groups: &mut Groups) -> Result<(Breaches, bool)> {
     let mut beyond = false;
-    let mut breached = Vec::new();
+    let mut breached = Breaches::default();
     let mut after = None;
     loop {
         let tickets = store::tickets::reported_between(
@@ -491,7 +512,7 @@ async fn count_tickets(
                 outcomes.push((c.metric.as_str().to_owned(), outcome(&s)));
             }
             groups.count_ticket(t, seq, &outcomes);
-            breached.extend(breached_ticket(state, t, seq, &outcomes));
+            breached.add(breached_ticket(state, t, seq, &outcomes));
         }
         if (tickets.len() as u64) < PAGE {
             break;
@@ -570,4 +591,35 @@ async fn count_inspections(state: &AppState, scope: &Scope<'_>, groups: &mut Gro
 pub fn current_month(state: &AppState) -> String {
     let d = state.clock.now().to_datetime().with_timezone(&state.catalog.settings.timezone).date_naive();
     format!("{:04}-{:02}", d.year(), d.month())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breach(n: usize) -> BreachedTicket {
+        BreachedTicket {
+            id: Uuid::nil(),
+            number: format!("INC-2026-{n:06}"),
+            title: String::new(),
+            severity: "general".into(),
+            reported_at: DateTime::UNIX_EPOCH.fixed_offset(),
+            line_item_seq: 1,
+            agency: String::new(),
+            metrics: vec!["response".into()],
+            link: None,
+        }
+    }
+
+    #[test]
+    fn breaches_beyond_the_cap_are_counted_not_listed() {
+        let mut b = Breaches::default();
+        for n in 0..BREACHES_LISTED + 5 {
+            b.add(Some(breach(n)));
+            b.add(None);
+        }
+        assert_eq!(b.listed.len(), BREACHES_LISTED);
+        assert_eq!(b.total as usize, BREACHES_LISTED + 5);
+        assert_eq!(b.listed[0].number, "INC-2026-000000", "the first by report time are kept");
+    }
 }
