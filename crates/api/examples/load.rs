@@ -12,19 +12,14 @@
 //! The app runs in this process on 127.0.0.1 with its real router and
 //! storage; only loopback traffic, bounded in count.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use api::settings::Settings;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{drop_database, fresh, percentile};
-
-const PASSWORD: &str = "load test admin password";
+use common::{Running, backends, drop_database, fresh, percentile, start};
 
 struct Args {
     backends: Vec<&'static str>,
@@ -36,12 +31,7 @@ struct Args {
 fn args() -> anyhow::Result<Args> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let get = |name: &str| argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).cloned();
-    let backends = match get("--backend").as_deref().unwrap_or("both") {
-        "sqlite" => vec!["sqlite"],
-        "postgres" => vec!["postgres"],
-        "both" => vec!["sqlite", "postgres"],
-        other => anyhow::bail!("--backend {other}: sqlite, postgres or both"),
-    };
+    let backends = backends(get("--backend").as_deref())?;
     Ok(Args {
         backends,
         requests: get("--requests").map(|v| v.parse()).transpose()?.unwrap_or(2000),
@@ -139,34 +129,13 @@ async fn raw_inserts(db: &DatabaseConnection, clients: usize, total: usize) -> a
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
-    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
     for backend in &args.backends {
         let dir = tempfile::tempdir()?;
         let (url, cleanup) = fresh(backend, dir.path(), "load").await?;
-        let mut settings = Settings::for_database(&url, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
-        settings.admin_password = Some(PASSWORD.to_owned().into());
-        settings.database_max_connections = args.pool;
-        settings.outbox_dir = dir.path().join("outbox");
-        settings.timer_enabled = false;
-        // The load comes from one token; a per-client limit would measure itself.
-        settings.rate_limit_per_second = 0;
-        let built = api::startup::build(settings, Arc::new(api::time::SystemClock)).await?;
-        let db = built.state.db.clone();
-        let state = built.state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let shutdown = CancellationToken::new();
-        tokio::spawn(api::startup::serve(built.state, listener, None, shutdown.clone()));
-
+        let Running { state, base, token, shutdown } =
+            start(&url, dir.path(), |s| s.database_max_connections = args.pool).await?;
+        let db = state.db.clone();
         let client = reqwest::Client::new();
-        let token: Value = client
-            .post(format!("{base}/v1/auth/token"))
-            .json(&json!({"username": "admin", "password": PASSWORD}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let token = token["access_token"].as_str().context("token")?.to_owned();
         let items: Value =
             client.get(format!("{base}/v1/line-items")).bearer_auth(&token).send().await?.json().await?;
         let first = items.as_array().and_then(|a| a.first()).context("items")?;

@@ -11,21 +11,17 @@
 //! over the last two days, with running clocks. Each page is asked for `R`
 //! times in a row after two warm-up requests; its p50, p99 and size are printed.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use api::service::filing::{PastTicket, Steps, import};
-use api::settings::Settings;
 use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::{Value, json};
 use sla_engine::Timestamp;
-use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{drop_database, fresh, percentile};
+use common::{Running, backends, drop_database, fresh, percentile, start};
 
-const ADMIN_PASSWORD: &str = "a long benchmark secret 42";
 const USER_PASSWORD: &str = "pages bench user password 1";
 
 struct Args {
@@ -39,12 +35,7 @@ struct Args {
 fn args() -> anyhow::Result<Args> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let get = |name: &str| argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).cloned();
-    let backends = match get("--backend").as_deref().unwrap_or("both") {
-        "sqlite" => vec!["sqlite"],
-        "postgres" => vec!["postgres"],
-        "both" => vec!["sqlite", "postgres"],
-        other => anyhow::bail!("--backend {other}: sqlite, postgres or both"),
-    };
+    let backends = backends(get("--backend").as_deref())?;
     Ok(Args {
         backends,
         tickets: get("--tickets").map(|v| v.parse()).transpose()?.unwrap_or(100_000),
@@ -172,31 +163,11 @@ async fn time_page(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
-    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
     for backend in &args.backends {
         let dir = tempfile::tempdir()?;
         let (url, cleanup) = fresh(backend, dir.path(), "pages").await?;
-        let mut settings = Settings::for_database(&url, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
-        settings.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
-        settings.outbox_dir = dir.path().join("outbox");
-        settings.timer_enabled = false;
-        settings.rate_limit_per_second = 0;
-        let built = api::startup::build(settings, Arc::new(api::time::SystemClock)).await?;
-        let state = built.state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let shutdown = CancellationToken::new();
-        tokio::spawn(api::startup::serve(built.state, listener, None, shutdown.clone()));
-
+        let Running { state, base, token, shutdown } = start(&url, dir.path(), |_| {}).await?;
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
-        let token: Value = client
-            .post(format!("{base}/v1/auth/token"))
-            .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let token = token["access_token"].as_str().context("token")?.to_owned();
         let items: Value =
             client.get(format!("{base}/v1/line-items")).bearer_auth(&token).send().await?.json().await?;
         let items: Vec<uuid::Uuid> = items

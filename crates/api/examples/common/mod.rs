@@ -41,3 +41,62 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1e3
 }
+
+/// The backends `--backend` names: `sqlite`, `postgres` or `both` (the default).
+pub(crate) fn backends(named: Option<&str>) -> anyhow::Result<Vec<&'static str>> {
+    Ok(match named.unwrap_or("both") {
+        "sqlite" => vec!["sqlite"],
+        "postgres" => vec!["postgres"],
+        "both" => vec!["sqlite", "postgres"],
+        other => anyhow::bail!("--backend {other}: sqlite, postgres or both"),
+    })
+}
+
+/// The first admin's password in a benchmark (the account rules refuse one
+/// that holds the username).
+const ADMIN_PASSWORD: &str = "a long benchmark secret 42";
+
+/// The app serving in this process on a free loopback port.
+pub(crate) struct Running {
+    /// Its state, for what a benchmark does in bulk.
+    pub(crate) state: api::state::AppState,
+    /// `http://127.0.0.1:port`.
+    pub(crate) base: String,
+    /// The first admin's bearer token.
+    pub(crate) token: String,
+    /// Stops it.
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// Start the app on `url` with the repository's configuration, its timer
+/// off and no rate limit (one token carries the load), settings adjusted by
+/// `tune`; signed in as the first admin.
+pub(crate) async fn start(
+    url: &str,
+    dir: &std::path::Path,
+    tune: impl FnOnce(&mut api::settings::Settings),
+) -> anyhow::Result<Running> {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let mut settings =
+        api::settings::Settings::for_database(url, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    settings.admin_password = Some(ADMIN_PASSWORD.to_owned().into());
+    settings.outbox_dir = dir.join("outbox");
+    settings.timer_enabled = false;
+    settings.rate_limit_per_second = 0;
+    tune(&mut settings);
+    let built = api::startup::build(settings, std::sync::Arc::new(api::time::SystemClock)).await?;
+    let state = built.state.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(api::startup::serve(built.state, listener, None, shutdown.clone()));
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/token"))
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = answer["access_token"].as_str().context("the admin's token")?.to_owned();
+    Ok(Running { state, base, token, shutdown })
+}
