@@ -425,15 +425,7 @@ async fn a_fault_from_filing_to_closing_in_a_real_browser() {
     shot(&other, "not-found").await;
 
     // A letter that could not be sent: the SMTP server away through every attempt.
-    let (eid, eng_api) = app.user_with_email("engineer", None, Some("eng@example.org")).await;
-    let t = app.file(&eng_api, json!({"line_item_id": item, "title": "门户网站访问缓慢"})).await;
-    let tid = t["id"].as_str().expect("id").to_owned();
-    app.act(&eng_api, &tid, "assign", json!({"assignee_id": eid}), reqwest::StatusCode::OK).await;
-    app.smtp.set_down(true);
-    app.clock.advance(900);
-    app.tick().await;
-    app.clock.advance(3600);
-    assert!(app.tick().await.dead > 0, "a letter given up on");
+    app.dead_letter().await;
 
     // The admin's pages, on a desktop and a phone.
     let admin_name = account(&app, "admin", None).await;

@@ -216,6 +216,22 @@ impl TestApp {
         api::worker::tick(&self.state).await.expect("tick")
     }
 
+    /// A letter given up on: a fault on item 1 assigned to an engineer at
+    /// `eng@example.org`, the SMTP server away while its response warning is
+    /// tried (15 minutes on) and again an hour later. Needs `mail_max_attempts = 2`.
+    pub async fn dead_letter(&self) {
+        let (engineer_id, engineer) = self.user_with_email("engineer", None, Some("eng@example.org")).await;
+        let item = self.item_id(1).await;
+        let t = self.file(&engineer, json!({"line_item_id": item, "title": "平台无法登录"})).await;
+        let id = t["id"].as_str().expect("id").to_owned();
+        self.act(&engineer, &id, "assign", json!({"assignee_id": engineer_id}), StatusCode::OK).await;
+        self.smtp.set_down(true);
+        self.clock.advance(900);
+        self.tick().await;
+        self.clock.advance(3600);
+        assert!(self.tick().await.dead > 0, "a letter given up on");
+    }
+
     /// `owned` is the database to drop with this app: only the instance that made it.
     async fn start(
         url: String,

@@ -547,16 +547,7 @@ pub async fn user_id(app: &TestApp, username: &str) -> String {
 
 async fn an_admin_sends_a_dead_letter_again(app: TestApp) {
     let app = app.another(|s| s.mail_max_attempts = 2).await;
-    let (engineer_id, engineer) = app.user_with_email("engineer", None, Some("eng@example.org")).await;
-    let item = app.item_id(1).await;
-    let t = app.file(&engineer, json!({"line_item_id": item, "title": "平台无法登录"})).await;
-    let id = t["id"].as_str().expect("id").to_owned();
-    app.act(&engineer, &id, "assign", json!({"assignee_id": engineer_id}), StatusCode::OK).await;
-    app.smtp.set_down(true);
-    app.clock.set(sh("2026-06-01 10:15"));
-    app.tick().await;
-    app.clock.set(sh("2026-06-01 11:15"));
-    assert!(app.tick().await.dead > 0, "a letter given up on");
+    app.dead_letter().await;
     let (mut admin, _) = signed_in(&app, "admin", None).await;
     let page = admin.get("/admin/outbox").await;
     assert_eq!(page.status, StatusCode::OK);

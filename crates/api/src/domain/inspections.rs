@@ -31,6 +31,19 @@ pub enum InspectionStatus {
     BeforeGoLive,
 }
 
+impl InspectionStatus {
+    /// The snake_case name (as serialized).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InspectionStatus::Open => "open",
+            InspectionStatus::Done => "done",
+            InspectionStatus::Late => "late",
+            InspectionStatus::Missed => "missed",
+            InspectionStatus::BeforeGoLive => "before_go_live",
+        }
+    }
+}
+
 /// One named check of a completed inspection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

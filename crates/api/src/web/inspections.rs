@@ -18,7 +18,7 @@ use super::error::{PageError, refusal};
 use super::queue::{Choice, choice};
 use super::session::Viewer;
 use crate::domain::access::{Caller, Role};
-use crate::domain::inspections::{Check, InspectionStatus, Task};
+use crate::domain::inspections::{Check, Task};
 use crate::service::inspections::{self, CompletionInput, Progress, TaskFilter};
 use crate::service::{Error, accounts};
 use crate::state::AppState;
@@ -59,16 +59,6 @@ pub(super) struct TaskRow {
     closes: i64,
 }
 
-fn status_key(s: InspectionStatus) -> &'static str {
-    match s {
-        InspectionStatus::Open => "open",
-        InspectionStatus::Done => "done",
-        InspectionStatus::Late => "late",
-        InspectionStatus::Missed => "missed",
-        InspectionStatus::BeforeGoLive => "before_go_live",
-    }
-}
-
 fn cycle_label(state: &AppState, t: &Task, lang: Lang) -> String {
     let cycle = state.item(t.line_item_id).and_then(|i| i.inspections.get(t.cycle as usize));
     let mut label = cycle.map_or_else(|| t.every.clone(), |c| lang.cycle(c.every, c.times));
@@ -88,7 +78,7 @@ fn task_row(state: &AppState, t: &Task, lang: Lang) -> TaskRow {
         cycle: cycle_label(state, t, lang),
         window: local_window(t.due_from, t.due_to, tz),
         status: lang.inspection(status),
-        status_key: status_key(status),
+        status_key: status.as_str(),
         awaiting: t.recorded_late && t.approved_at.is_none(),
         closes: t.due_to.unix(),
     }
