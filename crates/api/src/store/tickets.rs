@@ -192,9 +192,10 @@ pub async fn list(
 /// Tickets matching `filter` (its cursor aside), the nearest deadline of
 /// an unmet clock first, those without one last: the engineers' queue.
 ///
-/// The unmet clocks are read in deadline order from their index
-/// (`clocks_met_deadline`: met_at, deadline, ticket_id), each joined to its
-/// ticket, until a page of matching tickets has shown up: the deadline where the page's last ticket first appears bounds the
+/// The unmet clocks are read in deadline order (SQLite walks
+/// `clocks_met_deadline`, PostgreSQL the partial `clocks_unmet_deadline`),
+/// each joined to its ticket, until a page of matching tickets has shown
+/// up: the deadline where the page's last ticket first appears bounds the
 /// page, which is then read exactly (ties and order as below) among the
 /// tickets with a clock due by then. Where the first clocks read do not
 /// fill a page, every matching ticket is ordered instead.
