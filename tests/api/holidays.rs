@@ -46,8 +46,14 @@ async fn a_year_uploaded_while_a_clock_runs_moves_its_deadline(app: TestApp) {
     // Item 3 (5x8, respond in 30 working minutes), Thursday 2026-12-31 17:50:
     // ten minutes that day, twenty on the next working day. Without 2027's
     // holidays that is Friday 01-01 09:20, and the answer says so.
-    app.clock.set(sh("2026-12-31 17:50"));
+    app.clock.set(sh("2026-12-31 09:00"));
     let item3 = app.item_id(3).await;
+    // Filed that morning: its response was due at 09:30, before any day
+    // that changes, and stays as it is (the recomputation leaves it alone).
+    let early = app.file(&engineer, json!({"line_item_id": item3, "title": "上午故障"})).await;
+    let early_id = early["id"].as_str().expect("id").to_owned();
+    assert_eq!(instant(&clock(&early, "response")["deadline"]), sh("2026-12-31 09:30"));
+    app.clock.set(sh("2026-12-31 17:50"));
     let t = app.file(&engineer, json!({"line_item_id": item3, "title": "跨年故障"})).await;
     let id = t["id"].as_str().expect("id").to_owned();
     assert_eq!(instant(&clock(&t, "response")["deadline"]), sh("2027-01-01 09:20"));
@@ -112,6 +118,22 @@ async fn a_year_uploaded_while_a_clock_runs_moves_its_deadline(app: TestApp) {
         (sh("2027-01-01 09:20"), sh("2027-01-04 09:20"))
     );
     assert!(response["actor_id"].is_null(), "the worker wrote it");
+    let early_trail = app
+        .call(Method::GET, &format!("/v1/tickets/{early_id}/events"), &engineer, None, StatusCode::OK)
+        .await;
+    let early_moved: Vec<&str> = early_trail
+        .as_array()
+        .expect("trail")
+        .iter()
+        .filter(|e| e["action"] == "deadline_moved")
+        .filter_map(|e| e["data"]["metric"].as_str())
+        .collect();
+    assert!(!early_moved.contains(&"response"), "a deadline before the new holiday stays: {early_trail}");
+    let early_now = app.ticket(&engineer, &early_id).await;
+    assert_eq!(instant(&clock(&early_now, "response")["deadline"]), sh("2026-12-31 09:30"));
+    assert_eq!(clock(&early_now, "response")["breached"], true);
+    // Settled, so that what follows hears of one ticket's alerts only.
+    app.act(&engineer, &early_id, "resolve", json!({}), StatusCode::OK).await;
 
     // The alerts follow: nothing on the old deadline, the breach on the new one.
     app.clock.set(sh("2027-01-01 09:30"));

@@ -2,7 +2,10 @@
 //! reads (issue 16): a database of N tickets generated in bulk, the service
 //! started on it in a child process, and one line per figure.
 //!
-//! `cargo run --release -p api --example scale -- --backend postgres|sqlite --clocks N [--idle-seconds S] [--keep-db]`
+//! `cargo run --release -p api --example scale -- --backend postgres|sqlite --clocks N [--idle-seconds S] [--phases idle,lateness,sender,reads,recompute,reports] [--keep-db]`
+//!
+//! `--phases` runs only the phases named (after the import, which always
+//! runs): for a quick look at one figure. All of them by default.
 //!
 //! The data: N tickets, a third of them open with three running clocks each
 //! (mixed 7x24, 5x8, 6x8 and 7x8 items; the 5x8 ones reported on Friday
@@ -83,6 +86,17 @@ struct Args {
     smtp: String,
     period: String,
     tickets: u64,
+    /// The phases to run after the import (`--phases reads,recompute`); all when not given.
+    phases: Vec<String>,
+}
+
+/// The phases after the import, in the order they run.
+const PHASES: [&str; 6] = ["idle", "lateness", "sender", "reads", "recompute", "reports"];
+
+impl Args {
+    fn wants(&self, phase: &str) -> bool {
+        self.phases.is_empty() || self.phases.iter().any(|p| p == phase)
+    }
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -115,7 +129,16 @@ fn args() -> anyhow::Result<Args> {
         smtp: get("--smtp").unwrap_or_default(),
         period: get("--period").unwrap_or_else(|| "month".into()),
         tickets: num("--tickets", 0)?,
+        phases: phases(get("--phases").as_deref())?,
     })
+}
+
+fn phases(list: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let phases: Vec<String> = list.iter().flat_map(|l| l.split(',')).map(|p| p.trim().to_owned()).collect();
+    if let Some(p) = phases.iter().find(|p| !PHASES.contains(&p.as_str())) {
+        bail!("--phases: {p} is none of {}", PHASES.join(", "));
+    }
+    Ok(phases)
 }
 
 #[allow(clippy::print_stdout)]
@@ -729,7 +752,7 @@ async fn bench_on(args: &Args, url: &str) -> anyhow::Result<()> {
     figure(&format!("run backend={} clocks={n} tickets={n}", args.backend));
 
     // Idle with 10,000 running clocks (the first 10,000 tickets hold 3,334 open).
-    if n > SMALL {
+    if n > SMALL && args.wants("idle") {
         let secs = import_range(&run.state, &run.admin, &run.plan, 0, SMALL, args.import_jobs).await?;
         run.tickets = SMALL;
         note(&format!("{SMALL} tickets imported in {secs:.1} s"));
@@ -759,13 +782,23 @@ async fn bench_on(args: &Args, url: &str) -> anyhow::Result<()> {
     let (child, startup) = spawn_serve(url, clock.epoch_ns, &run.sink.url()).await?;
     figure(&format!("startup tickets={stored} seconds={startup:.2}"));
     catch_up(&run).await?;
-    idle(&run, &child).await?;
-    lateness(&run, &child).await?;
-    sender(&run, &child).await?;
-    reads(&run, &child).await?;
-    recompute(&run, &child).await?;
+    if args.wants("idle") {
+        idle(&run, &child).await?;
+    }
+    if args.wants("lateness") {
+        lateness(&run, &child).await?;
+    }
+    if args.wants("sender") {
+        sender(&run, &child).await?;
+    }
+    if args.wants("reads") {
+        reads(&run, &child).await?;
+    }
+    if args.wants("recompute") {
+        recompute(&run, &child).await?;
+    }
     stop(child).await;
-    for period in ["month", "year"] {
+    for period in ["month", "year"].into_iter().filter(|_| args.wants("reports")) {
         run_report(url, clock.epoch_ns, period, run.tickets, args.timeout).await?;
     }
     figure(&format!("total seconds={:.1}", run_started.elapsed().as_secs_f64()));

@@ -519,9 +519,15 @@ async fn try_act(
     if let Err(e) = store::trail::append(&txn, &event).await {
         txn.rollback().await?;
         // The worker appended to the trail meanwhile: read again and retry.
-        return Err(if store::is_unique_violation(&e) { Attempt::Again } else { e.into() });
+        return Err(if store::is_lost_race(&e) { Attempt::Again } else { e.into() });
     }
-    store::clocks::replace(&txn, id, &writes(&clocks, now, state.hold(&before)), now).await?;
+    // The worker may hold these clocks while it waits for the trail
+    // position just taken: PostgreSQL then fails one of the two, and a
+    // failed action is tried again.
+    if let Err(e) = store::clocks::replace(&txn, id, &writes(&clocks, now, state.hold(&before)), now).await {
+        txn.rollback().await?;
+        return Err(if store::is_lost_race(&e) { Attempt::Again } else { e.into() });
+    }
     let views: Vec<_> = clocks.iter().map(|(c, s)| (c, s)).collect();
     super::withdrawals::withdraw_undone(state, &txn, &outcome.ticket, &views, now).await?;
     txn.commit().await?;

@@ -112,21 +112,21 @@ pub async fn rewrite(
     Ok(())
 }
 
-/// Write many clocks whole (their standing, and their rule where it was
-/// chosen again), one statement per few hundred: for a recomputation.
+/// Write many clocks' standing and rule (chosen again); their history is
+/// unchanged and not written: one statement per few hundred, for a recomputation.
 pub async fn write_many(
     db: &impl ConnectionTrait,
     writes: &[(Uuid, ClockWrite<'_>)],
     now: Timestamp,
 ) -> Result<(), DbErr> {
-    const COLUMNS: &str = "ticket_id, metric, target_seconds, calendar, state, events, started_at, \
+    const COLUMNS: &str = "ticket_id, metric, target_seconds, calendar, state, \
                            deadline, next_at, breached_at, met_at, rule, choice_beyond_holiday_data";
     const SET: &str = "target_seconds = v.target_seconds, calendar = v.calendar, state = v.state, \
-                       events = v.events, started_at = v.started_at, deadline = v.deadline, next_at = v.next_at, \
+                       deadline = v.deadline, next_at = v.next_at, \
                        breached_at = v.breached_at, met_at = v.met_at, rule = v.rule, \
                        choice_beyond_holiday_data = v.choice_beyond_holiday_data";
     let backend = db.get_database_backend();
-    let per_statement = super::bulk::MAX_VALUES / 14;
+    let per_statement = super::bulk::MAX_VALUES / 12;
     for chunk in writes.chunks(per_statement) {
         let mut p = super::bulk::Params::new(backend);
         let rows = chunk
@@ -139,8 +139,6 @@ pub async fn write_many(
                     c.target_seconds.into(),
                     c.calendar.into(),
                     c.state.into(),
-                    c.events.into(),
-                    c.started_at.into(),
                     c.deadline.into(),
                     c.next_at.into(),
                     c.breached_at.into(),
@@ -172,6 +170,20 @@ pub struct Claimed {
     pub clock: StoredClock,
     /// The deadline last written for it.
     pub deadline: Option<Timestamp>,
+    /// When the worker was last told to look at it.
+    pub next_at: Option<Timestamp>,
+    /// When it breached, as last written.
+    pub breached_at: Option<Timestamp>,
+}
+
+fn claimed(row: &clock::Model) -> Result<Claimed, DbErr> {
+    Ok(Claimed {
+        ticket_id: row.ticket_id,
+        clock: from_row(row)?,
+        deadline: row.deadline.map(Timestamp::from_unix),
+        next_at: row.next_at.map(Timestamp::from_unix),
+        breached_at: row.breached_at.map(Timestamp::from_unix),
+    })
 }
 
 /// Claim up to `limit` clocks due at `now`, in the order they fell due
@@ -191,13 +203,7 @@ pub async fn claim_due(
     let mut next = None;
     for row in rows {
         match row.next_at {
-            Some(at) if at <= now.unix() && (due.len() as u64) < limit => {
-                due.push(Claimed {
-                    ticket_id: row.ticket_id,
-                    clock: from_row(&row)?,
-                    deadline: row.deadline.map(Timestamp::from_unix),
-                });
-            }
+            Some(at) if at <= now.unix() && (due.len() as u64) < limit => due.push(claimed(&row)?),
             Some(at) => {
                 next = Some(Timestamp::from_unix(std::cmp::max(at, now.unix())));
                 break;
@@ -229,18 +235,24 @@ pub async fn unmet_after(
         let key = Expr::tuple([Expr::col(clock::Column::TicketId), Expr::col(clock::Column::Metric)]);
         query = query.filter(key.gt(Expr::tuple([Expr::val(ticket), Expr::val(metric)])));
     }
-    query
-        .all(db)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(Claimed {
-                ticket_id: row.ticket_id,
-                clock: from_row(row)?,
-                deadline: row.deadline.map(Timestamp::from_unix),
-            })
-        })
-        .collect()
+    query.all(db).await?.iter().map(claimed).collect()
+}
+
+/// The clocks not yet met of these tickets (of these calendars), locked
+/// until the transaction ends: read again under the lock, so that what a
+/// recomputation writes starts from the latest action's clocks.
+pub async fn unmet_of(
+    db: &impl ConnectionTrait,
+    tickets: &[Uuid],
+    calendars: &[String],
+) -> Result<Vec<Claimed>, DbErr> {
+    let query = clock::Entity::find()
+        .filter(clock::Column::TicketId.is_in(tickets.iter().copied()))
+        .filter(clock::Column::MetAt.is_null())
+        .filter(clock::Column::Calendar.is_in(calendars.iter().cloned()))
+        .order_by_asc(clock::Column::TicketId)
+        .order_by_asc(clock::Column::Metric);
+    super::lock(query, db).all(db).await?.iter().map(claimed).collect()
 }
 
 /// The thresholds of a ticket's clocks already recorded, as (metric, percent).

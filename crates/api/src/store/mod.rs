@@ -99,6 +99,18 @@ fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
 
+/// Let this transaction's commit return before its record is on disk
+/// (PostgreSQL; SQLite commits as always). Only for work that is redone
+/// when lost: a recomputation is recorded done by a later, durable commit,
+/// and the log is written in order, so a crash loses at most batches that
+/// the next start recomputes.
+pub async fn commit_without_waiting_for_disk(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if is_postgres(txn) {
+        txn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+    }
+    Ok(())
+}
+
 /// `select` as a claim of work several instances share: on PostgreSQL the
 /// rows are locked `FOR UPDATE SKIP LOCKED`, so another instance's claimed
 /// rows are skipped rather than waited for. SQLite has one writer and needs
@@ -121,6 +133,14 @@ fn lock<E: EntityTrait>(select: Select<E>, db: &impl ConnectionTrait) -> Select<
 /// True when `error` is a unique-constraint violation (a lost race, not a bug).
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// True when `error` says two writers crossed (a unique key taken first, or
+/// a deadlock PostgreSQL broke by failing this one): trying again with a
+/// fresh read succeeds.
+pub fn is_lost_race(error: &DbErr) -> bool {
+    const DEADLOCK_DETECTED: &str = "40P01";
+    is_unique_violation(error) || sqlstate(error).as_deref() == Some(DEADLOCK_DETECTED)
 }
 
 /// The SQLSTATE of a database error, if the database gave one.

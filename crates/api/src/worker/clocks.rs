@@ -208,6 +208,16 @@ fn ticket_ids(batch: &[store::clocks::Claimed]) -> Vec<Uuid> {
     ids
 }
 
+/// Clocks read per page of a recomputation's walk: each is evaluated under
+/// the new calendars outside any transaction, and only the tickets whose
+/// clocks moved are then rewritten.
+const RECOMPUTE_PAGE: u64 = 2_000;
+
+/// Tickets rewritten per transaction by a recomputation: a few statements
+/// over a few hundred rows, so that an action on one of them waits a few
+/// milliseconds at most.
+const MOVE_BATCH: usize = 200;
+
 /// After the holidays changed: move every unmet clock of a window that
 /// follows holidays to its new deadline, in batches of short transactions,
 /// writing each move on the ticket's trail. Thresholds already announced stay
@@ -219,15 +229,57 @@ pub async fn recompute_after_holidays(state: &AppState) -> Result<usize, DbErr> 
     let mut after = None;
     let mut moved = 0;
     loop {
-        let batch =
-            store::clocks::unmet_after(&state.db, Some(&names), after.clone(), RECOMPUTE_BATCH).await?;
-        let Some(last) = batch.last() else { return Ok(moved) };
+        let page = store::clocks::unmet_after(&state.db, Some(&names), after.clone(), RECOMPUTE_PAGE).await?;
+        let Some(last) = page.last() else { return Ok(moved) };
         after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
-        moved += move_batch(state, &batch).await?;
-        if (batch.len() as u64) < RECOMPUTE_BATCH {
+        let stale = stale_tickets(state, &page).await?;
+        for batch in stale.chunks(MOVE_BATCH) {
+            moved += move_with_retry(state, batch, &names).await?;
+        }
+        if (page.len() as u64) < RECOMPUTE_PAGE {
             return Ok(moved);
         }
     }
+}
+
+/// The tickets of `page` with a clock that the calendars as they now stand
+/// would write otherwise: another rule, target or deadline, another breach,
+/// or another next threshold. A clock that would be written the same is
+/// left alone (most clocks end before the days that changed).
+async fn stale_tickets(state: &AppState, page: &[store::clocks::Claimed]) -> Result<Vec<Uuid>, DbErr> {
+    let now = state.clock.now();
+    let tickets = store::tickets::find_many(&state.db, &ticket_ids(page), false).await?;
+    let mut stale = Vec::new();
+    for c in page {
+        let Some(t) = tickets.get(&c.ticket_id) else { continue };
+        if stale.last() == Some(&t.id) {
+            continue;
+        }
+        let Some(clock) = tickets::rechoose(state, t, &c.clock).map_err(db_err)? else {
+            stale.push(t.id);
+            continue;
+        };
+        let status = clock.evaluate(&*state.calendars(), &state.thresholds(t.line_item_id, t.severity), now);
+        if !written_alike(c, &clock, &status.map_err(db_err)?) {
+            stale.push(t.id);
+        }
+    }
+    Ok(stale)
+}
+
+/// Whether `clock` with `status` is what was last written for `c`, every
+/// threshold already crossed taken as announced (a clock with one still to
+/// announce is due now and not alike: it is rewritten under the lock, where
+/// the recorded thresholds are read).
+fn written_alike(c: &store::clocks::Claimed, clock: &StoredClock, status: &ClockStatus) -> bool {
+    let next = if status.stopped { None } else { status.next.map(|n| n.at) };
+    clock.rule_ref == c.clock.rule_ref
+        && clock.target == c.clock.target
+        && clock.calendar == c.clock.calendar
+        && clock.choice_beyond_holiday_data == c.clock.choice_beyond_holiday_data
+        && status.deadline == c.deadline
+        && status.breached_at == c.breached_at
+        && next == c.next_at
 }
 
 /// A clock chosen again and evaluated under the new calendars.
@@ -238,16 +290,35 @@ struct Moved<'a> {
     status: ClockStatus,
 }
 
-async fn move_batch(state: &AppState, batch: &[store::clocks::Claimed]) -> Result<usize, DbErr> {
+/// [`move_batch`], again when an action or the timer took a trail position
+/// it meant to take, or waited for its clocks while it waited for theirs
+/// (they retry likewise when they lose).
+async fn move_with_retry(state: &AppState, ids: &[Uuid], names: &[String]) -> Result<usize, DbErr> {
+    let mut attempt = 0;
+    loop {
+        match move_batch(state, ids, names).await {
+            Err(e) if store::is_lost_race(&e) && attempt < 5 => attempt += 1,
+            result => return result,
+        }
+    }
+}
+
+/// Rewrite the unmet clocks of `ids` (of the calendars `names`) that moved:
+/// the clocks locked and read again, so that an action taken since the
+/// walk read them is built on, not overwritten. The tickets are not
+/// locked (on PostgreSQL a row lock is a write to the ticket's page): an
+/// action that takes a trail position first makes this batch try again,
+/// and one that comes second tries again itself.
+async fn move_batch(state: &AppState, ids: &[Uuid], names: &[String]) -> Result<usize, DbErr> {
     let now = state.clock.now();
     let calendars = state.calendars();
-    let ids = ticket_ids(batch);
     let txn = state.db.begin().await?;
-    // Locked, so that an action on one of them waits rather than taking the same trail position.
-    let tickets = store::tickets::find_many(&txn, &ids, true).await?;
-    let recorded = store::clocks::recorded_alerts_of(&txn, &ids).await?;
-    let mut clocks = Vec::with_capacity(batch.len());
-    for c in batch {
+    store::commit_without_waiting_for_disk(&txn).await?;
+    let tickets = store::tickets::find_many(&txn, ids, false).await?;
+    let claimed = store::clocks::unmet_of(&txn, ids, names).await?;
+    let recorded = store::clocks::recorded_alerts_of(&txn, ids).await?;
+    let mut clocks = Vec::with_capacity(claimed.len());
+    for c in &claimed {
         let Some(t) = tickets.get(&c.ticket_id) else { continue };
         // The new days may also change which rule sets the target (opened in
         // working time? which deadline comes first?): choose again.
