@@ -222,22 +222,45 @@ const MOVE_BATCH: usize = 200;
 /// follows holidays to its new deadline, in batches of short transactions,
 /// writing each move on the ticket's trail. Thresholds already announced stay
 /// announced; the next one is due when the new calendar says. How many moved.
+///
+/// The walk runs a page ahead of the rewriting, on a connection of its
+/// own: the next page is read and evaluated while the tickets of the last
+/// one are rewritten.
 pub async fn recompute_after_holidays(state: &AppState) -> Result<usize, DbErr> {
     let calendars = state.calendars();
     let names: Vec<String> =
         calendars.iter().filter(|(_, c)| c.window().holidays.is_some()).map(|(n, _)| n.to_owned()).collect();
-    let mut after = None;
+    let (pages, mut stale) = tokio::sync::mpsc::channel(2);
+    let walker = tokio::spawn({
+        let (state, names) = (state.clone(), names.clone());
+        async move { walk(&state, &names, pages).await }
+    });
     let mut moved = 0;
-    loop {
-        let page = store::clocks::unmet_after(&state.db, Some(&names), after.clone(), RECOMPUTE_PAGE).await?;
-        let Some(last) = page.last() else { return Ok(moved) };
-        after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
-        let stale = stale_tickets(state, &page).await?;
-        for batch in stale.chunks(MOVE_BATCH) {
+    while let Some(tickets) = stale.recv().await {
+        for batch in tickets.chunks(MOVE_BATCH) {
             moved += move_with_retry(state, batch, &names).await?;
         }
-        if (page.len() as u64) < RECOMPUTE_PAGE {
-            return Ok(moved);
+    }
+    walker.await.map_err(db_err)??;
+    Ok(moved)
+}
+
+/// Walk the unmet clocks of the calendars `names` a page at a time,
+/// sending the tickets of each page whose clocks would be written
+/// otherwise; stops early when the rewriting stopped (it says why).
+async fn walk(
+    state: &AppState,
+    names: &[String],
+    pages: tokio::sync::mpsc::Sender<Vec<Uuid>>,
+) -> Result<(), DbErr> {
+    let mut after = None;
+    loop {
+        let page = store::clocks::unmet_after(&state.db, Some(names), after.clone(), RECOMPUTE_PAGE).await?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
+        let full = page.len() as u64 == RECOMPUTE_PAGE;
+        if pages.send(stale_tickets(state, &page).await?).await.is_err() || !full {
+            return Ok(());
         }
     }
 }
