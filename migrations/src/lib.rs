@@ -5,6 +5,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod indexes;
 mod m20261128_000001_catalog;
 mod m20261128_000002_accounts;
 mod m20261128_000003_tickets;

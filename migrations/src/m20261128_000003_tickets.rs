@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::indexes::{self, Named};
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
@@ -42,19 +44,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, cols) in [
-            ("tickets_agency_created", &[Tickets::AgencyKey, Tickets::CreatedAt][..]),
-            ("tickets_created", &[Tickets::CreatedAt, Tickets::Id][..]),
-            ("tickets_line_item", &[Tickets::LineItemId][..]),
-            ("tickets_next_due", &[Tickets::NextDueAt][..]),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(Tickets::Table);
-            for col in cols {
-                index.col(col.clone());
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        let indexes: [Named<Tickets>; 4] = [
+            ("tickets_agency_created", &[Tickets::AgencyKey, Tickets::CreatedAt]),
+            ("tickets_created", &[Tickets::CreatedAt, Tickets::Id]),
+            ("tickets_line_item", &[Tickets::LineItemId]),
+            ("tickets_next_due", &[Tickets::NextDueAt]),
+        ];
+        indexes::create(manager, Tickets::Table, &indexes).await?;
         manager
             .create_table(
                 Table::create()
@@ -154,7 +150,7 @@ enum TicketCounters {
     Last,
 }
 
-#[derive(DeriveIden, Clone)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Tickets {
     Table,
     Id,

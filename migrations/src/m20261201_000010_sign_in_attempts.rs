@@ -4,6 +4,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::indexes::{self, Named};
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
@@ -21,19 +23,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, cols) in [
-            ("sign_in_attempts_account", &[SignInAttempts::Account, SignInAttempts::At][..]),
-            ("sign_in_attempts_address", &[SignInAttempts::Address, SignInAttempts::At][..]),
-            ("sign_in_attempts_at", &[SignInAttempts::At][..]),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(SignInAttempts::Table);
-            for col in cols {
-                index.col(*col);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
-        Ok(())
+        let indexes: [Named<SignInAttempts>; 3] = [
+            ("sign_in_attempts_account", &[SignInAttempts::Account, SignInAttempts::At]),
+            ("sign_in_attempts_address", &[SignInAttempts::Address, SignInAttempts::At]),
+            ("sign_in_attempts_at", &[SignInAttempts::At]),
+        ];
+        indexes::create(manager, SignInAttempts::Table, &indexes).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -5,11 +5,13 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::indexes::{self, Named};
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
 /// (name, columns) of each index made here.
-const INDEXES: [(&str, &[Tickets]); 3] = [
+const INDEXES: [Named<Tickets>; 3] = [
     ("tickets_reported", &[Tickets::ReportedAt, Tickets::Id]),
     ("tickets_assignee_created", &[Tickets::AssigneeId, Tickets::CreatedAt, Tickets::Id]),
     ("tickets_line_item_created", &[Tickets::LineItemId, Tickets::CreatedAt, Tickets::Id]),
@@ -18,14 +20,7 @@ const INDEXES: [(&str, &[Tickets]); 3] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (name, cols) in INDEXES {
-            let mut index = Index::create();
-            index.name(name).table(Tickets::Table);
-            for col in cols {
-                index.col(*col);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        indexes::create(manager, Tickets::Table, &INDEXES).await?;
         // The line item's new index leads with the same column.
         manager.drop_index(Index::drop().name("tickets_line_item").table(Tickets::Table).to_owned()).await
     }
@@ -40,10 +35,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, _) in INDEXES {
-            manager.drop_index(Index::drop().name(name).table(Tickets::Table).to_owned()).await?;
-        }
-        Ok(())
+        indexes::drop(manager, Tickets::Table, &INDEXES).await
     }
 }
 

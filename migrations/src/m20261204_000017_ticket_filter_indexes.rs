@@ -8,11 +8,13 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::indexes::{self, Named};
+
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
 /// (name, columns) of each index made here.
-const INDEXES: [(&str, &[Tickets]); 2] = [
+const INDEXES: [Named<Tickets>; 2] = [
     ("tickets_state_created", &[Tickets::State, Tickets::CreatedAt, Tickets::Id]),
     ("tickets_severity_created", &[Tickets::Severity, Tickets::CreatedAt, Tickets::Id]),
 ];
@@ -20,14 +22,7 @@ const INDEXES: [(&str, &[Tickets]); 2] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (name, cols) in INDEXES {
-            let mut index = Index::create();
-            index.name(name).table(Tickets::Table);
-            for col in cols {
-                index.col(*col);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        indexes::create(manager, Tickets::Table, &INDEXES).await?;
         // The state's new index leads with the same column.
         manager.drop_index(Index::drop().name("tickets_state").table(Tickets::Table).to_owned()).await
     }
@@ -38,10 +33,7 @@ impl MigrationTrait for Migration {
                 Index::create().name("tickets_state").table(Tickets::Table).col(Tickets::State).to_owned(),
             )
             .await?;
-        for (name, _) in INDEXES {
-            manager.drop_index(Index::drop().name(name).table(Tickets::Table).to_owned()).await?;
-        }
-        Ok(())
+        indexes::drop(manager, Tickets::Table, &INDEXES).await
     }
 }
 
