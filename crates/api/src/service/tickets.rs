@@ -516,17 +516,14 @@ async fn try_act(
         to_state: outcome.ticket.state,
         data: serde_json::Value::Object(outcome.data),
     };
+    // The worker may have appended to the trail meanwhile, or hold these
+    // clocks while it waits for the trail position just taken (PostgreSQL
+    // then fails one of the two): read again and retry.
     if let Err(e) = store::trail::append(&txn, &event).await {
-        txn.rollback().await?;
-        // The worker appended to the trail meanwhile: read again and retry.
-        return Err(if store::is_lost_race(&e) { Attempt::Again } else { e.into() });
+        return Err(undo(txn, e).await);
     }
-    // The worker may hold these clocks while it waits for the trail
-    // position just taken: PostgreSQL then fails one of the two, and a
-    // failed action is tried again.
     if let Err(e) = store::clocks::replace(&txn, id, &writes(&clocks, now, state.hold(&before)), now).await {
-        txn.rollback().await?;
-        return Err(if store::is_lost_race(&e) { Attempt::Again } else { e.into() });
+        return Err(undo(txn, e).await);
     }
     let views: Vec<_> = clocks.iter().map(|(c, s)| (c, s)).collect();
     super::withdrawals::withdraw_undone(state, &txn, &outcome.ticket, &views, now).await?;
@@ -535,6 +532,15 @@ async fn try_act(
     // A correction may have been queued.
     state.mail_wake.notify_one();
     Ok(())
+}
+
+/// Roll back after a failed write: a lost race is tried again, anything else fails.
+async fn undo(txn: sea_orm::DatabaseTransaction, e: sea_orm::DbErr) -> Attempt {
+    match txn.rollback().await {
+        Err(rollback) => rollback.into(),
+        Ok(()) if store::is_lost_race(&e) => Attempt::Again,
+        Ok(()) => e.into(),
+    }
 }
 
 /// Does the ticket's item set a containment target (遏制)?

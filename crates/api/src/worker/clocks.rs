@@ -271,6 +271,7 @@ async fn walk(
 /// left alone (most clocks end before the days that changed).
 async fn stale_tickets(state: &AppState, page: &[store::clocks::Claimed]) -> Result<Vec<Uuid>, DbErr> {
     let now = state.clock.now();
+    let calendars = state.calendars();
     let tickets = store::tickets::find_many(&state.db, &ticket_ids(page), false).await?;
     let mut stale = Vec::new();
     for c in page {
@@ -282,7 +283,7 @@ async fn stale_tickets(state: &AppState, page: &[store::clocks::Claimed]) -> Res
             stale.push(t.id);
             continue;
         };
-        let status = clock.evaluate(&*state.calendars(), &state.thresholds(t.line_item_id, t.severity), now);
+        let status = clock.evaluate(&*calendars, &state.thresholds(t.line_item_id, t.severity), now);
         if !written_alike(c, &clock, &status.map_err(db_err)?) {
             stale.push(t.id);
         }
