@@ -27,6 +27,7 @@ mod m20261204_000015_ticket_read_indexes;
 mod m20261204_000016_ticket_text_search;
 mod m20261204_000017_ticket_filter_indexes;
 mod m20261204_000018_queue_deadline_index;
+mod m20261205_000019_ticket_breach_instant;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_ticket_text_search::Migration),
             Box::new(m20261204_000017_ticket_filter_indexes::Migration),
             Box::new(m20261204_000018_queue_deadline_index::Migration),
+            Box::new(m20261205_000019_ticket_breach_instant::Migration),
         ]
     }
 }

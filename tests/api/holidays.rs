@@ -30,6 +30,12 @@ async fn put(app: &TestApp, token: &str, path: &str, content_type: &str, body: &
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// Whether `GET /v1/tickets?breached=true` lists the ticket `id`.
+async fn listed_breached(app: &TestApp, token: &str, id: &str) -> bool {
+    let page = app.call(Method::GET, "/v1/tickets?breached=true", token, None, StatusCode::OK).await;
+    page["items"].as_array().expect("items").iter().any(|t| t["id"] == id)
+}
+
 async fn calendars(app: &TestApp, token: &str) -> Value {
     app.call(Method::GET, "/v1/calendars", token, None, StatusCode::OK).await
 }
@@ -135,10 +141,13 @@ async fn a_year_uploaded_while_a_clock_runs_moves_its_deadline(app: TestApp) {
     // Settled, so that what follows hears of one ticket's alerts only.
     app.act(&engineer, &early_id, "resolve", json!({}), StatusCode::OK).await;
 
-    // The alerts follow: nothing on the old deadline, the breach on the new one.
+    // The alerts follow: nothing on the old deadline, the breach on the new
+    // one; and so does the list's `breached` filter.
     app.clock.set(sh("2027-01-01 09:30"));
     assert_eq!(app.tick().await.sent, 0, "New Year's Day is a holiday now");
+    assert!(!listed_breached(&app, &engineer, &id).await, "past the old deadline only");
     app.clock.set(sh("2027-01-04 09:20"));
+    assert!(listed_breached(&app, &engineer, &id).await, "on the new deadline, before the worker runs");
     assert_eq!(app.tick().await.sent, 1, "the breach, to the supplier's manager");
     let last = app.smtp.messages().pop().expect("a message");
     assert!(last.subject().contains("已超时"), "{}", last.subject());

@@ -3,14 +3,15 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, sh};
+use crate::helpers::{TestApp, sh, utc};
 
 crate::both_backends!(
     idempotency_key_returns_the_same_ticket,
     numbers_count_on_past_six_digits,
     etags_refuse_stale_updates,
     concurrent_updates_lose_nothing,
-    list_filters_and_pages
+    list_filters_and_pages,
+    the_breached_filter_agrees_with_each_ticket_read
 );
 
 async fn idempotency_key_returns_the_same_ticket(app: TestApp) {
@@ -235,4 +236,70 @@ async fn list_filters_and_pages(app: TestApp) {
     }
     ids.reverse();
     assert_eq!(seen, ids);
+}
+
+/// The `breached` filter reads an instant kept on the ticket row with every
+/// write of its clocks; the oracle is the ticket read, whose clocks the
+/// engine evaluates at that moment. They must agree after filings (one
+/// phoned in late), actions that meet a clock in time or late, a pause, and
+/// the worker's recording of breaches, at instants either side of each deadline.
+async fn the_breached_filter_agrees_with_each_ticket_read(app: TestApp) {
+    let (_, engineer) = app.user("engineer", None).await;
+    // Item 1: 7x24, respond in 30 minutes.
+    let item = app.item_id(1).await;
+    app.clock.set(sh("2026-06-01 10:00"));
+    let mut ids = Vec::new();
+    for title in ["acknowledged in time", "acknowledged late", "left alone", "paused"] {
+        let t = app.file(&engineer, json!({"line_item_id": item, "title": title})).await;
+        ids.push(t["id"].as_str().expect("id").to_owned());
+    }
+    app.clock.set(sh("2026-06-01 10:10"));
+    app.act(&engineer, &ids[0], "acknowledge", json!({}), StatusCode::OK).await;
+    for step in ["acknowledge", "arrive", "pause"] {
+        app.act(&engineer, &ids[3], step, json!({"body": "等待用户"}), StatusCode::OK).await;
+    }
+    // Phoned in at 10:15, reported at 09:00 and answered at 09:45: late already.
+    let late = json!({"line_item_id": item, "title": "phoned in", "reported_at": utc("2026-06-01 09:00"),
+        "acknowledged_at": utc("2026-06-01 09:45")});
+    app.clock.set(sh("2026-06-01 10:15"));
+    ids.push(app.file(&engineer, late).await["id"].as_str().expect("id").to_owned());
+    let verdicts = |expect: [bool; 5]| {
+        let (app, engineer, ids) = (&app, &engineer, &ids);
+        async move {
+            let listed = |q: &'static str| async move {
+                let page =
+                    app.call(Method::GET, &format!("/v1/tickets?{q}"), engineer, None, StatusCode::OK).await;
+                let items = page["items"].as_array().expect("items").clone();
+                items.iter().map(|t| t["id"].as_str().expect("id").to_owned()).collect::<Vec<_>>()
+            };
+            let (breached, not_breached) = (listed("breached=true").await, listed("breached=false").await);
+            for (id, expected) in ids.iter().zip(expect) {
+                let read = app.ticket(engineer, id).await;
+                let any = read["clocks"].as_array().expect("clocks").iter().any(|c| c["breached"] == true);
+                assert_eq!(
+                    any,
+                    expected,
+                    "the read of {} at {}: {read}",
+                    read["title"],
+                    api::time::Clock::now(&app.clock)
+                );
+                assert_eq!(breached.contains(id), any, "breached=true, {}", read["title"]);
+                assert_eq!(not_breached.contains(id), !any, "breached=false, {}", read["title"]);
+            }
+        }
+    };
+    verdicts([false, false, false, false, true]).await;
+    // One second before the response deadline, and on it (no worker run between).
+    app.clock.set(sh("2026-06-01 10:29:59"));
+    verdicts([false, false, false, false, true]).await;
+    app.clock.set(sh("2026-06-01 10:30"));
+    verdicts([false, true, true, false, true]).await;
+    // The worker records the breaches; acknowledging late keeps the breach.
+    app.tick().await;
+    app.clock.set(sh("2026-06-01 10:40"));
+    app.act(&engineer, &ids[1], "acknowledge", json!({}), StatusCode::OK).await;
+    verdicts([false, true, true, false, true]).await;
+    // On site within the hour: the first ticket's engineer never arrived.
+    app.clock.set(sh("2026-06-01 11:00"));
+    verdicts([true, true, true, false, true]).await;
 }

@@ -57,6 +57,38 @@ pub(crate) fn to_row(ticket_id: Uuid, w: ClockWrite<'_>, now: Timestamp) -> Resu
     })
 }
 
+/// When the first of these clocks (one ticket's) breached or, as they
+/// stand, will breach: the earliest recorded breach or deadline not yet
+/// met. The ticket row keeps it for the list's `breached` filter; a clock
+/// with neither (paused, or met in time) adds nothing. The same rule as
+/// [`BREACH_OF_TICKET`], for rows about to be written.
+pub(crate) fn breach_of(clocks: &[clock::Model]) -> Option<i64> {
+    clocks.iter().filter_map(|c| c.breached_at.or(if c.met_at.is_none() { c.deadline } else { None })).min()
+}
+
+/// [`breach_of`] over the stored clocks of the ticket `tickets.id`, in SQL
+/// both engines read alike.
+const BREACH_OF_TICKET: &str = "(SELECT MIN(COALESCE(c.breached_at, CASE WHEN c.met_at IS NULL \
+     THEN c.deadline END)) FROM clocks c WHERE c.ticket_id = tickets.id)";
+
+/// Bring the breach instant of the tickets `ids` up to date with their
+/// stored clocks; a ticket whose instant did not change is not written.
+/// Every write of clocks here does it, but [`set_status`], whose caller
+/// does it once for all the tickets it wrote.
+pub async fn refresh_breach(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), DbErr> {
+    for chunk in ids.chunks(super::bulk::MAX_VALUES) {
+        let mut p = super::bulk::Params::new(db.get_database_backend());
+        let list = p.row(chunk.iter().map(|id| (*id).into()).collect());
+        // -1 stands for "none" on both sides: no instant is before 1970.
+        let sql = format!(
+            "UPDATE tickets SET breach_at = {BREACH_OF_TICKET} WHERE id IN {list} \
+             AND COALESCE(breach_at, -1) <> COALESCE({BREACH_OF_TICKET}, -1)"
+        );
+        db.execute_raw(p.statement(sql)).await?;
+    }
+    Ok(())
+}
+
 /// Replace every clock of a ticket.
 pub async fn replace(
     db: &impl ConnectionTrait,
@@ -65,18 +97,18 @@ pub async fn replace(
     now: Timestamp,
 ) -> Result<(), DbErr> {
     clock::Entity::delete_many().filter(clock::Column::TicketId.eq(ticket_id)).exec(db).await?;
-    if clocks.is_empty() {
-        return Ok(());
+    if !clocks.is_empty() {
+        let rows = clocks
+            .iter()
+            .map(|w| to_row(ticket_id, *w, now).map(clock::ActiveModel::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        clock::Entity::insert_many(rows).exec_without_returning(db).await?;
     }
-    let rows = clocks
-        .iter()
-        .map(|w| to_row(ticket_id, *w, now).map(clock::ActiveModel::from))
-        .collect::<Result<Vec<_>, _>>()?;
-    clock::Entity::insert_many(rows).exec_without_returning(db).await?;
-    Ok(())
+    refresh_breach(db, &[ticket_id]).await
 }
 
-/// Write a clock's standing (its history is unchanged).
+/// Write a clock's standing (its history is unchanged); the caller then
+/// refreshes its ticket's breach instant ([`refresh_breach`]).
 pub async fn set_status(
     db: &impl ConnectionTrait,
     ticket_id: Uuid,
@@ -158,7 +190,10 @@ pub async fn write_many(
         );
         db.execute_raw(p.statement(sql)).await?;
     }
-    Ok(())
+    let mut tickets: Vec<Uuid> = writes.iter().map(|(id, _)| *id).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    refresh_breach(db, &tickets).await
 }
 
 /// A clock the worker claimed.

@@ -131,6 +131,9 @@ pub mod ticket {
         pub created_at: i64,
         pub updated_at: i64,
         pub version: i32,
+        /// When its first clock breached or, as things stand, will breach
+        /// (kept by `store::clocks` with every write of its clocks).
+        pub breach_at: Option<i64>,
     }
 
     /// A ticket owns its clocks.

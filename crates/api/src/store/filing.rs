@@ -58,15 +58,20 @@ struct Models {
 
 impl Models {
     fn of(f: &Filing<'_>) -> Result<Self, DbErr> {
+        let clocks: Vec<clock::Model> = f
+            .clocks
+            .iter()
+            .map(|w| super::clocks::to_row(f.ticket.id, *w, f.now))
+            .collect::<Result<_, _>>()?;
+        let ticket = ticket::Model {
+            breach_at: super::clocks::breach_of(&clocks),
+            ..super::tickets::to_row(f.ticket)?
+        };
         Ok(Self {
             year: f.year,
-            ticket: super::tickets::to_row(f.ticket)?,
+            ticket,
             events: f.events.iter().map(super::trail::to_row).collect(),
-            clocks: f
-                .clocks
-                .iter()
-                .map(|w| super::clocks::to_row(f.ticket.id, *w, f.now))
-                .collect::<Result<_, _>>()?,
+            clocks,
             alerts: f.alerts.iter().map(|a| super::clocks::alert_row(*a, f.now)).collect(),
             idempotency: f.idempotency.map(|(key, hash)| idempotency_key::Model {
                 user_id: f.ticket.created_by,
@@ -102,7 +107,7 @@ impl Rows {
 macro_rules! ticket_columns {
     () => {
         "id, line_item_id, agency_key, title, description, severity, state, paused_from, \
-         tags, assignee_id, created_by, reported_at, created_at, updated_at, version"
+         tags, assignee_id, created_by, reported_at, created_at, updated_at, version, breach_at"
     };
 }
 
@@ -123,6 +128,7 @@ fn ticket_values(t: &ticket::Model) -> Vec<Value> {
         t.created_at.into(),
         t.updated_at.into(),
         t.version.into(),
+        t.breach_at.into(),
     ]
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait, RelationTrait,
@@ -57,6 +57,8 @@ pub(crate) fn to_row(t: &Ticket) -> Result<ticket::Model, DbErr> {
         created_at: t.created_at.unix(),
         updated_at: t.updated_at.unix(),
         version: t.version,
+        // Its clocks' to keep: a filing sets it from the clocks it writes.
+        breach_at: None,
     })
 }
 
@@ -308,8 +310,13 @@ fn condition(f: &Filter, now: Timestamp) -> Condition {
         cond = cond.add(text_condition(text));
     }
     if let Some(breached) = f.breached {
-        let exists = breached_clock(now);
-        cond = cond.add(if breached { exists } else { exists.not() });
+        // The ticket's breach instant, kept with its clocks (`clocks::refresh_breach`).
+        let by_now = T::BreachAt.lte(now.unix());
+        cond = cond.add(if breached {
+            Condition::all().add(by_now)
+        } else {
+            Condition::any().add(T::BreachAt.is_null()).add(T::BreachAt.gt(now.unix()))
+        });
     }
     if let Some((created, id)) = f.cursor {
         // A row comparison: a bound of the (created_at, id) indexes, where an OR is a filter.
@@ -338,24 +345,6 @@ fn text_condition(text: &str) -> Condition {
             .like(LikeExpr::new(pattern.clone()).escape('\\'))
     };
     Condition::any().add(like(T::Title)).add(like(T::Description)).add(like(T::Number))
-}
-
-/// EXISTS a clock of the ticket that breached, or is past its deadline unmet at `now`.
-fn breached_clock(now: Timestamp) -> sea_orm::sea_query::SimpleExpr {
-    let mut sub = Query::select();
-    sub.expr(Expr::val(1))
-        .from(clock::Entity)
-        .and_where(
-            Expr::col((clock::Entity, clock::Column::TicketId)).equals((ticket::Entity, ticket::Column::Id)),
-        )
-        .cond_where(
-            Condition::any().add(Expr::col((clock::Entity, clock::Column::BreachedAt)).is_not_null()).add(
-                Condition::all()
-                    .add(Expr::col((clock::Entity, clock::Column::MetAt)).is_null())
-                    .add(Expr::col((clock::Entity, clock::Column::Deadline)).lte(now.unix())),
-            ),
-        );
-    Expr::exists(sub)
 }
 
 /// Each listed ticket's clocks.

@@ -52,6 +52,7 @@ async fn process_batch(
     for c in due {
         by_ticket.entry(c.ticket_id).or_default().push(c.clock);
     }
+    let ids: Vec<Uuid> = by_ticket.keys().copied().collect();
     for (ticket_id, clocks) in by_ticket {
         let Some(t) = store::tickets::find(&txn, ticket_id).await? else { continue };
         let due = check_ticket(state, &txn, &t, &clocks, now, report).await?;
@@ -59,6 +60,7 @@ async fn process_batch(
             report.queued += alerts::enqueue(state, &txn, &t, &due, now, &mut report.without_email).await?;
         }
     }
+    store::clocks::refresh_breach(&txn, &ids).await?;
     txn.commit().await?;
     Ok((count, next))
 }
