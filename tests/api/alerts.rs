@@ -69,6 +69,8 @@ async fn warnings_and_breach_at_the_right_instants_on_7x24(app: TestApp) {
     app.clock.set(sh("2026-06-01 10:15"));
     let r = app.tick().await;
     assert_eq!((r.queued, r.sent), (2, 2), "{r:?}");
+    // The clock just handled falls due again first (its 80 % before on site's 50 %).
+    assert_eq!(r.next_at, Some(sh("2026-06-01 10:24")), "{r:?}");
     let mail = inbox(&app);
     assert_eq!(mail.keys().collect::<Vec<_>>(), ["eng@example.org", "supplier-manager@example.org"]);
     assert!(mail["eng@example.org"][0].starts_with("【SLA预警】INC-2026-"), "{mail:?}");

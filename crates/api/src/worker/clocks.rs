@@ -46,7 +46,7 @@ async fn process_batch(
 ) -> Result<(usize, Option<Timestamp>), DbErr> {
     let now = state.clock.now();
     let txn = state.db.begin().await?;
-    let (due, next) = store::clocks::claim_due(&txn, now, BATCH).await?;
+    let due = store::clocks::claim_due(&txn, now, BATCH).await?;
     let count = due.len();
     let mut by_ticket: BTreeMap<Uuid, Vec<StoredClock>> = BTreeMap::new();
     for c in due {
@@ -61,6 +61,9 @@ async fn process_batch(
         }
     }
     store::clocks::refresh_breach(&txn, &ids).await?;
+    // Read after this batch's writes: a clock just handled may fall due
+    // again before any other (its deadline after its warning).
+    let next = if (count as u64) < BATCH { store::clocks::next_due_after(&txn, now).await? } else { None };
     txn.commit().await?;
     Ok((count, next))
 }
