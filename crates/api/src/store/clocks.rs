@@ -276,16 +276,22 @@ pub async fn unmet_after(
     query.all(db).await?.iter().map(claimed).collect()
 }
 
-/// The clocks not yet met of these tickets (of these calendars), locked
-/// until the transaction ends: read again under the lock, so that what a
-/// recomputation writes starts from the latest action's clocks.
+/// These clocks (ticket, metric) if still not met and of these calendars,
+/// locked until the transaction ends: read again under the lock, so that
+/// what a recomputation writes starts from the latest action's clocks. The
+/// ticket's other clocks are neither read nor locked.
 pub async fn unmet_of(
     db: &impl ConnectionTrait,
-    tickets: &[Uuid],
+    clocks: &[(Uuid, String)],
     calendars: &[String],
 ) -> Result<Vec<Claimed>, DbErr> {
+    let mut tickets: Vec<Uuid> = clocks.iter().map(|(id, _)| *id).collect();
+    tickets.dedup();
+    let pair = Expr::tuple([Expr::col(clock::Column::TicketId), Expr::col(clock::Column::Metric)]);
     let query = clock::Entity::find()
-        .filter(clock::Column::TicketId.is_in(tickets.iter().copied()))
+        // The tickets first: a bound of the primary key's index; the pairs then pick among their clocks.
+        .filter(clock::Column::TicketId.is_in(tickets))
+        .filter(pair.in_tuples(clocks.iter().cloned()))
         .filter(clock::Column::MetAt.is_null())
         .filter(clock::Column::Calendar.is_in(calendars.iter().cloned()))
         .order_by_asc(clock::Column::TicketId)

@@ -214,14 +214,17 @@ fn ticket_ids(batch: &[store::clocks::Claimed]) -> Vec<Uuid> {
 }
 
 /// Clocks read per page of a recomputation's walk: each is evaluated under
-/// the new calendars outside any transaction, and only the tickets whose
-/// clocks moved are then rewritten.
+/// the new calendars outside any transaction, and only the clocks that
+/// moved are then rewritten.
 const RECOMPUTE_PAGE: u64 = 2_000;
 
-/// Tickets rewritten per transaction by a recomputation: a few statements
-/// over a few hundred rows, so that an action on one of them waits a few
-/// milliseconds at most.
-const MOVE_BATCH: usize = 200;
+/// Clocks rewritten per transaction by a recomputation: a few statements
+/// over a few hundred rows, so that an action on one of their tickets
+/// waits a few milliseconds at most.
+const MOVE_BATCH: usize = 400;
+
+/// A clock by its ticket and metric.
+type ClockKey = (Uuid, String);
 
 /// After the holidays changed: move every unmet clock of a window that
 /// follows holidays to its new deadline, in batches of short transactions,
@@ -241,8 +244,8 @@ pub async fn recompute_after_holidays(state: &AppState) -> Result<usize, DbErr> 
         async move { walk(&state, &names, pages).await }
     });
     let mut moved = 0;
-    while let Some(tickets) = stale.recv().await {
-        for batch in tickets.chunks(MOVE_BATCH) {
+    while let Some(clocks) = stale.recv().await {
+        for batch in clocks.chunks(MOVE_BATCH) {
             moved += move_with_retry(state, batch, &names).await?;
         }
     }
@@ -251,12 +254,12 @@ pub async fn recompute_after_holidays(state: &AppState) -> Result<usize, DbErr> 
 }
 
 /// Walk the unmet clocks of the calendars `names` a page at a time,
-/// sending the tickets of each page whose clocks would be written
-/// otherwise; stops early when the rewriting stopped (it says why).
+/// sending those of each page that would be written otherwise; stops early
+/// when the rewriting stopped (it says why).
 async fn walk(
     state: &AppState,
     names: &[String],
-    pages: tokio::sync::mpsc::Sender<Vec<Uuid>>,
+    pages: tokio::sync::mpsc::Sender<Vec<ClockKey>>,
 ) -> Result<(), DbErr> {
     let mut after = None;
     loop {
@@ -264,33 +267,33 @@ async fn walk(
         let Some(last) = page.last() else { return Ok(()) };
         after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
         let full = page.len() as u64 == RECOMPUTE_PAGE;
-        if pages.send(stale_tickets(state, &page).await?).await.is_err() || !full {
+        if pages.send(stale_clocks(state, &page).await?).await.is_err() || !full {
             return Ok(());
         }
     }
 }
 
-/// The tickets of `page` with a clock that the calendars as they now stand
-/// would write otherwise: another rule, target or deadline, another breach,
-/// or another next threshold. A clock that would be written the same is
-/// left alone (most clocks end before the days that changed).
-async fn stale_tickets(state: &AppState, page: &[store::clocks::Claimed]) -> Result<Vec<Uuid>, DbErr> {
+/// The clocks of `page` that the calendars as they now stand would write
+/// otherwise: another rule, target or deadline, another breach, or another
+/// next threshold. A clock that would be written the same is left alone
+/// (most clocks end before the days that changed), and so are its ticket's
+/// other clocks: each is locked and written only if it moved.
+async fn stale_clocks(state: &AppState, page: &[store::clocks::Claimed]) -> Result<Vec<ClockKey>, DbErr> {
     let now = state.clock.now();
     let calendars = state.calendars();
     let tickets = store::tickets::find_many(&state.db, &ticket_ids(page), false).await?;
     let mut stale = Vec::new();
     for c in page {
         let Some(t) = tickets.get(&c.ticket_id) else { continue };
-        if stale.last() == Some(&t.id) {
-            continue;
-        }
-        let Some(clock) = tickets::rechoose(state, t, &c.clock).map_err(db_err)? else {
-            stale.push(t.id);
-            continue;
+        let alike = match tickets::rechoose(state, t, &c.clock).map_err(db_err)? {
+            Some(clock) => {
+                let status = clock.evaluate(&*calendars, &state.thresholds(t.line_item_id, t.severity), now);
+                written_alike(c, &clock, &status.map_err(db_err)?)
+            }
+            None => false,
         };
-        let status = clock.evaluate(&*calendars, &state.thresholds(t.line_item_id, t.severity), now);
-        if !written_alike(c, &clock, &status.map_err(db_err)?) {
-            stale.push(t.id);
+        if !alike {
+            stale.push((t.id, c.clock.metric.as_str().to_owned()));
         }
     }
     Ok(stale)
@@ -322,31 +325,33 @@ struct Moved<'a> {
 /// [`move_batch`], again when an action or the timer took a trail position
 /// it meant to take, or waited for its clocks while it waited for theirs
 /// (they retry likewise when they lose).
-async fn move_with_retry(state: &AppState, ids: &[Uuid], names: &[String]) -> Result<usize, DbErr> {
+async fn move_with_retry(state: &AppState, clocks: &[ClockKey], names: &[String]) -> Result<usize, DbErr> {
     let mut attempt = 0;
     loop {
-        match move_batch(state, ids, names).await {
+        match move_batch(state, clocks, names).await {
             Err(e) if store::is_lost_race(&e) && attempt < 5 => attempt += 1,
             result => return result,
         }
     }
 }
 
-/// Rewrite the unmet clocks of `ids` (of the calendars `names`) that moved:
-/// the clocks locked and read again, so that an action taken since the
-/// walk read them is built on, not overwritten. The tickets are not
-/// locked (on PostgreSQL a row lock is a write to the ticket's page): an
-/// action that takes a trail position first makes this batch try again,
-/// and one that comes second tries again itself.
-async fn move_batch(state: &AppState, ids: &[Uuid], names: &[String]) -> Result<usize, DbErr> {
+/// Rewrite `clocks` (those still unmet, of the calendars `names`): each
+/// locked and read again, so that an action taken since the walk read it
+/// is built on, not overwritten. Nothing else is locked (on PostgreSQL a
+/// row lock is a write to the row's page): an action that takes a trail
+/// position first makes this batch try again, and one that comes second
+/// tries again itself.
+async fn move_batch(state: &AppState, clocks: &[ClockKey], names: &[String]) -> Result<usize, DbErr> {
     let now = state.clock.now();
     let calendars = state.calendars();
+    let mut ids: Vec<Uuid> = clocks.iter().map(|(id, _)| *id).collect();
+    ids.dedup();
     let txn = state.db.begin().await?;
     store::commit_without_waiting_for_disk(&txn).await?;
-    let tickets = store::tickets::find_many(&txn, ids, false).await?;
-    let claimed = store::clocks::unmet_of(&txn, ids, names).await?;
-    let recorded = store::clocks::recorded_alerts_of(&txn, ids).await?;
-    let mut clocks = Vec::with_capacity(claimed.len());
+    let tickets = store::tickets::find_many(&txn, &ids, false).await?;
+    let claimed = store::clocks::unmet_of(&txn, clocks, names).await?;
+    let recorded = store::clocks::recorded_alerts_of(&txn, &ids).await?;
+    let mut moved = Vec::with_capacity(claimed.len());
     for c in &claimed {
         let Some(t) = tickets.get(&c.ticket_id) else { continue };
         // The new days may also change which rule sets the target (opened in
@@ -360,9 +365,9 @@ async fn move_batch(state: &AppState, ids: &[Uuid], names: &[String]) -> Result<
         if !crate::domain::clock::undone(known, &[(&clock, &status)]).is_empty() {
             withdrawals::withdraw_undone(state, &txn, t, &[(&clock, &status)], now).await?;
         }
-        clocks.push(Moved { claimed: c, ticket: t, clock, status });
+        moved.push(Moved { claimed: c, ticket: t, clock, status });
     }
-    let writes: Vec<_> = clocks
+    let writes: Vec<_> = moved
         .iter()
         .map(|m| {
             let known = recorded.get(&m.ticket.id).map_or(&[][..], Vec::as_slice);
@@ -372,7 +377,7 @@ async fn move_batch(state: &AppState, ids: &[Uuid], names: &[String]) -> Result<
         })
         .collect();
     store::clocks::write_many(&txn, &writes, now).await?;
-    let events = moved_events(&txn, &clocks, now).await?;
+    let events = moved_events(&txn, &moved, now).await?;
     store::trail::append_many(&txn, &events).await?;
     txn.commit().await?;
     state.wake.notify_one();
