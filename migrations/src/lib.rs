@@ -28,6 +28,7 @@ mod m20261204_000016_ticket_text_search;
 mod m20261204_000017_ticket_filter_indexes;
 mod m20261204_000018_queue_deadline_index;
 mod m20261205_000019_ticket_breach_instant;
+mod m20261205_000020_postgres_write_costs;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_ticket_filter_indexes::Migration),
             Box::new(m20261204_000018_queue_deadline_index::Migration),
             Box::new(m20261205_000019_ticket_breach_instant::Migration),
+            Box::new(m20261205_000020_postgres_write_costs::Migration),
         ]
     }
 }
