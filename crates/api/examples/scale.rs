@@ -1377,7 +1377,7 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
         }
     }
     figure(&format!(
-        "recompute clocks={} unmet_clocks={unmet} seconds={seconds:.2}{} moved={moved} left={left} sample_wrong={wrong}/{checked} put_ms={put_ms:.0} filings={} filings_per_s={:.0} filing_p50_ms={:.2} filing_p99_ms={:.2} filing_max_ms={:.2}",
+        "recompute clocks={} unmet_clocks={unmet} seconds={seconds:.2}{} moved={moved} left={left} sample_wrong={wrong}/{checked} put_ms={put_ms:.0} filings={} filings_per_s={:.0} filing_p50_ms={:.2} filing_p99_ms={:.2} filing_max_ms={:.2} filing_over_100ms={}",
         affected.len(),
         if timed_out { " timeout=true" } else { "" },
         during.len(),
@@ -1385,6 +1385,7 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
         percentile(&during, 0.5),
         percentile(&during, 0.99),
         during.last().copied().unwrap_or(f64::NAN),
+        during.iter().filter(|ms| **ms > 100.0).count(),
     ));
     Ok(())
 }
