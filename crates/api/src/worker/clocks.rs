@@ -175,7 +175,7 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
         let Some(last) = batch.last() else { return Ok(n) };
         after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
         let txn = state.db.begin().await?;
-        let ids = ticket_ids(&batch);
+        let ids = ticket_ids(batch.iter().map(|c| c.ticket_id));
         let tickets = store::tickets::find_many(&txn, &ids, false).await?;
         let recorded = store::clocks::recorded_alerts_of(&txn, &ids).await?;
         let mut statuses = Vec::with_capacity(batch.len());
@@ -207,8 +207,9 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
     }
 }
 
-fn ticket_ids(batch: &[store::clocks::Claimed]) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = batch.iter().map(|c| c.ticket_id).collect();
+/// The tickets of clocks read in (ticket, metric) order, each once.
+fn ticket_ids(clocks: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = clocks.into_iter().collect();
     ids.dedup();
     ids
 }
@@ -281,7 +282,8 @@ async fn walk(
 async fn stale_clocks(state: &AppState, page: &[store::clocks::Claimed]) -> Result<Vec<ClockKey>, DbErr> {
     let now = state.clock.now();
     let calendars = state.calendars();
-    let tickets = store::tickets::find_many(&state.db, &ticket_ids(page), false).await?;
+    let tickets =
+        store::tickets::find_many(&state.db, &ticket_ids(page.iter().map(|c| c.ticket_id)), false).await?;
     let mut stale = Vec::new();
     for c in page {
         let Some(t) = tickets.get(&c.ticket_id) else { continue };
@@ -344,8 +346,7 @@ async fn move_with_retry(state: &AppState, clocks: &[ClockKey], names: &[String]
 async fn move_batch(state: &AppState, clocks: &[ClockKey], names: &[String]) -> Result<usize, DbErr> {
     let now = state.clock.now();
     let calendars = state.calendars();
-    let mut ids: Vec<Uuid> = clocks.iter().map(|(id, _)| *id).collect();
-    ids.dedup();
+    let ids = ticket_ids(clocks.iter().map(|(id, _)| *id));
     let txn = state.db.begin().await?;
     store::commit_without_waiting_for_disk(&txn).await?;
     let tickets = store::tickets::find_many(&txn, &ids, false).await?;
