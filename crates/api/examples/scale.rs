@@ -47,6 +47,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+/// The allocator `itsm` ships with: the serving child stands in for `itsm serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PASSWORD: &str = "scale bench owner passphrase";
 const MANAGER_EMAIL: &str = "duty.manager@scale.invalid";
 /// The virtual instant the run starts at: Sunday 2026-11-29 10:00 +08:00.

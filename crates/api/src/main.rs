@@ -6,6 +6,12 @@ use std::process::ExitCode;
 
 mod cli;
 
+/// mimalloc rather than glibc's malloc: a page of tickets is built from many
+/// small strings, and glibc's allocator took a fifth of the service's time
+/// serving list pages (docs/benchmarks.md, "Reads").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     cli::main()
 }
