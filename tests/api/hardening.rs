@@ -846,3 +846,28 @@ async fn the_database_and_the_outbox_are_the_owners_alone() {
     assert!(!emls.is_empty());
     assert!(emls.iter().all(|p| mode(p) == 0o600), "{emls:?}");
 }
+
+/// The service's PostgreSQL sessions have what they dirty written out as
+/// they go (`backend_flush_after`), unless the database URL names the
+/// setting itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_write_out_their_pages_as_they_go() {
+    async fn shown(db: &sea_orm::DatabaseConnection) -> String {
+        use sea_orm::ConnectionTrait;
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT current_setting('backend_flush_after') AS v",
+            ))
+            .await
+            .expect("SHOW")
+            .expect("a row");
+        row.try_get("", "v").expect("text")
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    assert_eq!(shown(&app.state.db).await, "256kB");
+    let own = format!("{}?options=-c%20backend_flush_after%3D0", app.database_url);
+    let db = api::store::connect(&own, 2).await.expect("connect with the URL's own setting");
+    assert_eq!(shown(&db).await, "0");
+    db.close().await.expect("close");
+}

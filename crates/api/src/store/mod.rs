@@ -46,8 +46,19 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .acquire_timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
+    if !url.contains(FLUSH_AFTER.0) {
+        options.map_sqlx_postgres_opts(|pg| pg.options([FLUSH_AFTER]));
+    }
     Database::connect(options).await
 }
+
+/// PostgreSQL's `backend_flush_after` for the service's own sessions (a URL
+/// that names it keeps its own). A session that dirties many pages (a
+/// recomputation, an import) then has them written out as it goes; left to
+/// the kernel, gigabytes went out in bursts that stalled every commit
+/// behind them: filings waited up to half a second while a recomputation
+/// ran (docs/benchmarks.md).
+const FLUSH_AFTER: (&str, &str) = ("backend_flush_after", "256kB");
 
 /// Make the SQLite file (and its folder, when it is made here) readable by
 /// the owner only: the file is created empty with mode 0600 before SQLite
