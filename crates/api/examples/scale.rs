@@ -2,7 +2,7 @@
 //! reads (issue 16): a database of N tickets generated in bulk, the service
 //! started on it in a child process, and one line per figure.
 //!
-//! `cargo run --release -p api --example scale -- --backend postgres|sqlite --clocks N [--idle-seconds S] [--phases idle,lateness,sender,reads,recompute,reports] [--keep-db]`
+//! `cargo run --release -p api --example scale -- --backend postgres|sqlite --clocks N [--idle-seconds S] [--reads-seconds S] [--filing-alone-seconds S] [--phases idle,lateness,sender,reads,recompute,reports] [--keep-db]`
 //!
 //! `--phases` runs only the phases named (after the import, which always
 //! runs): for a quick look at one figure. All of them by default.
@@ -81,6 +81,8 @@ struct Args {
     burst: u64,
     reads_seconds: u64,
     filing_rate: u64,
+    /// Seconds of filing before the recomputation starts (the control).
+    filing_alone_seconds: u64,
     import_jobs: usize,
     timeout: u64,
     /// Keep the PostgreSQL database after the run (to EXPLAIN its queries).
@@ -126,6 +128,7 @@ fn args() -> anyhow::Result<Args> {
         burst: num("--burst", 2_000)?,
         reads_seconds: num("--reads-seconds", 20)?,
         filing_rate: num("--filing-rate", 25)?,
+        filing_alone_seconds: num("--filing-alone-seconds", 20)?,
         timeout: num("--phase-timeout", 900)?,
         keep_db: argv.iter().any(|a| a == "--keep-db"),
         db: get("--db").unwrap_or_default(),
@@ -241,6 +244,32 @@ fn settings(url: &str) -> anyhow::Result<Settings> {
     s.admin_password = Some(PASSWORD.to_owned().into());
     s.rate_limit_per_second = 0;
     Ok(s)
+}
+
+/// The server settings the figures depend on, as one `postgres …` line
+/// (as the service's sessions see them): the same code gives other figures
+/// on a server tuned otherwise.
+async fn postgres_settings(db: &DatabaseConnection) -> anyhow::Result<String> {
+    let names = [
+        "server_version",
+        "shared_buffers",
+        "max_wal_size",
+        "checkpoint_timeout",
+        "wal_compression",
+        "synchronous_commit",
+        "autovacuum",
+        "backend_flush_after",
+    ];
+    let mut line = String::from("postgres");
+    for name in names {
+        let row = db
+            .query_one_raw(stmt(db, &format!("SELECT current_setting('{name}') AS v"), vec![]))
+            .await?
+            .context(name)?;
+        let value: String = row.try_get("", "v")?;
+        line.push_str(&format!(" {name}={}", value.split_whitespace().next().unwrap_or("")));
+    }
+    Ok(line)
 }
 
 /// (utime + stime in clock ticks, VmRSS in kB) of a process.
@@ -754,6 +783,9 @@ async fn bench_on(args: &Args, url: &str) -> anyhow::Result<()> {
     };
     let n = args.clocks;
     figure(&format!("run backend={} clocks={n} tickets={n}", args.backend));
+    if args.backend == "postgres" {
+        figure(&postgres_settings(&run.db).await?);
+    }
 
     // Idle with 10,000 running clocks (the first 10,000 tickets hold 3,334 open).
     if n > SMALL && args.wants("idle") {
@@ -1129,7 +1161,7 @@ async fn reads(run: &Run, child: &Child) -> anyhow::Result<()> {
         .collect();
     let agency = run.state.item(run.plan.all[0]).map(|i| i.agency.clone()).unwrap_or_default();
     let base = format!("{}/v1/tickets", child.base);
-    let kinds: Vec<(&str, String)> = vec![
+    let kinds: Vec<(&'static str, String)> = vec![
         ("state", format!("{base}?state=open")),
         ("agency", format!("{base}?agency={agency}")),
         ("item", format!("{base}?line_item_id={}", run.plan.by_window["7x24"][0])),
@@ -1150,37 +1182,7 @@ async fn reads(run: &Run, child: &Child) -> anyhow::Result<()> {
     let (child_cpu0, _) = proc_usage(child.pid)?;
     let (own_cpu0, _) = proc_usage(std::process::id())?;
     let reads_started = Instant::now();
-    let stop_at = Instant::now() + Duration::from_secs(run.args.reads_seconds);
-    let mut tasks = Vec::new();
-    for c in 0..32usize {
-        let (kinds, ids, http) = (kinds.clone(), ids.clone(), reqwest::Client::new());
-        let base = base.clone();
-        let run_token = run.token.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut out: Vec<(usize, f64)> = Vec::new();
-            let mut k = c;
-            while Instant::now() < stop_at {
-                let kind = k % kinds.len();
-                let url = if kinds[kind].0 == "get" {
-                    format!("{base}/{}", ids[(k * 7919) % ids.len().max(1)])
-                } else {
-                    kinds[kind].1.clone()
-                };
-                let started = Instant::now();
-                let r = http.get(&url).bearer_auth(&run_token).send().await?;
-                let status = r.status();
-                let _ = r.bytes().await?;
-                anyhow::ensure!(status.is_success(), "GET {url} answered {status}");
-                out.push((kind, started.elapsed().as_secs_f64() * 1e3));
-                k += 1;
-            }
-            anyhow::Ok(out)
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await??);
-    }
+    let all = read_load(run, &kinds, &ids, &base, None).await?;
     for (i, (kind, _)) in kinds.iter().enumerate() {
         let v = sorted(all.iter().filter(|(k, _)| *k == i).map(|(_, ms)| *ms).collect());
         figure(&format!(
@@ -1196,16 +1198,83 @@ async fn reads(run: &Run, child: &Child) -> anyhow::Result<()> {
     let child_cpu = (proc_usage(child.pid)?.0 - child_cpu0) as f64 / ticks / secs * 100.0;
     let own_cpu = (proc_usage(std::process::id())?.0 - own_cpu0) as f64 / ticks / secs * 100.0;
     let v = sorted(all.iter().map(|(_, ms)| *ms).collect());
+    let per_s = v.len() as f64 / secs;
     figure(&format!(
-        "reads clients=32 tickets={} requests={} per_s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} server_cpu_percent={child_cpu:.0} client_cpu_percent={own_cpu:.0}",
+        "reads clients=32 tickets={} requests={} per_s={per_s:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} server_cpu_percent={child_cpu:.0} client_cpu_percent={own_cpu:.0}",
         run.tickets,
         v.len(),
-        v.len() as f64 / secs,
+        percentile(&v, 0.5),
+        percentile(&v, 0.99),
+        v.last().copied().unwrap_or(f64::NAN)
+    ));
+    // The same clients at half the rate the service just sustained: the
+    // time a request takes when it does not queue behind 31 others.
+    let offered = per_s / 2.0;
+    let every = Duration::from_secs_f64(32.0 / offered.max(1.0));
+    let paced_started = Instant::now();
+    let v = sorted(
+        read_load(run, &kinds, &ids, &base, Some(every)).await?.into_iter().map(|(_, ms)| ms).collect(),
+    );
+    figure(&format!(
+        "reads_paced clients=32 offered_per_s={offered:.0} per_s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        v.len() as f64 / paced_started.elapsed().as_secs_f64(),
         percentile(&v, 0.5),
         percentile(&v, 0.99),
         v.last().copied().unwrap_or(f64::NAN)
     ));
     Ok(())
+}
+
+/// 32 clients cycling through `kinds` for `--reads-seconds`, each flat out
+/// or one request every `every`; (kind, ms) of each request.
+async fn read_load(
+    run: &Run,
+    kinds: &[(&'static str, String)],
+    ids: &[Uuid],
+    base: &str,
+    every: Option<Duration>,
+) -> anyhow::Result<Vec<(usize, f64)>> {
+    let stop_at = Instant::now() + Duration::from_secs(run.args.reads_seconds);
+    let mut tasks = Vec::new();
+    for c in 0..32usize {
+        let (kinds, ids, http) = (kinds.to_vec(), ids.to_vec(), reqwest::Client::new());
+        let (base, token) = (base.to_owned(), run.token.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut pace = every.map(|every| {
+                // Spread the clients' first requests over one period.
+                let first = tokio::time::Instant::now() + every.mul_f64(c as f64 / 32.0);
+                let mut pace = tokio::time::interval_at(first, every);
+                pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                pace
+            });
+            let mut out: Vec<(usize, f64)> = Vec::new();
+            let mut k = c;
+            while Instant::now() < stop_at {
+                if let Some(pace) = pace.as_mut() {
+                    pace.tick().await;
+                }
+                let kind = k % kinds.len();
+                let url = if kinds[kind].0 == "get" {
+                    format!("{base}/{}", ids[(k * 7919) % ids.len().max(1)])
+                } else {
+                    kinds[kind].1.clone()
+                };
+                let started = Instant::now();
+                let r = http.get(&url).bearer_auth(&token).send().await?;
+                let status = r.status();
+                let _ = r.bytes().await?;
+                anyhow::ensure!(status.is_success(), "GET {url} answered {status}");
+                out.push((kind, started.elapsed().as_secs_f64() * 1e3));
+                k += 1;
+            }
+            anyhow::Ok(out)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(all)
 }
 
 /// A holiday added on Monday 2026-11-30 over the API while 8 clients file:
@@ -1280,7 +1349,11 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
             anyhow::Ok(out)
         }));
     }
+    // First the same filing with nothing recomputing, as the control: what
+    // this machine's disk and cores give a filing on their own.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let alone_from = Instant::now();
+    tokio::time::sleep(Duration::from_secs(run.args.filing_alone_seconds)).await;
 
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/calendars/cn-2026.toml");
     let body = std::fs::read_to_string(config)?
@@ -1341,8 +1414,20 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
     for f in filers {
         filings.extend(f.await??);
     }
-    let during =
-        sorted(filings.iter().filter(|(at, _)| *at >= started && *at <= done).map(|(_, ms)| *ms).collect());
+    let between = |from: Instant, to: Instant| {
+        sorted(filings.iter().filter(|(at, _)| *at >= from && *at < to).map(|(_, ms)| *ms).collect())
+    };
+    let alone = between(alone_from, started);
+    figure(&format!(
+        "filing_alone seconds={} filings={} filing_p50_ms={:.2} filing_p99_ms={:.2} filing_max_ms={:.2} filing_over_100ms={}",
+        run.args.filing_alone_seconds,
+        alone.len(),
+        percentile(&alone, 0.5),
+        percentile(&alone, 0.99),
+        alone.last().copied().unwrap_or(f64::NAN),
+        alone.iter().filter(|ms| **ms > 100.0).count(),
+    ));
+    let during = between(started, done);
 
     // Checked: none left unrewritten, moves on the trail, and a sample read fresh through the API.
     let moved = count(&run.db, "SELECT count(*) FROM ticket_events WHERE kind = 'deadline_moved'", vec![])
