@@ -8,7 +8,7 @@ mod cli;
 
 /// mimalloc rather than glibc's malloc: a page of tickets is built from many
 /// small strings, and glibc's allocator took a fifth of the service's time
-/// serving list pages (docs/benchmarks.md, "Reads").
+/// serving list pages (docs/benchmarks.md, "The allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
