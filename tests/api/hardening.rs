@@ -669,15 +669,18 @@ async fn json_routes_refuse_other_content_types(app: TestApp) {
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
+    value(&app.state.db, &format!("SELECT COUNT(*) AS v FROM {table}")).await
+}
+
+/// The column `v` of the one row `sql` reads.
+async fn value<T: sea_orm::TryGetable>(db: &sea_orm::DatabaseConnection, sql: &str) -> T {
     use sea_orm::ConnectionTrait;
-    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-    let db = &app.state.db;
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
         .await
         .expect("query")
         .expect("a row");
-    row.try_get("", "n").expect("n")
+    row.try_get("", "v").expect("v")
 }
 
 async fn the_timer_deletes_what_has_expired(app: TestApp) {
@@ -853,16 +856,7 @@ async fn the_database_and_the_outbox_are_the_owners_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_sessions_write_out_their_pages_as_they_go() {
     async fn shown(db: &sea_orm::DatabaseConnection) -> String {
-        use sea_orm::ConnectionTrait;
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT current_setting('backend_flush_after') AS v",
-            ))
-            .await
-            .expect("SHOW")
-            .expect("a row");
-        row.try_get("", "v").expect("text")
+        value(db, "SELECT current_setting('backend_flush_after') AS v").await
     }
     let app = TestApp::spawn(Backend::Postgres).await;
     assert_eq!(shown(&app.state.db).await, "256kB");

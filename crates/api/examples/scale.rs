@@ -214,6 +214,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// `{prefix}p50_ms=… {prefix}p99_ms=… {prefix}max_ms=…` of sorted milliseconds.
+fn spread(prefix: &str, sorted: &[f64]) -> String {
+    format!(
+        "{prefix}p50_ms={:.2} {prefix}p99_ms={:.2} {prefix}max_ms={:.2}",
+        percentile(sorted, 0.5),
+        percentile(sorted, 0.99),
+        sorted.last().copied().unwrap_or(f64::NAN)
+    )
+}
+
+/// Those of sorted milliseconds over the 100 ms that filing must stay under.
+fn over_100ms(sorted: &[f64]) -> usize {
+    sorted.iter().filter(|ms| **ms > 100.0).count()
+}
+
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
     v
@@ -1185,13 +1200,7 @@ async fn reads(run: &Run, child: &Child) -> anyhow::Result<()> {
     let all = read_load(run, &kinds, &ids, &base, None).await?;
     for (i, (kind, _)) in kinds.iter().enumerate() {
         let v = sorted(all.iter().filter(|(k, _)| *k == i).map(|(_, ms)| *ms).collect());
-        figure(&format!(
-            "reads kind={kind} requests={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
-            v.len(),
-            percentile(&v, 0.5),
-            percentile(&v, 0.99),
-            v.last().copied().unwrap_or(f64::NAN)
-        ));
+        figure(&format!("reads kind={kind} requests={} {}", v.len(), spread("", &v)));
     }
     let secs = reads_started.elapsed().as_secs_f64();
     let ticks = clock_ticks() as f64;
@@ -1200,12 +1209,10 @@ async fn reads(run: &Run, child: &Child) -> anyhow::Result<()> {
     let v = sorted(all.iter().map(|(_, ms)| *ms).collect());
     let per_s = v.len() as f64 / secs;
     figure(&format!(
-        "reads clients=32 tickets={} requests={} per_s={per_s:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} server_cpu_percent={child_cpu:.0} client_cpu_percent={own_cpu:.0}",
+        "reads clients=32 tickets={} requests={} per_s={per_s:.0} {} server_cpu_percent={child_cpu:.0} client_cpu_percent={own_cpu:.0}",
         run.tickets,
         v.len(),
-        percentile(&v, 0.5),
-        percentile(&v, 0.99),
-        v.last().copied().unwrap_or(f64::NAN)
+        spread("", &v)
     ));
     // The same clients at half the rate the service just sustained: the
     // time a request takes when it does not queue behind 31 others.
@@ -1216,11 +1223,9 @@ async fn reads(run: &Run, child: &Child) -> anyhow::Result<()> {
         read_load(run, &kinds, &ids, &base, Some(every)).await?.into_iter().map(|(_, ms)| ms).collect(),
     );
     figure(&format!(
-        "reads_paced clients=32 offered_per_s={offered:.0} per_s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        "reads_paced clients=32 offered_per_s={offered:.0} per_s={:.0} {}",
         v.len() as f64 / paced_started.elapsed().as_secs_f64(),
-        percentile(&v, 0.5),
-        percentile(&v, 0.99),
-        v.last().copied().unwrap_or(f64::NAN)
+        spread("", &v)
     ));
     Ok(())
 }
@@ -1419,13 +1424,11 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
     };
     let alone = between(alone_from, started);
     figure(&format!(
-        "filing_alone seconds={} filings={} filing_p50_ms={:.2} filing_p99_ms={:.2} filing_max_ms={:.2} filing_over_100ms={}",
+        "filing_alone seconds={} filings={} {} filing_over_100ms={}",
         run.args.filing_alone_seconds,
         alone.len(),
-        percentile(&alone, 0.5),
-        percentile(&alone, 0.99),
-        alone.last().copied().unwrap_or(f64::NAN),
-        alone.iter().filter(|ms| **ms > 100.0).count(),
+        spread("filing_", &alone),
+        over_100ms(&alone),
     ));
     let during = between(started, done);
 
@@ -1466,15 +1469,13 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
         }
     }
     figure(&format!(
-        "recompute clocks={} unmet_clocks={unmet} seconds={seconds:.2}{} moved={moved} left={left} sample_wrong={wrong}/{checked} put_ms={put_ms:.0} filings={} filings_per_s={:.0} filing_p50_ms={:.2} filing_p99_ms={:.2} filing_max_ms={:.2} filing_over_100ms={}",
+        "recompute clocks={} unmet_clocks={unmet} seconds={seconds:.2}{} moved={moved} left={left} sample_wrong={wrong}/{checked} put_ms={put_ms:.0} filings={} filings_per_s={:.0} {} filing_over_100ms={}",
         affected.len(),
         if timed_out { " timeout=true" } else { "" },
         during.len(),
         during.len() as f64 / seconds,
-        percentile(&during, 0.5),
-        percentile(&during, 0.99),
-        during.last().copied().unwrap_or(f64::NAN),
-        during.iter().filter(|ms| **ms > 100.0).count(),
+        spread("filing_", &during),
+        over_100ms(&during),
     ));
     Ok(())
 }
