@@ -512,6 +512,8 @@ impl OffsetHistory {
 #[derive(Clone, Debug, Default)]
 pub struct CalendarSet {
     calendars: std::collections::BTreeMap<String, Calendar>,
+    /// The holiday schedules of the regions the windows follow, by region.
+    schedules: std::collections::BTreeMap<String, HolidaySchedule>,
 }
 
 impl CalendarSet {
@@ -532,6 +534,7 @@ impl CalendarSet {
         }
         let empty = HolidaySchedule::empty();
         let mut calendars = std::collections::BTreeMap::new();
+        let mut followed = std::collections::BTreeMap::new();
         for (name, window) in all {
             let holidays = match &window.holidays {
                 None => &empty,
@@ -541,9 +544,34 @@ impl CalendarSet {
             };
             let calendar = Calendar::build_with_span(&window, holidays, span)
                 .map_err(|e| format!("window \"{name}\": {e}"))?;
+            if let Some(region) = &window.holidays {
+                followed.insert(region.clone(), holidays.clone());
+            }
             calendars.insert(name, calendar);
         }
-        Ok(Self { calendars })
+        Ok(Self { calendars, schedules: followed })
+    }
+
+    /// The holiday schedule of each region some window follows.
+    pub fn schedules(&self) -> &std::collections::BTreeMap<String, HolidaySchedule> {
+        &self.schedules
+    }
+
+    /// The first date on which these calendars' holidays differ from
+    /// `before` (a region missing on one side has no data there): business
+    /// time before it is the same under both. `None` when they agree.
+    pub fn first_holiday_difference(
+        &self,
+        before: &std::collections::BTreeMap<String, HolidaySchedule>,
+    ) -> Option<NaiveDate> {
+        let empty = HolidaySchedule::empty();
+        let now = |region: &str| self.schedules.get(region).unwrap_or(&empty);
+        let then = |region: &str| before.get(region).unwrap_or(&empty);
+        self.schedules
+            .keys()
+            .chain(before.keys())
+            .filter_map(|region| now(region).first_difference(then(region)))
+            .min()
     }
 
     /// The calendar named `name`.

@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 
 /// What a schedule says about one date.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DayKind {
     /// A statutory holiday: closed whatever the weekday.
     Holiday,
@@ -21,8 +22,10 @@ pub enum DayKind {
     Workday,
 }
 
-/// Holidays and make-up workdays of one region, merged from one or more yearly files.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Holidays and make-up workdays of one region, merged from one or more
+/// yearly files. It serializes so that a service can keep the schedules
+/// its clocks were last computed on, and later ask what changed since.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HolidaySchedule {
     /// Every exceptional date with the name of the festival it belongs to,
     /// so that an error or a report can say "春节", not just a date.
@@ -176,6 +179,28 @@ impl HolidaySchedule {
     pub fn days(&self) -> impl Iterator<Item = (NaiveDate, DayKind)> + '_ {
         self.days.iter().map(|(d, (k, _))| (*d, *k))
     }
+
+    /// Whether the data speaks for `date`.
+    pub fn covers(&self, date: NaiveDate) -> bool {
+        self.coverage.iter().any(|&(from, to)| from <= date && date <= to)
+    }
+
+    /// The first date that `other` treats differently (another kind of
+    /// day, or covered by one and not the other), if any: business time
+    /// before it is the same under both, so that a deadline before it
+    /// stands. Names alone do not count.
+    pub fn first_difference(&self, other: &Self) -> Option<NaiveDate> {
+        // A difference starts at an exceptional date of either, or where a
+        // covered range of either starts or has just ended.
+        let bounds = |s: &Self| -> Vec<NaiveDate> {
+            s.coverage.iter().flat_map(|&(from, to)| [Some(from), to.succ_opt()]).flatten().collect()
+        };
+        let mut candidates: Vec<NaiveDate> = self.days.keys().chain(other.days.keys()).copied().collect();
+        candidates.extend(bounds(self));
+        candidates.extend(bounds(other));
+        candidates.sort_unstable();
+        candidates.into_iter().find(|&d| self.day(d) != other.day(d) || self.covers(d) != other.covers(d))
+    }
 }
 
 fn parse_date(source: &str, entry: &str, field: &str, text: &str) -> Result<NaiveDate, ConfigError> {
@@ -263,5 +288,47 @@ name = "元旦"
         s.merge(y27).expect("adjacent years merge");
         assert_eq!(s.coverage(), &[(d(2026, 1, 1), d(2027, 12, 31))]);
         assert!(s.merge(y26).is_err());
+    }
+
+    /// The first date two schedules treat differently, by looking at every
+    /// date from 2025 to 2028 one by one.
+    fn first_difference_by_brute_force(a: &HolidaySchedule, b: &HolidaySchedule) -> Option<NaiveDate> {
+        d(2025, 1, 1).iter_days().take_while(|&x| x < d(2029, 1, 1)).find(|&x| {
+            let covered = |s: &HolidaySchedule| s.coverage().iter().any(|&(f, t)| f <= x && x <= t);
+            a.day(x) != b.day(x) || covered(a) != covered(b)
+        })
+    }
+
+    #[test]
+    fn first_difference_is_the_first_date_treated_otherwise() {
+        let base = "region = \"cn\"\nyear = 2026\n[[holiday]]\nname = \"国庆节\"\nfrom = \"2026-10-01\"\nto = \"2026-10-07\"\n[[workday]]\ndate = \"2026-10-10\"\n";
+        let y26 = parse(base).expect("2026");
+        let renamed = parse(&base.replace("国庆节", "国庆")).expect("renamed");
+        let moved = parse(&base.replace("2026-10-10", "2026-09-27")).expect("make-up day moved");
+        let added =
+            parse(&format!("{base}[[holiday]]\nname = \"x\"\nfrom = \"2026-11-30\"\nto = \"2026-11-30\"\n"))
+                .expect("a holiday added");
+        let empty = parse("region = \"cn\"\nyear = 2026\n").expect("no exceptions");
+        let mut with_2027 = y26.clone();
+        with_2027.merge(parse("region = \"cn\"\nyear = 2027\n").expect("2027")).expect("merge");
+        let none = HolidaySchedule::empty();
+
+        let cases = [
+            (&y26, &y26, None),
+            (&y26, &renamed, None),
+            (&y26, &moved, Some(d(2026, 9, 27))),
+            (&y26, &added, Some(d(2026, 11, 30))),
+            (&y26, &empty, Some(d(2026, 10, 1))),
+            (&y26, &with_2027, Some(d(2027, 1, 1))),
+            (&none, &y26, Some(d(2026, 1, 1))),
+        ];
+        for (a, b, expected) in cases {
+            assert_eq!(a.first_difference(b), expected);
+            assert_eq!(b.first_difference(a), expected, "the difference is symmetric");
+            assert_eq!(a.first_difference(b), first_difference_by_brute_force(a, b));
+        }
+        // Kept as JSON between two recomputations, it reads back the same.
+        let text = serde_json::to_string(&with_2027).expect("serializes");
+        assert_eq!(serde_json::from_str::<HolidaySchedule>(&text).expect("reads back"), with_2027);
     }
 }
