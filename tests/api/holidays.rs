@@ -10,7 +10,8 @@ use crate::helpers::{Backend, TestApp, clock, instant, sh};
 crate::both_backends!(
     a_year_uploaded_while_a_clock_runs_moves_its_deadline,
     uploads_are_checked_and_named,
-    an_ical_feed_of_rest_and_work_days
+    an_ical_feed_of_rest_and_work_days,
+    a_day_changed_after_a_deadline_still_moves_the_escalation
 );
 
 const YEAR_2027: &str = include_str!("fixtures/cn-2027-test.toml");
@@ -205,4 +206,59 @@ async fn an_ical_feed_of_rest_and_work_days(app: TestApp) {
     let (status, p) =
         put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2028", "text/calendar", FEED_2027).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no 2028 day in the feed: {p}");
+}
+
+/// Whether the trail of `id` holds an escalation of `metric`.
+async fn escalated(app: &TestApp, token: &str, id: &str, metric: &str) -> bool {
+    let trail = app.call(Method::GET, &format!("/v1/tickets/{id}/events"), token, None, StatusCode::OK).await;
+    trail
+        .as_array()
+        .expect("trail")
+        .iter()
+        .any(|e| e["action"] == "escalated" && e["data"]["metric"] == metric)
+}
+
+async fn a_day_changed_after_a_deadline_still_moves_the_escalation(app: TestApp) {
+    let (_, engineer) = app.user("engineer", None).await;
+    // A change request on item 7 (five working days, 40 hours of 5x8) filed
+    // Wednesday 2026-12-23 09:00: due Tuesday 12-29 18:00. Its escalation at
+    // 150 % (60 hours) falls 20 working hours later: Wednesday and Thursday
+    // whole, then 09:00-12:00 and 13:00-14:00 of Friday 2027-01-01.
+    app.clock.set(sh("2026-12-23 09:00"));
+    let item7 = app.item_id(7).await;
+    let change = app
+        .file(&engineer, json!({"line_item_id": item7, "title": "增加字段", "tags": ["change_request"]}))
+        .await;
+    let id = change["id"].as_str().expect("id").to_owned();
+    assert_eq!(instant(&clock(&change, "minor_change")["deadline"]), sh("2026-12-29 18:00"));
+
+    let upload = async |year: &str| {
+        let (status, stored) =
+            put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "application/toml", year).await;
+        assert_eq!(status, StatusCode::OK, "{stored}");
+        app.tick().await;
+    };
+    // With New Year's Day off, the breach is announced on time and the
+    // escalation is next, on Monday 01-04 14:00.
+    upload(YEAR_2027).await;
+    app.clock.set(sh("2026-12-29 18:00"));
+    app.tick().await;
+    let breached = app.ticket(&engineer, &id).await;
+    assert_eq!(clock(&breached, "minor_change")["breached"], true);
+    // The same year again, with 01-01 a working day after all: the
+    // escalation is due on Friday again. The deadline lies two days before
+    // the first day that changed: only the clock's next instant says that it
+    // must be rewritten, and the timer would otherwise look at it only on
+    // Monday, three days late.
+    app.clock.set(sh("2026-12-30 10:00"));
+    upload(&YEAR_2027.replace("from = \"2027-01-01\"", "from = \"2027-01-02\"")).await;
+    let now = app.ticket(&engineer, &id).await;
+    assert_eq!(instant(&clock(&now, "minor_change")["deadline"]), sh("2026-12-29 18:00"));
+
+    app.clock.set(sh("2027-01-01 13:59"));
+    app.tick().await;
+    assert!(!escalated(&app, &engineer, &id, "minor_change").await, "not yet");
+    app.clock.set(sh("2027-01-01 14:00"));
+    app.tick().await;
+    assert!(escalated(&app, &engineer, &id, "minor_change").await, "on time, a working day again");
 }

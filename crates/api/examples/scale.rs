@@ -21,7 +21,8 @@
 //! within one minute: to the outbox and to an SMTP sink), `sender` (a burst
 //! through the sender beside the sink's own rate), `reads` (32 clients, every
 //! list filter and single reads), `recompute` (a holiday added over HTTP
-//! while 8 clients file), `report` (month and year, JSON, CSV and XLSX, each
+//! while 8 clients file; then `recompute_ahead`, next year's holidays
+//! uploaded a month ahead), `report` (month and year, JSON, CSV and XLSX, each
 //! period in a child process of its own for its peak memory).
 //!
 //! Roles: `--role bench` (default) drives; `--role serve` and `--role report`
@@ -1363,6 +1364,7 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/calendars/cn-2026.toml");
     let body = std::fs::read_to_string(config)?
         + "\n[[holiday]]\nname = \"扩展测试假日\"\nfrom = \"2026-11-30\"\nto = \"2026-11-30\"\n";
+    let inputs_before = clock_inputs(&run.db).await?;
     let put_v = run.clock.virtual_secs();
     let started = Instant::now();
     let r = run
@@ -1476,6 +1478,58 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
         during.len() as f64 / seconds,
         spread("filing_", &during),
         over_100ms(&during),
+    ));
+    recompute_ahead(run, child, inputs_before).await
+}
+
+/// The fingerprint of the inputs the running clocks were last computed on.
+async fn clock_inputs(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
+    let sql = "SELECT value FROM service_facts WHERE key = 'clock_inputs'";
+    let row = db.query_one_raw(stmt(db, sql, vec![])).await?;
+    Ok(row.and_then(|r| r.try_get::<String>("", "value").ok()))
+}
+
+/// The next year's holidays uploaded a month ahead, as an administrator
+/// would in December: only clocks whose deadline or next instant lies in
+/// the new year are walked. Timed until the service records that every
+/// running clock stands on the new holidays.
+async fn recompute_ahead(run: &Run, child: &Child, first: Option<String>) -> anyhow::Result<()> {
+    // The first recomputation records its inputs once its walk has ended.
+    let waited = Instant::now();
+    let mut before = clock_inputs(&run.db).await?;
+    while before == first && waited.elapsed().as_secs() < run.args.timeout {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        before = clock_inputs(&run.db).await?;
+    }
+    let moved_before =
+        count(&run.db, "SELECT count(*) FROM ticket_events WHERE kind = 'deadline_moved'", vec![]).await?;
+    let year = "region = \"cn\"\nyear = 2027\n\n[[holiday]]\nname = \"元旦\"\nfrom = \"2027-01-01\"\nto = \"2027-01-03\"\n";
+    let started = Instant::now();
+    let r = run
+        .http
+        .put(format!("{}/v1/calendars/holidays/cn/2027", child.base))
+        .bearer_auth(&run.token)
+        .header("content-type", "application/toml")
+        .body(year)
+        .send()
+        .await?;
+    let status = r.status();
+    anyhow::ensure!(status.is_success(), "PUT holidays 2027 answered {status}: {}", r.text().await?);
+    let mut timed_out = false;
+    while clock_inputs(&run.db).await? == before {
+        if started.elapsed().as_secs() > run.args.timeout {
+            timed_out = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let moved = count(&run.db, "SELECT count(*) FROM ticket_events WHERE kind = 'deadline_moved'", vec![])
+        .await?
+        - moved_before;
+    figure(&format!(
+        "recompute_ahead year=2027 seconds={seconds:.2}{} moved={moved}",
+        if timed_out { " timeout=true" } else { "" }
     ));
     Ok(())
 }

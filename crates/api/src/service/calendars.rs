@@ -122,22 +122,53 @@ async fn stored(state: &AppState) -> Result<Vec<HolidayYear>> {
 /// arithmetic). Recorded after a start-up recomputation; while it stays the
 /// same, a start needs none.
 async fn clock_inputs_fingerprint(state: &AppState) -> Result<String> {
-    use sha2::{Digest, Sha256};
     let inputs = inputs(state).await?;
+    Ok(fingerprint_of(state, Some(&inputs)))
+}
+
+/// The fingerprint of the windows, the thresholds, this build and, when
+/// given, the holiday years of `inputs`.
+fn fingerprint_of(state: &AppState, years_of: Option<&CalendarInputs>) -> String {
+    use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     hash.update(env!("CARGO_PKG_VERSION"));
-    hash.update(format!("{:?}", inputs.windows()));
-    for y in inputs.years() {
+    hash.update(format!("{:?}", state.calendar_base.windows()));
+    for y in years_of.into_iter().flat_map(CalendarInputs::years) {
         hash.update(format!("{} {} {}", y.region, y.year, y.text));
     }
     hash.update(format!("{:?}", state.catalog.settings.alerts));
     for item in &state.catalog.items {
         hash.update(format!("{} {:?}", item.seq, item.alert_warn));
     }
-    Ok(format!("{:x}", hash.finalize()))
+    format!("{:x}", hash.finalize())
 }
 
 const CLOCK_INPUTS: &str = "clock_inputs";
+
+/// What the running clocks were last computed on, kept beside the
+/// fingerprint: the inputs other than holidays (hashed) and the holiday
+/// schedules themselves, so that a change of holidays alone is known by its
+/// first day.
+const CLOCK_BASIS: &str = "clock_inputs_basis";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Basis {
+    rest: String,
+    holidays: BTreeMap<String, sla_engine::HolidaySchedule>,
+}
+
+/// Which running clocks new calendars may move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Affected {
+    /// Every one: more than the holidays changed, or nothing was recorded.
+    Every,
+    /// Those whose deadline or next instant is at or after this instant
+    /// (the day before the first day treated otherwise, at midnight UTC, so
+    /// that it is early in every timezone), or that have no deadline.
+    From(sla_engine::Timestamp),
+    /// None: the holidays are the same day for day.
+    Nothing,
+}
 
 /// The fingerprint of the clocks' inputs when it differs from the one
 /// recorded with the last recomputation (the running clocks may then stand wrong).
@@ -147,9 +178,34 @@ pub async fn clock_inputs_changed(state: &AppState) -> Result<Option<String>> {
     Ok((recorded.as_deref() != Some(now.as_str())).then_some(now))
 }
 
-/// Record that every running clock now stands on the inputs of `fingerprint`.
-pub async fn record_clock_inputs(state: &AppState, fingerprint: &str) -> Result<()> {
+/// Record that every running clock now stands on the inputs of
+/// `fingerprint`, with `calendars` as its holidays.
+pub async fn record_clock_inputs(state: &AppState, fingerprint: &str, calendars: &CalendarSet) -> Result<()> {
+    let basis = Basis { rest: fingerprint_of(state, None), holidays: calendars.schedules().clone() };
+    let basis = serde_json::to_string(&basis).map_err(Error::internal)?;
+    // The basis first: a crash between the two leaves the fingerprint
+    // unrecorded, and the next start recomputes every clock.
+    store::facts::set(&state.db, CLOCK_BASIS, &basis).await?;
     Ok(store::facts::set(&state.db, CLOCK_INPUTS, fingerprint).await?)
+}
+
+/// Which running clocks `calendars` may move, against the basis recorded
+/// with the last recomputation.
+pub async fn affected(state: &AppState, calendars: &CalendarSet) -> Result<Affected> {
+    let recorded = store::facts::get(&state.db, CLOCK_BASIS).await?;
+    let Some(basis) = recorded.and_then(|text| serde_json::from_str::<Basis>(&text).ok()) else {
+        return Ok(Affected::Every);
+    };
+    if basis.rest != fingerprint_of(state, None) {
+        return Ok(Affected::Every);
+    }
+    Ok(match calendars.first_holiday_difference(&basis.holidays) {
+        None => Affected::Nothing,
+        Some(day) => {
+            let before = day.pred_opt().unwrap_or(day).and_hms_opt(0, 0, 0).unwrap_or_default();
+            Affected::From(sla_engine::Timestamp::from_unix(before.and_utc().timestamp()))
+        }
+    })
 }
 
 /// Rebuild the calendars when the stored years changed since they were

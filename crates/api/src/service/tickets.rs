@@ -2,7 +2,7 @@
 
 use sea_orm::TransactionTrait;
 use serde_json::json;
-use sla_engine::{ClockStatus, Severity, TicketFacts, Timestamp};
+use sla_engine::{CalendarSet, ClockStatus, Severity, TicketFacts, Timestamp};
 use uuid::Uuid;
 
 use super::{Error, Result};
@@ -208,10 +208,15 @@ fn with_rules<T>(
 
 /// A stored clock of `t` with its rule chosen again over the calendars as
 /// they stand now (the holidays changed); `None` when no rule applies any more.
-pub fn rechoose(state: &AppState, t: &Ticket, clock: &StoredClock) -> Result<Option<StoredClock>> {
+pub fn rechoose(
+    state: &AppState,
+    calendars: &CalendarSet,
+    t: &Ticket,
+    clock: &StoredClock,
+) -> Result<Option<StoredClock>> {
     let facts = TicketFacts { severity: t.severity, opened_at: t.reported_at, tags: &t.tags };
     with_rules(state, t.line_item_id, |rules| {
-        ticket::rechoose(rules, &facts, clock, &*state.calendars()).map_err(Error::internal)
+        ticket::rechoose(rules, &facts, clock, calendars).map_err(Error::internal)
     })
 }
 
@@ -289,7 +294,7 @@ fn evaluate_clocks(
             // now that a year was added: ask again (rare, and cheap).
             let mut c = std::borrow::Cow::Borrowed(c);
             if c.choice_beyond_holiday_data
-                && let Some(again) = rechoose(state, t, &c)?
+                && let Some(again) = rechoose(state, &calendars, t, &c)?
             {
                 c.to_mut().choice_beyond_holiday_data = again.choice_beyond_holiday_data;
             }

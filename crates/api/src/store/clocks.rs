@@ -4,7 +4,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use sla_engine::{BusinessSeconds, ClockStatus, Timestamp};
 use uuid::Uuid;
@@ -252,17 +253,27 @@ pub async fn next_due_after(db: &impl ConnectionTrait, now: Timestamp) -> Result
     Ok(next.map(Timestamp::from_unix))
 }
 
-/// Clocks not yet met (of these calendars, when some are named), a page at
-/// a time after `(ticket, metric)`: for a recomputation.
+/// Clocks not yet met (of these calendars, when some are named; with no
+/// deadline, or a deadline or next instant at or after `since`, when given),
+/// a page at a time after `(ticket, metric)`: for a recomputation.
 pub async fn unmet_after(
     db: &impl ConnectionTrait,
     calendars: Option<&[String]>,
+    since: Option<Timestamp>,
     after: Option<(Uuid, String)>,
     limit: u64,
 ) -> Result<Vec<Claimed>, DbErr> {
     let mut query = clock::Entity::find().filter(clock::Column::MetAt.is_null());
     if let Some(names) = calendars {
         query = query.filter(clock::Column::Calendar.is_in(names.iter().cloned()));
+    }
+    if let Some(since) = since {
+        query = query.filter(
+            Condition::any()
+                .add(clock::Column::Deadline.is_null())
+                .add(clock::Column::Deadline.gte(since.unix()))
+                .add(clock::Column::NextAt.gte(since.unix())),
+        );
     }
     let mut query =
         query.order_by_asc(clock::Column::TicketId).order_by_asc(clock::Column::Metric).limit(limit);

@@ -4,16 +4,18 @@
 //! holidays or windows change.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
 use serde_json::json;
-use sla_engine::{ClockStatus, Crossing, Timestamp};
+use sla_engine::{CalendarSet, ClockStatus, Crossing, Timestamp};
 use uuid::Uuid;
 
 use super::TickReport;
 use super::alerts::{self, Due};
 use crate::domain::clock::{StoredClock, is_unrecorded, next_at};
 use crate::domain::ticket::{AlertLevel, EventKind, Ticket};
+use crate::service::calendars::Affected;
 use crate::service::{tickets, withdrawals};
 use crate::state::AppState;
 use crate::store;
@@ -171,7 +173,7 @@ pub async fn recompute_running(state: &AppState) -> Result<usize, DbErr> {
     let mut after = None;
     let mut n = 0;
     loop {
-        let batch = store::clocks::unmet_after(&state.db, None, after.clone(), RECOMPUTE_BATCH).await?;
+        let batch = store::clocks::unmet_after(&state.db, None, None, after.clone(), RECOMPUTE_BATCH).await?;
         let Some(last) = batch.last() else { return Ok(n) };
         after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
         let txn = state.db.begin().await?;
@@ -228,47 +230,60 @@ const MOVE_BATCH: usize = 400;
 type ClockKey = (Uuid, String);
 
 /// After the holidays changed: move every unmet clock of a window that
-/// follows holidays to its new deadline, in batches of short transactions,
-/// writing each move on the ticket's trail. Thresholds already announced stay
-/// announced; the next one is due when the new calendar says. How many moved.
+/// follows holidays, and that `calendars` may move (`affected`), to its new
+/// deadline, in batches of short transactions, writing each move on the
+/// ticket's trail. Thresholds already announced stay announced; the next
+/// one is due when the new calendar says. How many moved.
 ///
 /// The walk runs a page ahead of the rewriting, on a connection of its
 /// own: the next page is read and evaluated while the tickets of the last
-/// one are rewritten.
-pub async fn recompute_after_holidays(state: &AppState) -> Result<usize, DbErr> {
-    let calendars = state.calendars();
+/// one are rewritten. One set of calendars serves the whole walk, so that
+/// what is recorded as done is what was walked.
+pub async fn recompute_after_holidays(
+    state: &AppState,
+    calendars: &Arc<CalendarSet>,
+    affected: Affected,
+) -> Result<usize, DbErr> {
+    let since = match affected {
+        Affected::Nothing => return Ok(0),
+        Affected::Every => None,
+        Affected::From(at) => Some(at),
+    };
     let names: Vec<String> =
         calendars.iter().filter(|(_, c)| c.window().holidays.is_some()).map(|(n, _)| n.to_owned()).collect();
     let (pages, mut stale) = tokio::sync::mpsc::channel(2);
     let walker = tokio::spawn({
-        let (state, names) = (state.clone(), names.clone());
-        async move { walk(&state, &names, pages).await }
+        let (state, calendars, names) = (state.clone(), calendars.clone(), names.clone());
+        async move { walk(&state, &calendars, &names, since, pages).await }
     });
     let mut moved = 0;
     while let Some(clocks) = stale.recv().await {
         for batch in clocks.chunks(MOVE_BATCH) {
-            moved += move_with_retry(state, batch, &names).await?;
+            moved += move_with_retry(state, calendars, batch, &names).await?;
         }
     }
     walker.await.map_err(db_err)??;
     Ok(moved)
 }
 
-/// Walk the unmet clocks of the calendars `names` a page at a time,
-/// sending those of each page that would be written otherwise; stops early
-/// when the rewriting stopped (it says why).
+/// Walk the unmet clocks of the calendars `names` (those that may have
+/// moved `since`) a page at a time, sending those of each page that would
+/// be written otherwise; stops early when the rewriting stopped (it says why).
 async fn walk(
     state: &AppState,
+    calendars: &CalendarSet,
     names: &[String],
+    since: Option<Timestamp>,
     pages: tokio::sync::mpsc::Sender<Vec<ClockKey>>,
 ) -> Result<(), DbErr> {
     let mut after = None;
     loop {
-        let page = store::clocks::unmet_after(&state.db, Some(names), after.clone(), RECOMPUTE_PAGE).await?;
+        let page =
+            store::clocks::unmet_after(&state.db, Some(names), since, after.clone(), RECOMPUTE_PAGE).await?;
         let Some(last) = page.last() else { return Ok(()) };
         after = Some((last.ticket_id, last.clock.metric.as_str().to_owned()));
         let full = page.len() as u64 == RECOMPUTE_PAGE;
-        if pages.send(stale_clocks(state, &page).await?).await.is_err() || !full {
+        if pages.send(stale_clocks(state, calendars, &page).await?).await.is_err() || !full {
             return Ok(());
         }
     }
@@ -279,17 +294,20 @@ async fn walk(
 /// next threshold. A clock that would be written the same is left alone
 /// (most clocks end before the days that changed), and so are its ticket's
 /// other clocks: each is locked and written only if it moved.
-async fn stale_clocks(state: &AppState, page: &[store::clocks::Claimed]) -> Result<Vec<ClockKey>, DbErr> {
+async fn stale_clocks(
+    state: &AppState,
+    calendars: &CalendarSet,
+    page: &[store::clocks::Claimed],
+) -> Result<Vec<ClockKey>, DbErr> {
     let now = state.clock.now();
-    let calendars = state.calendars();
     let tickets =
         store::tickets::find_many(&state.db, &ticket_ids(page.iter().map(|c| c.ticket_id)), false).await?;
     let mut stale = Vec::new();
     for c in page {
         let Some(t) = tickets.get(&c.ticket_id) else { continue };
-        let alike = match tickets::rechoose(state, t, &c.clock).map_err(db_err)? {
+        let alike = match tickets::rechoose(state, calendars, t, &c.clock).map_err(db_err)? {
             Some(clock) => {
-                let status = clock.evaluate(&*calendars, &state.thresholds(t.line_item_id, t.severity), now);
+                let status = clock.evaluate(calendars, &state.thresholds(t.line_item_id, t.severity), now);
                 written_alike(c, &clock, &status.map_err(db_err)?)
             }
             None => false,
@@ -327,10 +345,15 @@ struct Moved<'a> {
 /// [`move_batch`], again when an action or the timer took a trail position
 /// it meant to take, or waited for its clocks while it waited for theirs
 /// (they retry likewise when they lose).
-async fn move_with_retry(state: &AppState, clocks: &[ClockKey], names: &[String]) -> Result<usize, DbErr> {
+async fn move_with_retry(
+    state: &AppState,
+    calendars: &CalendarSet,
+    clocks: &[ClockKey],
+    names: &[String],
+) -> Result<usize, DbErr> {
     let mut attempt = 0;
     loop {
-        match move_batch(state, clocks, names).await {
+        match move_batch(state, calendars, clocks, names).await {
             Err(e) if store::is_lost_race(&e) && attempt < 5 => attempt += 1,
             result => return result,
         }
@@ -343,9 +366,13 @@ async fn move_with_retry(state: &AppState, clocks: &[ClockKey], names: &[String]
 /// row lock is a write to the row's page): an action that takes a trail
 /// position first makes this batch try again, and one that comes second
 /// tries again itself.
-async fn move_batch(state: &AppState, clocks: &[ClockKey], names: &[String]) -> Result<usize, DbErr> {
+async fn move_batch(
+    state: &AppState,
+    calendars: &CalendarSet,
+    clocks: &[ClockKey],
+    names: &[String],
+) -> Result<usize, DbErr> {
     let now = state.clock.now();
-    let calendars = state.calendars();
     let ids = ticket_ids(clocks.iter().map(|(id, _)| *id));
     let txn = state.db.begin().await?;
     store::commit_without_waiting_for_disk(&txn).await?;
@@ -357,9 +384,9 @@ async fn move_batch(state: &AppState, clocks: &[ClockKey], names: &[String]) -> 
         let Some(t) = tickets.get(&c.ticket_id) else { continue };
         // The new days may also change which rule sets the target (opened in
         // working time? which deadline comes first?): choose again.
-        let Some(clock) = tickets::rechoose(state, t, &c.clock).map_err(db_err)? else { continue };
+        let Some(clock) = tickets::rechoose(state, calendars, t, &c.clock).map_err(db_err)? else { continue };
         let thresholds = state.thresholds(t.line_item_id, t.severity);
-        let status = clock.evaluate(&*calendars, &thresholds, now).map_err(db_err)?;
+        let status = clock.evaluate(calendars, &thresholds, now).map_err(db_err)?;
         // A later deadline may mean a threshold seen crossed was not (rare:
         // each such ticket is settled on its own).
         let known = recorded.get(&t.id).map_or(&[][..], Vec::as_slice);

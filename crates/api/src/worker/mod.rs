@@ -112,14 +112,17 @@ async fn holidays(state: &AppState, report: &mut TickReport) -> Result<(), DbErr
     if calendars::claim_recompute(state).await.map_err(to_db)? {
         let fingerprint = calendars::clock_inputs_changed(state).await.map_err(to_db)?;
         let started = std::time::Instant::now();
-        let moved = clocks::recompute_after_holidays(state).await?;
+        let walked = state.calendars();
+        let affected = calendars::affected(state, &walked).await.map_err(to_db)?;
+        let moved = clocks::recompute_after_holidays(state, &walked, affected).await?;
         report.clocks += moved;
         // Recorded only once every clock is moved: a start after a crash midway recomputes.
         if let Some(f) = fingerprint {
-            calendars::record_clock_inputs(state, &f).await.map_err(to_db)?;
+            calendars::record_clock_inputs(state, &f, &walked).await.map_err(to_db)?;
         }
         tracing::info!(
             moved,
+            ?affected,
             seconds = started.elapsed().as_secs_f64(),
             "holidays changed: deadlines of running clocks moved"
         );
