@@ -145,6 +145,10 @@ pub struct Settings {
     pub reopen_closed_days: u64,
     /// Messages sent at once, each over a connection of the SMTP pool.
     pub mail_concurrency: u32,
+    /// The share of its time a recomputation after a holiday change spends
+    /// rewriting clocks; it rests the remainder, so that the pages it writes
+    /// reach the disk at a pace that leaves room for filings (100: no rest).
+    pub recompute_duty_percent: u32,
 }
 
 impl std::fmt::Debug for Settings {

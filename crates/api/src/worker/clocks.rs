@@ -259,11 +259,24 @@ pub async fn recompute_after_holidays(
     let mut moved = 0;
     while let Some(clocks) = stale.recv().await {
         for batch in clocks.chunks(MOVE_BATCH) {
+            let started = std::time::Instant::now();
             moved += move_with_retry(state, calendars, batch, &names).await?;
+            rest(state.settings.recompute_duty_percent, started.elapsed()).await;
         }
     }
     walker.await.map_err(db_err)??;
     Ok(moved)
+}
+
+/// After a batch that took `worked`, rest so that rewriting takes
+/// `duty_percent` of the time: the pages a batch dirties then reach the
+/// disk at a pace that leaves room for the log writes of filings (as
+/// PostgreSQL's own vacuum rests by its cost delay).
+async fn rest(duty_percent: u32, worked: std::time::Duration) {
+    let duty = duty_percent.clamp(1, 100);
+    if duty < 100 {
+        tokio::time::sleep(worked * (100 - duty) / duty).await;
+    }
 }
 
 /// Walk the unmet clocks of the calendars `names` (those that may have
@@ -447,4 +460,22 @@ async fn moved_events(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::rest;
+
+    /// Paused time: the sleeps are measured, not waited for.
+    #[tokio::test(start_paused = true)]
+    async fn a_recomputation_rests_the_share_of_time_it_does_not_work() {
+        let worked = Duration::from_millis(40);
+        for (duty, rested) in [(50, 40), (25, 120), (80, 10), (100, 0), (0, 3_960)] {
+            let started = tokio::time::Instant::now();
+            rest(duty, worked).await;
+            assert_eq!(started.elapsed(), Duration::from_millis(rested), "duty {duty} %");
+        }
+    }
 }
