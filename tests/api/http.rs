@@ -43,9 +43,10 @@ async fn bad_input_gets_problems_not_500s(app: TestApp) {
         assert_eq!(p["type"], format!("/problems/{code}"));
         assert_eq!(p["status"], status.as_u16());
     }
-    // Field rules: empty title, oversize title, unknown field, bad severity, bad tags.
+    // Field rules: empty or blank title, oversize title, unknown field, bad severity, bad tags.
     for body in [
         json!({"line_item_id": item, "title": ""}),
+        json!({"line_item_id": item, "title": "   "}),
         json!({"line_item_id": item, "title": "x".repeat(201)}),
         json!({"line_item_id": item, "title": "x", "tags": ["Not A Tag"]}),
     ] {

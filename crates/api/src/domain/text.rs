@@ -63,6 +63,15 @@ fn check_length(field: &'static str, text: &str, min: usize, max: usize) -> Resu
             format!("{field} must be {min} to {max} characters (got {n})"),
         ));
     }
+    // Spaces alone say nothing: a title or a comment that must be given
+    // must hold something to read.
+    if min > 0 && text.trim().is_empty() {
+        return Err(Invalid::field(
+            field,
+            "不能只有空格",
+            format!("{field} must not be blank (spaces only)"),
+        ));
+    }
     Ok(())
 }
 
@@ -168,6 +177,12 @@ mod tests {
             let e = check_line("title", bad, 1, TITLE_MAX).expect_err("refused");
             assert!(e.message.en.contains("invisible"), "{bad:?}");
         }
+        for blank in [" ", "   ", "\u{3000}"] {
+            let e = check_line("title", blank, 1, TITLE_MAX).expect_err("blank");
+            assert!(e.message.en.contains("blank"), "{blank:?}");
+            assert!(check("body", blank, 1, TEXT_MAX).is_err(), "{blank:?}");
+        }
+        assert!(check("findings", " ", 0, TEXT_MAX).is_ok(), "optional text may be blank");
         // Multi-line text keeps its line breaks, but not a direction override.
         assert!(check("findings", "第一行\r\n第二行\t完", 0, TEXT_MAX).is_ok());
         assert!(check("findings", "a\u{202E}b", 0, TEXT_MAX).is_err());
