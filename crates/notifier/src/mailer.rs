@@ -143,7 +143,8 @@ impl Mailer for SmtpMailer {
             } else if e.to_string().contains("Connection refused") {
                 "is the SMTP server running at ITSM_SMTP_URL?"
             } else {
-                "will retry"
+                // Whether it is tried again is the queue's to say, not the mailer's.
+                "a temporary failure"
             };
             SendError { message: format!("SMTP: {e} ({hint})"), permanent: e.is_permanent() }
         })

@@ -106,7 +106,12 @@ async fn record_failure(
     if e.permanent || policy.exhausted(attempts) {
         report.dead += 1;
         tracing::warn!(id = %m.id, error = %e, attempts, "message dead-lettered");
-        store::outbox::record_dead(&state.db, m.id, attempts, &e.message).await?;
+        let reason = if e.permanent {
+            e.message.clone()
+        } else {
+            format!("{}; gave up after {attempts} attempts", e.message)
+        };
+        store::outbox::record_dead(&state.db, m.id, attempts, &reason).await?;
         metrics::counter!("itsm_mail_dead_total").increment(1);
     } else {
         report.retried += 1;
