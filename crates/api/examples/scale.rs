@@ -1367,17 +1367,7 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
     let inputs_before = clock_inputs(&run.db).await?;
     let put_v = run.clock.virtual_secs();
     let started = Instant::now();
-    let r = run
-        .http
-        .put(format!("{}/v1/calendars/holidays/cn/2026", child.base))
-        .bearer_auth(&run.token)
-        .header("content-type", "application/toml")
-        .body(body)
-        .send()
-        .await?;
-    let status = r.status();
-    let text = r.text().await?;
-    anyhow::ensure!(status.is_success(), "PUT holidays answered {status}: {text}");
+    put_holidays(run, child, 2026, body).await?;
     let put_ms = started.elapsed().as_secs_f64() * 1e3;
 
     // The recomputation walks clocks in (ticket, metric) order in batches,
@@ -1482,6 +1472,21 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
     recompute_ahead(run, child, inputs_before).await
 }
 
+/// An admin uploads a year of holidays (TOML) for region `cn`.
+async fn put_holidays(run: &Run, child: &Child, year: i32, body: String) -> anyhow::Result<()> {
+    let r = run
+        .http
+        .put(format!("{}/v1/calendars/holidays/cn/{year}", child.base))
+        .bearer_auth(&run.token)
+        .header("content-type", "application/toml")
+        .body(body)
+        .send()
+        .await?;
+    let status = r.status();
+    anyhow::ensure!(status.is_success(), "PUT holidays {year} answered {status}: {}", r.text().await?);
+    Ok(())
+}
+
 /// The fingerprint of the inputs the running clocks were last computed on.
 async fn clock_inputs(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
     let sql = "SELECT value FROM service_facts WHERE key = 'clock_inputs'";
@@ -1505,16 +1510,7 @@ async fn recompute_ahead(run: &Run, child: &Child, first: Option<String>) -> any
         count(&run.db, "SELECT count(*) FROM ticket_events WHERE kind = 'deadline_moved'", vec![]).await?;
     let year = "region = \"cn\"\nyear = 2027\n\n[[holiday]]\nname = \"元旦\"\nfrom = \"2027-01-01\"\nto = \"2027-01-03\"\n";
     let started = Instant::now();
-    let r = run
-        .http
-        .put(format!("{}/v1/calendars/holidays/cn/2027", child.base))
-        .bearer_auth(&run.token)
-        .header("content-type", "application/toml")
-        .body(year)
-        .send()
-        .await?;
-    let status = r.status();
-    anyhow::ensure!(status.is_success(), "PUT holidays 2027 answered {status}: {}", r.text().await?);
+    put_holidays(run, child, 2027, year.to_owned()).await?;
     let mut timed_out = false;
     while clock_inputs(&run.db).await? == before {
         if started.elapsed().as_secs() > run.args.timeout {
