@@ -11,7 +11,8 @@ crate::both_backends!(
     a_year_uploaded_while_a_clock_runs_moves_its_deadline,
     uploads_are_checked_and_named,
     an_ical_feed_of_rest_and_work_days,
-    a_day_changed_after_a_deadline_still_moves_the_escalation
+    a_day_changed_after_a_deadline_still_moves_the_escalation,
+    a_day_changed_after_it_began_undoes_what_was_announced_on_it
 );
 
 const YEAR_2027: &str = include_str!("fixtures/cn-2027-test.toml");
@@ -261,4 +262,42 @@ async fn a_day_changed_after_a_deadline_still_moves_the_escalation(app: TestApp)
     app.clock.set(sh("2027-01-01 14:00"));
     app.tick().await;
     assert!(escalated(&app, &engineer, &id, "minor_change").await, "on time, a working day again");
+}
+
+async fn a_day_changed_after_it_began_undoes_what_was_announced_on_it(app: TestApp) {
+    let (_, engineer) = app.user("engineer", None).await;
+    // The change request above (80 working hours to its last escalation at
+    // 200 %), with 2027 uploaded only on Wednesday 01-06 10:00: as far as
+    // anyone knew, Friday 01-01 was a working day, and both escalations were
+    // announced by Tuesday 01-05 18:00. With New Year's Day off the one at
+    // 200 % falls on Wednesday 01-06 18:00, later than now, so it is
+    // withdrawn, although the clock's deadline (12-29) came days before the
+    // day that changed and nothing of the clock was still to come.
+    app.clock.set(sh("2026-12-23 09:00"));
+    let item7 = app.item_id(7).await;
+    let change = app
+        .file(&engineer, json!({"line_item_id": item7, "title": "增加字段", "tags": ["change_request"]}))
+        .await;
+    let id = change["id"].as_str().expect("id").to_owned();
+    app.clock.set(sh("2027-01-05 18:00"));
+    app.tick().await;
+    let escalations = |trail: &Value, action: &str| -> Vec<Value> {
+        let all = trail.as_array().cloned().unwrap_or_default();
+        all.into_iter()
+            .filter(|e| e["action"] == action && e["data"]["metric"] == "minor_change")
+            .map(|e| e["data"]["percent"].clone())
+            .collect()
+    };
+    let trail =
+        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &engineer, None, StatusCode::OK).await;
+    assert_eq!(escalations(&trail, "escalated"), [json!(150), json!(200)], "{trail}");
+
+    app.clock.set(sh("2027-01-06 10:00"));
+    let (status, stored) =
+        put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "application/toml", YEAR_2027).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    app.tick().await;
+    let trail =
+        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &engineer, None, StatusCode::OK).await;
+    assert_eq!(escalations(&trail, "alert_withdrawn"), [json!(200)], "only the one not yet due: {trail}");
 }

@@ -163,8 +163,8 @@ pub enum Affected {
     /// Every one: more than the holidays changed, or nothing was recorded.
     Every,
     /// Those whose deadline or next instant is at or after this instant
-    /// (the day before the first day treated otherwise, at midnight UTC, so
-    /// that it is early in every timezone), or that have no deadline.
+    /// (the earliest the first day treated otherwise begins in any
+    /// timezone, 14 hours before its midnight UTC), or that have no deadline.
     From(sla_engine::Timestamp),
     /// None: the holidays are the same day for day.
     Nothing,
@@ -199,12 +199,17 @@ pub async fn affected(state: &AppState, calendars: &CalendarSet) -> Result<Affec
     if basis.rest != fingerprint_of(state, None) {
         return Ok(Affected::Every);
     }
-    Ok(match calendars.first_holiday_difference(&basis.holidays) {
-        None => Affected::Nothing,
-        Some(day) => {
-            let before = day.pred_opt().unwrap_or(day).and_hms_opt(0, 0, 0).unwrap_or_default();
-            Affected::From(sla_engine::Timestamp::from_unix(before.and_utc().timestamp()))
-        }
+    let Some(day) = calendars.first_holiday_difference(&basis.holidays) else {
+        return Ok(Affected::Nothing);
+    };
+    let begins = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp() - 14 * 3600;
+    // A day that may have begun already may undo a threshold announced on
+    // it, even one of a clock whose deadline came before it: then every
+    // clock is looked at, as after any other change.
+    Ok(if state.clock.now().unix() >= begins {
+        Affected::Every
+    } else {
+        Affected::From(sla_engine::Timestamp::from_unix(begins))
     })
 }
 
