@@ -148,7 +148,39 @@ pub struct Settings {
     /// The share of its time a recomputation after a holiday change spends
     /// rewriting clocks; it rests the remainder, so that the pages it writes
     /// reach the disk at a pace that leaves room for filings (100: no rest).
-    pub recompute_duty_percent: u32,
+    pub recompute_duty_percent: DutyPercent,
+}
+
+/// A share of the time from 10 to 100 %: below a tenth, a recomputation
+/// would take ten times as long as its work, with this instance's timer
+/// waiting for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct DutyPercent(u32);
+
+impl DutyPercent {
+    /// The share, in percent.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u32> for DutyPercent {
+    type Error = String;
+
+    fn try_from(percent: u32) -> Result<Self, String> {
+        if (10..=100).contains(&percent) {
+            Ok(Self(percent))
+        } else {
+            Err(format!("recompute_duty_percent must be 10 to 100, not {percent}"))
+        }
+    }
+}
+
+impl From<DutyPercent> for u32 {
+    fn from(d: DutyPercent) -> u32 {
+        d.0
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -209,5 +241,30 @@ impl Settings {
             .merge(Serialized::default("database_url", database_url))
             .extract()
             .map_err(Box::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
+
+    use super::{DEFAULT_TOML, Settings};
+
+    fn with(line: &str) -> Result<Settings, Box<figment::Error>> {
+        Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(line)).extract().map_err(Box::new)
+    }
+
+    #[test]
+    fn a_recomputation_works_at_least_a_tenth_of_its_time() {
+        assert_eq!(with("").expect("the defaults").recompute_duty_percent.get(), 60);
+        for ok in [10, 100] {
+            let s = with(&format!("recompute_duty_percent = {ok}")).expect("in range");
+            assert_eq!(s.recompute_duty_percent.get(), ok);
+        }
+        for bad in [0, 9, 101] {
+            let e = with(&format!("recompute_duty_percent = {bad}")).expect_err("out of range");
+            assert!(e.to_string().contains("recompute_duty_percent must be 10 to 100"), "{e}");
+        }
     }
 }

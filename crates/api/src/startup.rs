@@ -89,7 +89,7 @@ async fn recompute_if_changed(state: &AppState) -> anyhow::Result<Option<usize>>
     let started = std::time::Instant::now();
     let recomputed =
         crate::worker::clocks::recompute_running(state).await.context("cannot recompute running clocks")?;
-    crate::service::calendars::record_clock_inputs(state, &fingerprint, &state.calendars())
+    crate::service::calendars::record_clock_inputs(state, Some(&fingerprint), &state.calendars())
         .await
         .map_err(service)?;
     tracing::info!(

@@ -178,20 +178,41 @@ pub async fn clock_inputs_changed(state: &AppState) -> Result<Option<String>> {
     Ok((recorded.as_deref() != Some(now.as_str())).then_some(now))
 }
 
-/// Record that every running clock now stands on the inputs of
-/// `fingerprint`, with `calendars` as its holidays.
-pub async fn record_clock_inputs(state: &AppState, fingerprint: &str, calendars: &CalendarSet) -> Result<()> {
+/// Record that every running clock now stands on `calendars` (and, when
+/// given, on the inputs of `fingerprint`).
+pub async fn record_clock_inputs(
+    state: &AppState,
+    fingerprint: Option<&str>,
+    calendars: &CalendarSet,
+) -> Result<()> {
     let basis = Basis { rest: fingerprint_of(state, None), holidays: calendars.schedules().clone() };
     let basis = serde_json::to_string(&basis).map_err(Error::internal)?;
     // The basis first: a crash between the two leaves the fingerprint
     // unrecorded, and the next start recomputes every clock.
     store::facts::set(&state.db, CLOCK_BASIS, &basis).await?;
-    Ok(store::facts::set(&state.db, CLOCK_INPUTS, fingerprint).await?)
+    if let Some(fingerprint) = fingerprint {
+        store::facts::set(&state.db, CLOCK_INPUTS, fingerprint).await?;
+    }
+    Ok(())
 }
 
 /// Which running clocks `calendars` may move, against the basis recorded
-/// with the last recomputation.
-pub async fn affected(state: &AppState, calendars: &CalendarSet) -> Result<Affected> {
+/// with the last recomputation; the basis is then forgotten until the walk
+/// that begins now records the next one, so that a walk that stops midway
+/// (or one that overlaps it) leaves the next one to look at every clock.
+pub async fn begin_walk(state: &AppState, calendars: &CalendarSet) -> Result<Affected> {
+    let affected = affected(state, calendars).await?;
+    store::facts::delete(&state.db, CLOCK_BASIS).await?;
+    Ok(affected)
+}
+
+/// Whether a recomputation newer than that of calendar version `v` was
+/// claimed since (on any instance): the walk for `v` then gives way.
+pub async fn superseded(state: &AppState, v: i64) -> Result<bool> {
+    Ok(store::holidays::claimed_recompute(&state.db).await? > v)
+}
+
+async fn affected(state: &AppState, calendars: &CalendarSet) -> Result<Affected> {
     let recorded = store::facts::get(&state.db, CLOCK_BASIS).await?;
     let Some(basis) = recorded.and_then(|text| serde_json::from_str::<Basis>(&text).ok()) else {
         return Ok(Affected::Every);
@@ -375,8 +396,9 @@ impl IcalDay {
 /// The deadlines moved by a change of holidays: `(ticket, metric, from, to)`.
 pub type Moved = (Uuid, String, Option<sla_engine::Timestamp>, Option<sla_engine::Timestamp>);
 
-/// Claim the recomputation for the calendars' current version: true for one instance only.
-pub async fn claim_recompute(state: &AppState) -> Result<bool> {
+/// Claim the recomputation for the calendars' current version: the
+/// version, for one instance only.
+pub async fn claim_recompute(state: &AppState) -> Result<Option<i64>> {
     let v = state.calendar_version.load(Ordering::SeqCst);
-    Ok(v > 0 && store::holidays::claim_recompute(&state.db, v).await?)
+    Ok((v > 0 && store::holidays::claim_recompute(&state.db, v).await?).then_some(v))
 }

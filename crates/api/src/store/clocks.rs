@@ -253,9 +253,10 @@ pub async fn next_due_after(db: &impl ConnectionTrait, now: Timestamp) -> Result
     Ok(next.map(Timestamp::from_unix))
 }
 
-/// Clocks not yet met (of these calendars, when some are named; with no
-/// deadline, or a deadline or next instant at or after `since`, when given),
-/// a page at a time after `(ticket, metric)`: for a recomputation.
+/// Clocks not yet met (of these calendars, when some are named; when
+/// `since` is given, with no deadline, a deadline or next instant at or
+/// after it, or a rule chosen on dates without holiday data), a page at a
+/// time after `(ticket, metric)`: for a recomputation.
 pub async fn unmet_after(
     db: &impl ConnectionTrait,
     calendars: Option<&[String]>,
@@ -272,7 +273,8 @@ pub async fn unmet_after(
             Condition::any()
                 .add(clock::Column::Deadline.is_null())
                 .add(clock::Column::Deadline.gte(since.unix()))
-                .add(clock::Column::NextAt.gte(since.unix())),
+                .add(clock::Column::NextAt.gte(since.unix()))
+                .add(clock::Column::ChoiceBeyondHolidayData.eq(true)),
         );
     }
     let mut query =

@@ -36,3 +36,9 @@ pub async fn set(db: &impl ConnectionTrait, key: &str, value: &str) -> Result<()
     .await?;
     Ok(())
 }
+
+/// Unset `key`.
+pub async fn delete(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    service_fact::Entity::delete_by_id(key.to_owned()).exec(db).await?;
+    Ok(())
+}

@@ -76,10 +76,17 @@ async fn bump(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     Ok(next)
 }
 
+/// The calendar version whose recomputation was last claimed.
+const DONE: &str = "calendar_recomputed";
+
+/// The calendar version whose recomputation was last claimed (0: none).
+pub async fn claimed_recompute(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    Ok(super::facts::get(db, DONE).await?.and_then(|x| x.parse().ok()).unwrap_or(0))
+}
+
 /// Claim the recomputation of clocks for calendar version `v`: true for the
 /// one instance that moves the fact from an older version to `v`.
 pub async fn claim_recompute(db: &impl ConnectionTrait, v: i64) -> Result<bool, DbErr> {
-    const DONE: &str = "calendar_recomputed";
     service_fact::Entity::insert(service_fact::ActiveModel {
         key: Set(DONE.to_owned()),
         value: Set("0".to_owned()),
@@ -87,7 +94,7 @@ pub async fn claim_recompute(db: &impl ConnectionTrait, v: i64) -> Result<bool, 
     .on_conflict(OnConflict::column(service_fact::Column::Key).do_nothing().to_owned())
     .exec_without_returning(db)
     .await?;
-    let done: i64 = super::facts::get(db, DONE).await?.and_then(|x| x.parse().ok()).unwrap_or(0);
+    let done = claimed_recompute(db).await?;
     if done >= v {
         return Ok(false);
     }

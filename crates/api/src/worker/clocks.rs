@@ -15,7 +15,7 @@ use super::TickReport;
 use super::alerts::{self, Due};
 use crate::domain::clock::{StoredClock, is_unrecorded, next_at};
 use crate::domain::ticket::{AlertLevel, EventKind, Ticket};
-use crate::service::calendars::Affected;
+use crate::service::calendars::{self, Affected};
 use crate::service::{tickets, withdrawals};
 use crate::state::AppState;
 use crate::store;
@@ -243,9 +243,10 @@ pub async fn recompute_after_holidays(
     state: &AppState,
     calendars: &Arc<CalendarSet>,
     affected: Affected,
-) -> Result<usize, DbErr> {
+    version: i64,
+) -> Result<Walk, DbErr> {
     let since = match affected {
-        Affected::Nothing => return Ok(0),
+        Affected::Nothing => return Ok(Walk { moved: 0, complete: true }),
         Affected::Every => None,
         Affected::From(at) => Some(at),
     };
@@ -259,13 +260,30 @@ pub async fn recompute_after_holidays(
     let mut moved = 0;
     while let Some(clocks) = stale.recv().await {
         for batch in clocks.chunks(MOVE_BATCH) {
+            // A newer change was claimed (here or on another instance): its
+            // walk looks at every clock, and this one would undo its moves.
+            let superseded = calendars::superseded(state, version).await;
+            if superseded.map_err(|e| DbErr::Custom(e.to_string()))? {
+                drop(stale);
+                walker.await.map_err(db_err)??;
+                return Ok(Walk { moved, complete: false });
+            }
             let started = std::time::Instant::now();
             moved += move_with_retry(state, calendars, batch, &names).await?;
-            rest(state.settings.recompute_duty_percent, started.elapsed()).await;
+            rest(state.settings.recompute_duty_percent.get(), started.elapsed()).await;
         }
     }
     walker.await.map_err(db_err)??;
-    Ok(moved)
+    Ok(Walk { moved, complete: true })
+}
+
+/// How a recomputation's walk ended.
+#[derive(Clone, Copy, Debug)]
+pub struct Walk {
+    /// Clocks moved.
+    pub moved: usize,
+    /// False when it gave way to a newer one before its end.
+    pub complete: bool,
 }
 
 /// After a batch that took `worked`, rest so that rewriting takes

@@ -109,19 +109,23 @@ async fn timer_tick(state: &AppState) -> Result<TickReport, DbErr> {
 async fn holidays(state: &AppState, report: &mut TickReport) -> Result<(), DbErr> {
     let to_db = |e: crate::service::Error| DbErr::Custom(e.to_string());
     calendars::refresh(state).await.map_err(to_db)?;
-    if calendars::claim_recompute(state).await.map_err(to_db)? {
+    if let Some(version) = calendars::claim_recompute(state).await.map_err(to_db)? {
         let fingerprint = calendars::clock_inputs_changed(state).await.map_err(to_db)?;
         let started = std::time::Instant::now();
         let walked = state.calendars();
-        let affected = calendars::affected(state, &walked).await.map_err(to_db)?;
-        let moved = clocks::recompute_after_holidays(state, &walked, affected).await?;
-        report.clocks += moved;
-        // Recorded only once every clock is moved: a start after a crash midway recomputes.
-        if let Some(f) = fingerprint {
-            calendars::record_clock_inputs(state, &f, &walked).await.map_err(to_db)?;
+        let affected = calendars::begin_walk(state, &walked).await.map_err(to_db)?;
+        let walk = clocks::recompute_after_holidays(state, &walked, affected, version).await?;
+        report.clocks += walk.moved;
+        // Recorded only once every clock is moved, and only by the latest
+        // walk: a start after a crash midway recomputes, and a newer walk
+        // records its own.
+        let latest = !calendars::superseded(state, version).await.map_err(to_db)?;
+        if walk.complete && latest {
+            calendars::record_clock_inputs(state, fingerprint.as_deref(), &walked).await.map_err(to_db)?;
         }
         tracing::info!(
-            moved,
+            moved = walk.moved,
+            complete = walk.complete && latest,
             ?affected,
             seconds = started.elapsed().as_secs_f64(),
             "holidays changed: deadlines of running clocks moved"
