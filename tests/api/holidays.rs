@@ -209,29 +209,35 @@ async fn an_ical_feed_of_rest_and_work_days(app: TestApp) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no 2028 day in the feed: {p}");
 }
 
-/// Whether the trail of `id` holds an escalation of `metric`.
-async fn escalated(app: &TestApp, token: &str, id: &str, metric: &str) -> bool {
+/// The percents of the trail rows `action` (`escalated`, `alert_withdrawn`)
+/// of item 7's five-day clock on ticket `id`, in trail order.
+async fn five_day(app: &TestApp, token: &str, id: &str, action: &str) -> Vec<Value> {
     let trail = app.call(Method::GET, &format!("/v1/tickets/{id}/events"), token, None, StatusCode::OK).await;
-    trail
-        .as_array()
-        .expect("trail")
-        .iter()
-        .any(|e| e["action"] == "escalated" && e["data"]["metric"] == metric)
+    let all = trail.as_array().cloned().unwrap_or_default();
+    all.into_iter()
+        .filter(|e| e["action"] == action && e["data"]["metric"] == "minor_change")
+        .map(|e| e["data"]["percent"].clone())
+        .collect()
+}
+
+/// A change request on item 7 (five working days, 40 hours of 5x8) filed
+/// Wednesday 2026-12-23 09:00: due Tuesday 12-29 18:00. Its id.
+async fn change_request(app: &TestApp, token: &str) -> String {
+    app.clock.set(sh("2026-12-23 09:00"));
+    let item7 = app.item_id(7).await;
+    let change = app
+        .file(token, json!({"line_item_id": item7, "title": "增加字段", "tags": ["change_request"]}))
+        .await;
+    assert_eq!(instant(&clock(&change, "minor_change")["deadline"]), sh("2026-12-29 18:00"));
+    change["id"].as_str().expect("id").to_owned()
 }
 
 async fn a_day_changed_after_a_deadline_still_moves_the_escalation(app: TestApp) {
     let (_, engineer) = app.user("engineer", None).await;
-    // A change request on item 7 (five working days, 40 hours of 5x8) filed
-    // Wednesday 2026-12-23 09:00: due Tuesday 12-29 18:00. Its escalation at
-    // 150 % (60 hours) falls 20 working hours later: Wednesday and Thursday
-    // whole, then 09:00-12:00 and 13:00-14:00 of Friday 2027-01-01.
-    app.clock.set(sh("2026-12-23 09:00"));
-    let item7 = app.item_id(7).await;
-    let change = app
-        .file(&engineer, json!({"line_item_id": item7, "title": "增加字段", "tags": ["change_request"]}))
-        .await;
-    let id = change["id"].as_str().expect("id").to_owned();
-    assert_eq!(instant(&clock(&change, "minor_change")["deadline"]), sh("2026-12-29 18:00"));
+    // A change request's escalation at 150 % (60 hours) falls 20 working
+    // hours after its deadline: Wednesday and Thursday whole, then
+    // 09:00-12:00 and 13:00-14:00 of Friday 2027-01-01.
+    let id = change_request(&app, &engineer).await;
 
     let upload = async |year: &str| {
         let (status, stored) =
@@ -258,10 +264,14 @@ async fn a_day_changed_after_a_deadline_still_moves_the_escalation(app: TestApp)
 
     app.clock.set(sh("2027-01-01 13:59"));
     app.tick().await;
-    assert!(!escalated(&app, &engineer, &id, "minor_change").await, "not yet");
+    assert_eq!(five_day(&app, &engineer, &id, "escalated").await, [] as [Value; 0], "not yet");
     app.clock.set(sh("2027-01-01 14:00"));
     app.tick().await;
-    assert!(escalated(&app, &engineer, &id, "minor_change").await, "on time, a working day again");
+    assert_eq!(
+        five_day(&app, &engineer, &id, "escalated").await,
+        [json!(150)],
+        "on time, a working day again"
+    );
 }
 
 async fn a_day_changed_after_it_began_undoes_what_was_announced_on_it(app: TestApp) {
@@ -273,31 +283,17 @@ async fn a_day_changed_after_it_began_undoes_what_was_announced_on_it(app: TestA
     // 200 % falls on Wednesday 01-06 18:00, later than now, so it is
     // withdrawn, although the clock's deadline (12-29) came days before the
     // day that changed and nothing of the clock was still to come.
-    app.clock.set(sh("2026-12-23 09:00"));
-    let item7 = app.item_id(7).await;
-    let change = app
-        .file(&engineer, json!({"line_item_id": item7, "title": "增加字段", "tags": ["change_request"]}))
-        .await;
-    let id = change["id"].as_str().expect("id").to_owned();
+    let id = change_request(&app, &engineer).await;
     app.clock.set(sh("2027-01-05 18:00"));
     app.tick().await;
-    let escalations = |trail: &Value, action: &str| -> Vec<Value> {
-        let all = trail.as_array().cloned().unwrap_or_default();
-        all.into_iter()
-            .filter(|e| e["action"] == action && e["data"]["metric"] == "minor_change")
-            .map(|e| e["data"]["percent"].clone())
-            .collect()
-    };
-    let trail =
-        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &engineer, None, StatusCode::OK).await;
-    assert_eq!(escalations(&trail, "escalated"), [json!(150), json!(200)], "{trail}");
+    let announced = five_day(&app, &engineer, &id, "escalated").await;
+    assert_eq!(announced, [json!(150), json!(200)]);
 
     app.clock.set(sh("2027-01-06 10:00"));
     let (status, stored) =
         put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "application/toml", YEAR_2027).await;
     assert_eq!(status, StatusCode::OK, "{stored}");
     app.tick().await;
-    let trail =
-        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &engineer, None, StatusCode::OK).await;
-    assert_eq!(escalations(&trail, "alert_withdrawn"), [json!(200)], "only the one not yet due: {trail}");
+    let withdrawn = five_day(&app, &engineer, &id, "alert_withdrawn").await;
+    assert_eq!(withdrawn, [json!(200)], "only the one not yet due");
 }
