@@ -17,6 +17,7 @@ use crate::domain::clock::{StoredClock, is_unrecorded, next_at};
 use crate::domain::ticket::{AlertLevel, EventKind, Ticket};
 use crate::service::calendars::{self, Affected};
 use crate::service::{tickets, withdrawals};
+use crate::settings::DutyPercent;
 use crate::state::AppState;
 use crate::store;
 use crate::store::clocks::{ClockWrite, NewAlert};
@@ -262,15 +263,14 @@ pub async fn recompute_after_holidays(
         for batch in clocks.chunks(MOVE_BATCH) {
             // A newer change was claimed (here or on another instance): its
             // walk looks at every clock, and this one would undo its moves.
-            let superseded = calendars::superseded(state, version).await;
-            if superseded.map_err(|e| DbErr::Custom(e.to_string()))? {
+            if calendars::superseded(state, version).await.map_err(db_err)? {
                 drop(stale);
                 walker.await.map_err(db_err)??;
                 return Ok(Walk { moved, complete: false });
             }
             let started = std::time::Instant::now();
             moved += move_with_retry(state, calendars, batch, &names).await?;
-            rest(state.settings.recompute_duty_percent.get(), started.elapsed()).await;
+            rest(state.settings.recompute_duty_percent, started.elapsed()).await;
         }
     }
     walker.await.map_err(db_err)??;
@@ -290,8 +290,8 @@ pub struct Walk {
 /// `duty_percent` of the time: the pages a batch dirties then reach the
 /// disk at a pace that leaves room for the log writes of filings (as
 /// PostgreSQL's own vacuum rests by its cost delay).
-async fn rest(duty_percent: u32, worked: std::time::Duration) {
-    let duty = duty_percent.clamp(1, 100);
+async fn rest(duty_percent: DutyPercent, worked: std::time::Duration) {
+    let duty = duty_percent.get();
     if duty < 100 {
         tokio::time::sleep(worked * (100 - duty) / duty).await;
     }
@@ -484,15 +484,15 @@ async fn moved_events(
 mod tests {
     use std::time::Duration;
 
-    use super::rest;
+    use super::{DutyPercent, rest};
 
     /// Paused time: the sleeps are measured, not waited for.
     #[tokio::test(start_paused = true)]
     async fn a_recomputation_rests_the_share_of_time_it_does_not_work() {
         let worked = Duration::from_millis(40);
-        for (duty, rested) in [(50, 40), (25, 120), (80, 10), (100, 0), (0, 3_960)] {
+        for (duty, rested) in [(50, 40), (25, 120), (80, 10), (100, 0), (10, 360)] {
             let started = tokio::time::Instant::now();
-            rest(duty, worked).await;
+            rest(DutyPercent::try_from(duty).expect("a share the settings accept"), worked).await;
             assert_eq!(started.elapsed(), Duration::from_millis(rested), "duty {duty} %");
         }
     }
