@@ -1311,8 +1311,7 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
         vec![],
     )
     .await?;
-    let moved_before =
-        count(&run.db, "SELECT count(*) FROM ticket_events WHERE kind = 'deadline_moved'", vec![]).await?;
+    let moved_before = moved_events(&run.db).await?;
     let Some(last) = affected.last().cloned() else {
         figure("recompute skipped: no clock has a deadline after the weekend");
         return Ok(());
@@ -1425,9 +1424,7 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
     let during = between(started, done);
 
     // Checked: none left unrewritten, moves on the trail, and a sample read fresh through the API.
-    let moved = count(&run.db, "SELECT count(*) FROM ticket_events WHERE kind = 'deadline_moved'", vec![])
-        .await?
-        - moved_before;
+    let moved = moved_events(&run.db).await? - moved_before;
     let mut wrong = 0;
     let mut checked = 0;
     for k in 0..100usize {
@@ -1489,9 +1486,12 @@ async fn put_holidays(run: &Run, child: &Child, year: i32, body: String) -> anyh
 
 /// The fingerprint of the inputs the running clocks were last computed on.
 async fn clock_inputs(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
-    let sql = "SELECT value FROM service_facts WHERE key = 'clock_inputs'";
-    let row = db.query_one_raw(stmt(db, sql, vec![])).await?;
-    Ok(row.and_then(|r| r.try_get::<String>("", "value").ok()))
+    Ok(api::store::facts::get(db, "clock_inputs").await?)
+}
+
+/// The `deadline_moved` rows on every trail.
+async fn moved_events(db: &DatabaseConnection) -> anyhow::Result<i64> {
+    count(db, "SELECT count(*) FROM ticket_events WHERE kind = 'deadline_moved'", vec![]).await
 }
 
 /// The next year's holidays uploaded a month ahead, as an administrator
@@ -1506,8 +1506,7 @@ async fn recompute_ahead(run: &Run, child: &Child, first: Option<String>) -> any
         tokio::time::sleep(Duration::from_millis(50)).await;
         before = clock_inputs(&run.db).await?;
     }
-    let moved_before =
-        count(&run.db, "SELECT count(*) FROM ticket_events WHERE kind = 'deadline_moved'", vec![]).await?;
+    let moved_before = moved_events(&run.db).await?;
     let year = "region = \"cn\"\nyear = 2027\n\n[[holiday]]\nname = \"元旦\"\nfrom = \"2027-01-01\"\nto = \"2027-01-03\"\n";
     let started = Instant::now();
     put_holidays(run, child, 2027, year.to_owned()).await?;
@@ -1520,9 +1519,7 @@ async fn recompute_ahead(run: &Run, child: &Child, first: Option<String>) -> any
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
-    let moved = count(&run.db, "SELECT count(*) FROM ticket_events WHERE kind = 'deadline_moved'", vec![])
-        .await?
-        - moved_before;
+    let moved = moved_events(&run.db).await? - moved_before;
     figure(&format!(
         "recompute_ahead year=2027 seconds={seconds:.2}{} moved={moved}",
         if timed_out { " timeout=true" } else { "" }
