@@ -297,3 +297,84 @@ async fn a_day_changed_after_it_began_undoes_what_was_announced_on_it(app: TestA
     let withdrawn = five_day(&app, &engineer, &id, "alert_withdrawn").await;
     assert_eq!(withdrawn, [json!(200)], "only the one not yet due");
 }
+
+/// Whether the trail of ticket `id` says its `metric` clock was moved.
+async fn moved(app: &TestApp, token: &str, id: &str, metric: &str) -> bool {
+    let trail = app.call(Method::GET, &format!("/v1/tickets/{id}/events"), token, None, StatusCode::OK).await;
+    trail
+        .as_array()
+        .expect("trail")
+        .iter()
+        .any(|e| e["action"] == "deadline_moved" && e["data"]["metric"] == metric)
+}
+
+/// Wait (a few seconds at most) until `done` says so.
+async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
+    for _ in 0..200 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("waited in vain for {what}");
+}
+
+/// The walk over running clocks after a change of holidays runs beside the
+/// timer, not inside it: while the walk waits, a threshold falling due is
+/// still announced, and the walk then moves its clocks. Only PostgreSQL can
+/// hold the walk back alone (SQLite has one writer: what held the walk
+/// there would hold the timer too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threshold_falls_due_while_a_change_of_holidays_waits_to_be_walked() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (engineer_id, engineer) = app.user_with_email("engineer", None, Some("eng@example.org")).await;
+    // Item 3 (5x8): its response, due New Year's Day 09:20 without 2027's
+    // holidays, moves with them. Item 1 (7x24): no holiday moves its
+    // response, whose warning falls due 15 minutes after the filing.
+    app.clock.set(sh("2026-12-31 17:50"));
+    let five_by_eight =
+        app.file(&engineer, json!({"line_item_id": app.item_id(3).await, "title": "跨年故障"})).await;
+    let five_by_eight = five_by_eight["id"].as_str().expect("id").to_owned();
+    let round_the_clock =
+        app.file(&engineer, json!({"line_item_id": app.item_id(1).await, "title": "平台无法登录"})).await;
+    let number = round_the_clock["number"].as_str().expect("number").to_owned();
+    let round_the_clock = round_the_clock["id"].as_str().expect("id").to_owned();
+    app.act(&engineer, &round_the_clock, "assign", json!({"assignee_id": engineer_id}), StatusCode::OK).await;
+
+    // Another session holds the row on which a walk is claimed.
+    let holder = sea_orm::Database::connect(&app.database_url).await.expect("connect");
+    let held = holder.begin().await.expect("begin");
+    held.execute_unprepared(
+        "INSERT INTO service_facts (key, value) VALUES ('calendar_recomputed', '0') ON CONFLICT (key) DO NOTHING",
+    )
+    .await
+    .expect("the claim's row");
+    held.execute_unprepared("SELECT value FROM service_facts WHERE key = 'calendar_recomputed' FOR UPDATE")
+        .await
+        .expect("held");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(api::worker::run(app.state.clone(), stop.clone()));
+    let (status, _) =
+        put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "application/toml", YEAR_2027).await;
+    assert_eq!(status, StatusCode::OK);
+
+    app.clock.advance(900);
+    until("the response warning", || async { !app.smtp.messages().is_empty() }).await;
+    let warning = app.smtp.messages().pop().expect("a message");
+    assert_eq!(warning.to, ["eng@example.org"]);
+    assert!(warning.subject().contains(&number), "the warning of item 1's ticket: {}", warning.subject());
+    assert_eq!(
+        api::store::holidays::claimed_recompute(&app.state.db).await.expect("read"),
+        0,
+        "the walk waits"
+    );
+    assert!(!moved(&app, &engineer, &five_by_eight, "response").await);
+
+    held.rollback().await.expect("let go");
+    until("the walk", || moved(&app, &engineer, &five_by_eight, "response")).await;
+    assert!(!moved(&app, &engineer, &round_the_clock, "response").await, "7x24 follows no holidays");
+    stop.cancel();
+    worker.await.expect("the worker stops");
+}

@@ -183,6 +183,7 @@ async fn connect(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         metrics: metrics_handle(),
         wake: Arc::new(tokio::sync::Notify::new()),
         mail_wake: Arc::new(tokio::sync::Notify::new()),
+        recompute_wake: Arc::new(tokio::sync::Notify::new()),
         mailer,
     });
     // Years an administrator stored since: in force from the first request.

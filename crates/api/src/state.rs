@@ -44,6 +44,8 @@ pub struct Inner {
     pub wake: Arc<tokio::sync::Notify>,
     /// Wakes the sender: a message was queued.
     pub mail_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the recomputation: the holidays changed here.
+    pub recompute_wake: Arc<tokio::sync::Notify>,
     /// Delivers alert emails.
     pub mailer: Arc<dyn notifier::Mailer>,
     /// Holders of tokens checked recently, and tokens found unknown.

@@ -308,8 +308,8 @@ pub async fn store_year(
     check.build().map_err(|e| Invalid::field("body", format!("节假日数据有误：{e}"), e.to_string()))?;
     store::holidays::put(&state.db, region, year, toml, by, state.clock.now()).await?;
     refresh(state).await?;
-    // The worker moves the deadlines of the clocks this changes.
-    state.wake.notify_one();
+    // The worker's recomputation moves the deadlines of the clocks this changes.
+    state.recompute_wake.notify_one();
     tracing::info!(region, year, "holiday year stored");
     Ok(parsed)
 }

@@ -3,7 +3,8 @@
 //! queues their alerts (`clocks`, `alerts`), announces inspections that
 //! closed undone and sends the monthly summaries (`notices`), and delivers
 //! queued messages with retries (`outbox`), and deletes what has outlived
-//! its use (`housekeeping`).
+//! its use (`housekeeping`). When the holidays change, a loop of its own
+//! moves the deadlines of running clocks (`clocks::recompute_after_holidays`).
 //!
 //! Exactly once: a threshold is a row keyed (ticket, metric, percent),
 //! written in the transaction that queues its message, whose dedupe key is
@@ -71,19 +72,21 @@ impl TickReport {
     }
 }
 
-/// Take changed holidays in, process every due clock, the notices, then
-/// deliver every due message.
+/// Take changed holidays in (moving the clocks they move), process every
+/// due clock, the notices, then deliver every due message: what the three
+/// loops of [`run`] do, one after the other.
 pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
+    let moved = holidays(state).await?;
     let mut report = timer_tick(state).await?;
+    report.clocks += moved;
     let next = outbox::deliver(state, &mut report).await?;
     report.due_by(next);
     Ok(report)
 }
 
-/// A tick without delivery: holidays, clocks, notices and chores.
+/// A tick of the timer: clocks, notices and chores.
 async fn timer_tick(state: &AppState) -> Result<TickReport, DbErr> {
     let mut report = TickReport::default();
-    holidays(state, &mut report).await?;
     let next = clocks::process_due(state, &mut report).await?;
     report.due_by(next);
     if state.settings.inspection_alerts {
@@ -105,48 +108,53 @@ async fn timer_tick(state: &AppState) -> Result<TickReport, DbErr> {
 
 /// When the stored holiday years changed (here or on another instance):
 /// rebuild the calendars, and move the deadlines of running clocks, once
-/// for all instances.
-async fn holidays(state: &AppState, report: &mut TickReport) -> Result<(), DbErr> {
+/// for all instances. How many clocks moved.
+async fn holidays(state: &AppState) -> Result<usize, DbErr> {
     let to_db = |e: crate::service::Error| DbErr::Custom(e.to_string());
-    calendars::refresh(state).await.map_err(to_db)?;
-    if let Some(version) = calendars::claim_recompute(state).await.map_err(to_db)? {
-        let fingerprint = calendars::clock_inputs_changed(state).await.map_err(to_db)?;
-        let started = std::time::Instant::now();
-        let walked = state.calendars();
-        let affected = calendars::begin_walk(state, &walked).await.map_err(to_db)?;
-        let walk = clocks::recompute_after_holidays(state, &walked, affected, version).await?;
-        report.clocks += walk.moved;
-        // Recorded only once every clock is moved, and only by the latest
-        // walk: a start after a crash midway recomputes, and a newer walk
-        // records its own.
-        let latest = !calendars::superseded(state, version).await.map_err(to_db)?;
-        if walk.complete && latest {
-            calendars::record_clock_inputs(state, fingerprint.as_deref(), &walked).await.map_err(to_db)?;
-        }
-        tracing::info!(
-            moved = walk.moved,
-            complete = walk.complete && latest,
-            ?affected,
-            seconds = started.elapsed().as_secs_f64(),
-            "holidays changed: deadlines of running clocks moved"
-        );
+    if calendars::refresh(state).await.map_err(to_db)? {
+        // Thresholds of the new calendars may fall due sooner than the timer
+        // planned to look.
+        state.wake.notify_one();
     }
-    Ok(())
+    let Some(version) = calendars::claim_recompute(state).await.map_err(to_db)? else { return Ok(0) };
+    let fingerprint = calendars::clock_inputs_changed(state).await.map_err(to_db)?;
+    let started = std::time::Instant::now();
+    let walked = state.calendars();
+    let affected = calendars::begin_walk(state, &walked).await.map_err(to_db)?;
+    let walk = clocks::recompute_after_holidays(state, &walked, affected, version).await?;
+    // Recorded only once every clock is moved, and only by the latest
+    // walk: a start after a crash midway recomputes, and a newer walk
+    // records its own.
+    let latest = !calendars::superseded(state, version).await.map_err(to_db)?;
+    if walk.complete && latest {
+        calendars::record_clock_inputs(state, fingerprint.as_deref(), &walked).await.map_err(to_db)?;
+    }
+    tracing::info!(
+        moved = walk.moved,
+        complete = walk.complete && latest,
+        ?affected,
+        seconds = started.elapsed().as_secs_f64(),
+        "holidays changed: deadlines of running clocks moved"
+    );
+    Ok(walk.moved)
 }
 
-/// Run until cancelled: the timer (clocks, notices, chores) and the sender
-/// (the mail queue) each in a loop of its own, so that a slow mail server
-/// never makes a threshold late, nor a burst of thresholds the mail.
+/// Run until cancelled: the timer (clocks, notices, chores), the sender
+/// (the mail queue) and the recomputation (holidays) each in a loop of its
+/// own, so that a slow mail server never makes a threshold late, nor a
+/// burst of thresholds the mail, nor a walk over a million clocks either.
 pub async fn run(state: AppState, cancel: CancellationToken) {
     tracing::info!("SLA timer started");
-    tokio::join!(timer(state.clone(), cancel.clone()), sender(state, cancel));
+    tokio::join!(
+        timer(state.clone(), cancel.clone()),
+        sender(state.clone(), cancel.clone()),
+        recomputation(state, cancel)
+    );
 }
 
-/// Everything but delivery, then sleep until the next instant of interest,
-/// a change to any clock, or a jump of the (test) clock, looking every
-/// `calendar_poll_seconds` whether another instance changed the holidays.
+/// Everything but delivery and holidays, then sleep until the next instant
+/// of interest, a change to any clock, or a jump of the (test) clock.
 async fn timer(state: AppState, cancel: CancellationToken) {
-    let poll = Duration::from_secs(state.settings.calendar_poll_seconds.max(1));
     loop {
         let next = match timer_tick(&state).await {
             Ok(report) => {
@@ -164,9 +172,27 @@ async fn timer(state: AppState, cancel: CancellationToken) {
                 Some(Timestamp::from_unix(state.clock.now().unix() + 1))
             }
         };
-        let woke = sleep_until(&state, next, &cancel, &state.wake, state.clock.jumps(), Some(poll)).await;
-        if woke == Woke::Cancelled {
+        if sleep_until(&state, next, &cancel, &state.wake, state.clock.jumps()).await == Woke::Cancelled {
             return;
+        }
+    }
+}
+
+/// Move running clocks whenever the holidays changed, looking every
+/// `calendar_poll_seconds` whether another instance changed them, and at
+/// once when they changed here. A walk that failed midway (the database
+/// away) is taken up again by the next start, which finds the clocks'
+/// inputs unrecorded.
+async fn recomputation(state: AppState, cancel: CancellationToken) {
+    let poll = Duration::from_secs(state.settings.calendar_poll_seconds.max(1));
+    loop {
+        if let Err(e) = holidays(&state).await {
+            tracing::warn!(error = %e, "moving the clocks after a change of holidays failed");
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = state.recompute_wake.notified() => {}
+            () = tokio::time::sleep(poll) => {}
         }
     }
 }
@@ -183,7 +209,7 @@ async fn sender(state: AppState, cancel: CancellationToken) {
             }
         };
         // A manual clock's jumps wake the timer, which wakes the sender.
-        if sleep_until(&state, next, &cancel, &state.mail_wake, None, None).await == Woke::Cancelled {
+        if sleep_until(&state, next, &cancel, &state.mail_wake, None).await == Woke::Cancelled {
             return;
         }
     }
@@ -197,40 +223,25 @@ enum Woke {
 }
 
 /// Sleep until `next` (at most [`MAX_SLEEP`]), a wake-up, or one of
-/// `jumps` (a manual clock moved); every `poll`, ask whether another instance changed the
-/// holidays, and wake if it did.
+/// `jumps` (a manual clock moved).
 async fn sleep_until(
     state: &AppState,
     next: Option<Timestamp>,
     cancel: &CancellationToken,
     wake: &tokio::sync::Notify,
     jumps: Option<std::sync::Arc<tokio::sync::Notify>>,
-    poll: Option<Duration>,
 ) -> Woke {
     let until = next.map_or(MAX_SLEEP, |at| state.clock.until(at).min(MAX_SLEEP));
     let deadline = tokio::time::sleep(until);
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return Woke::Cancelled,
-            () = wake.notified() => return Woke::Due,
-            () = &mut deadline => return Woke::Due,
-            () = async {
-                match &jumps {
-                    Some(n) => n.notified().await,
-                    None => std::future::pending().await,
-                }
-            } => return Woke::Due,
-            () = async {
-                match poll {
-                    Some(p) => tokio::time::sleep(p).await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                if calendars::refresh(state).await.unwrap_or(false) {
-                    return Woke::Due;
-                }
+    tokio::select! {
+        () = cancel.cancelled() => Woke::Cancelled,
+        () = wake.notified() => Woke::Due,
+        () = deadline => Woke::Due,
+        () = async {
+            match &jumps {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
             }
-        }
+        } => Woke::Due,
     }
 }
