@@ -378,3 +378,56 @@ async fn a_threshold_falls_due_while_a_change_of_holidays_waits_to_be_walked() {
     stop.cancel();
     worker.await.expect("the worker stops");
 }
+
+/// A walk cut short (its connection to the database lost midway) is walked
+/// again by the instance that claimed it, without waiting for a restart.
+/// PostgreSQL only: there a session can stop the walk at one clock and cut
+/// the walk's connection while it waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_cut_short_is_walked_again() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = TestApp::spawn_with(Backend::Postgres, |s| s.calendar_poll_seconds = 1).await;
+    let (_, engineer) = app.user("engineer", None).await;
+    // Item 3 (5x8): the response moves from New Year's Day with 2027's holidays.
+    app.clock.set(sh("2026-12-31 17:50"));
+    let t = app.file(&engineer, json!({"line_item_id": app.item_id(3).await, "title": "跨年故障"})).await;
+    let id = t["id"].as_str().expect("id").to_owned();
+
+    let holder = sea_orm::Database::connect(&app.database_url).await.expect("connect");
+    let held = holder.begin().await.expect("begin");
+    held.execute_unprepared(&format!("SELECT 1 FROM clocks WHERE ticket_id = '{id}' FOR UPDATE"))
+        .await
+        .expect("the ticket's clocks held");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(api::worker::run(app.state.clone(), stop.clone()));
+    let (status, _) =
+        put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "application/toml", YEAR_2027).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The walk waits for the clocks held; its connection is then cut.
+    let waiting =
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    until("the walk to wait for the clocks", || async {
+        !holder
+            .query_all_raw(sea_orm::Statement::from_string(holder.get_database_backend(), waiting))
+            .await
+            .expect("read")
+            .is_empty()
+    })
+    .await;
+    let cut = format!("SELECT pg_terminate_backend(pid) FROM ({waiting}) AS w");
+    holder.execute_unprepared(&cut).await.expect("cut");
+    held.rollback().await.expect("let go");
+    until("the walk again", || moved(&app, &engineer, &id, "response")).await;
+    let trail =
+        app.call(Method::GET, &format!("/v1/tickets/{id}/events"), &engineer, None, StatusCode::OK).await;
+    let moves = trail.as_array().expect("trail").iter().filter(|e| e["action"] == "deadline_moved").count();
+    assert_eq!(moves, 3, "each clock moved once: {trail}");
+    assert_eq!(
+        instant(&clock(&app.ticket(&engineer, &id).await, "response")["deadline"]),
+        sh("2027-01-04 09:20")
+    );
+    stop.cancel();
+    worker.await.expect("the worker stops");
+}

@@ -76,7 +76,7 @@ impl TickReport {
 /// due clock, the notices, then deliver every due message: what the three
 /// loops of [`run`] do, one after the other.
 pub async fn tick(state: &AppState) -> Result<TickReport, DbErr> {
-    let moved = holidays(state).await?;
+    let moved = holidays(state, &mut None).await?;
     let mut report = timer_tick(state).await?;
     report.clocks += moved;
     let next = outbox::deliver(state, &mut report).await?;
@@ -109,14 +109,26 @@ async fn timer_tick(state: &AppState) -> Result<TickReport, DbErr> {
 /// When the stored holiday years changed (here or on another instance):
 /// rebuild the calendars, and move the deadlines of running clocks, once
 /// for all instances. How many clocks moved.
-async fn holidays(state: &AppState) -> Result<usize, DbErr> {
+///
+/// `unfinished` holds the version whose walk this instance claimed and has
+/// not finished (the database went away midway): it is walked again unless
+/// a newer version was claimed since, here or elsewhere.
+async fn holidays(state: &AppState, unfinished: &mut Option<i64>) -> Result<usize, DbErr> {
     let to_db = |e: crate::service::Error| DbErr::Custom(e.to_string());
     if calendars::refresh(state).await.map_err(to_db)? {
         // Thresholds of the new calendars may fall due sooner than the timer
         // planned to look.
         state.wake.notify_one();
     }
-    let Some(version) = calendars::claim_recompute(state).await.map_err(to_db)? else { return Ok(0) };
+    let version = match (calendars::claim_recompute(state).await.map_err(to_db)?, *unfinished) {
+        (Some(claimed), _) => claimed,
+        (None, Some(v)) if !calendars::superseded(state, v).await.map_err(to_db)? => v,
+        _ => {
+            *unfinished = None;
+            return Ok(0);
+        }
+    };
+    *unfinished = Some(version);
     let fingerprint = calendars::clock_inputs_changed(state).await.map_err(to_db)?;
     let started = std::time::Instant::now();
     let walked = state.calendars();
@@ -129,6 +141,7 @@ async fn holidays(state: &AppState) -> Result<usize, DbErr> {
     if walk.complete && latest {
         calendars::record_clock_inputs(state, fingerprint.as_deref(), &walked).await.map_err(to_db)?;
     }
+    *unfinished = None;
     tracing::info!(
         moved = walk.moved,
         complete = walk.complete && latest,
@@ -181,13 +194,13 @@ async fn timer(state: AppState, cancel: CancellationToken) {
 /// Move running clocks whenever the holidays changed, looking every
 /// `calendar_poll_seconds` whether another instance changed them, and at
 /// once when they changed here. A walk that failed midway (the database
-/// away) is taken up again by the next start, which finds the clocks'
-/// inputs unrecorded.
+/// away) is walked again at the next look: its claim is this instance's.
 async fn recomputation(state: AppState, cancel: CancellationToken) {
     let poll = Duration::from_secs(state.settings.calendar_poll_seconds.max(1));
+    let mut unfinished = None;
     loop {
-        if let Err(e) = holidays(&state).await {
-            tracing::warn!(error = %e, "moving the clocks after a change of holidays failed");
+        if let Err(e) = holidays(&state, &mut unfinished).await {
+            tracing::warn!(error = %e, ?unfinished, "moving the clocks after a change of holidays failed; trying again");
         }
         tokio::select! {
             () = cancel.cancelled() => return,
