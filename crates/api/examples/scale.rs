@@ -72,28 +72,60 @@ const WORDS: [&str; 8] = [
 
 // ---------------------------------------------------------------- arguments
 
-#[derive(Debug, Clone)]
+/// One size of the scale benchmark (`--help` lists the flags).
+#[derive(Clone, Debug, clap::Parser)]
+#[command(about = "Scale benchmark: timers, recomputation, reports and reads at N tickets")]
 struct Args {
+    /// `bench` drives; `serve` and `report` are the child processes it starts.
+    #[arg(long, default_value = "bench", value_parser = ["bench", "serve", "report"])]
     role: String,
+    #[arg(long, default_value = "postgres", value_parser = ["postgres", "sqlite"])]
     backend: String,
+    /// Tickets stored (a third of them open, with three running clocks each).
+    #[arg(long, default_value_t = 100_000)]
     clocks: u64,
+    #[arg(long, default_value_t = 60)]
     idle_seconds: u64,
+    /// Clocks falling due within one minute in the lateness phase.
+    #[arg(long, default_value_t = 10_000)]
     lateness: u64,
+    /// Alerts due at one instant in the sender phase.
+    #[arg(long, default_value_t = 2_000)]
     burst: u64,
+    #[arg(long, default_value_t = 20)]
     reads_seconds: u64,
+    /// Filings a second by each of the 8 filing clients during the recomputation.
+    #[arg(long, default_value_t = 25)]
     filing_rate: u64,
     /// Seconds of filing before the recomputation starts (the control).
+    #[arg(long, default_value_t = 20)]
     filing_alone_seconds: u64,
-    import_jobs: usize,
+    /// Import jobs at once (default: 2 on PostgreSQL, 1 on SQLite).
+    #[arg(long)]
+    import_jobs: Option<usize>,
+    /// Seconds a phase may take before it is given up.
+    #[arg(long = "phase-timeout", default_value_t = 900)]
     timeout: u64,
     /// Keep the PostgreSQL database after the run (to EXPLAIN its queries).
+    #[arg(long)]
     keep_db: bool,
+    /// The database (child roles).
+    #[arg(long, default_value = "")]
     db: String,
+    /// The wall instant the virtual time starts from (child roles).
+    #[arg(long, default_value_t = 0)]
     epoch_ns: i128,
+    /// The SMTP sink (child roles).
+    #[arg(long, default_value = "")]
     smtp: String,
+    /// The report's period (`report` role).
+    #[arg(long, default_value = "month", value_parser = ["month", "year"])]
     period: String,
+    /// Tickets stored (`report` role).
+    #[arg(long, default_value_t = 0)]
     tickets: u64,
     /// The phases to run after the import (`--phases reads,recompute`); all when not given.
+    #[arg(long, value_delimiter = ',', value_parser = PHASES)]
     phases: Vec<String>,
 }
 
@@ -104,49 +136,10 @@ impl Args {
     fn wants(&self, phase: &str) -> bool {
         self.phases.is_empty() || self.phases.iter().any(|p| p == phase)
     }
-}
 
-fn args() -> anyhow::Result<Args> {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let get = |name: &str| argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).cloned();
-    let num = |name: &str, default: u64| -> anyhow::Result<u64> {
-        get(name)
-            .map(|v| v.parse().with_context(|| format!("{name} {v}")))
-            .transpose()
-            .map(|v| v.unwrap_or(default))
-    };
-    let backend = get("--backend").unwrap_or_else(|| "postgres".into());
-    if !matches!(backend.as_str(), "postgres" | "sqlite") {
-        bail!("--backend {backend}: postgres or sqlite");
+    fn import_jobs(&self) -> usize {
+        self.import_jobs.unwrap_or(if self.backend == "postgres" { 2 } else { 1 })
     }
-    Ok(Args {
-        role: get("--role").unwrap_or_else(|| "bench".into()),
-        import_jobs: num("--import-jobs", if backend == "postgres" { 2 } else { 1 })? as usize,
-        backend,
-        clocks: num("--clocks", 100_000)?,
-        idle_seconds: num("--idle-seconds", 60)?,
-        lateness: num("--lateness", 10_000)?,
-        burst: num("--burst", 2_000)?,
-        reads_seconds: num("--reads-seconds", 20)?,
-        filing_rate: num("--filing-rate", 25)?,
-        filing_alone_seconds: num("--filing-alone-seconds", 20)?,
-        timeout: num("--phase-timeout", 900)?,
-        keep_db: argv.iter().any(|a| a == "--keep-db"),
-        db: get("--db").unwrap_or_default(),
-        epoch_ns: get("--epoch-ns").map(|v| v.parse()).transpose()?.unwrap_or(0),
-        smtp: get("--smtp").unwrap_or_default(),
-        period: get("--period").unwrap_or_else(|| "month".into()),
-        tickets: num("--tickets", 0)?,
-        phases: phases(get("--phases").as_deref())?,
-    })
-}
-
-fn phases(list: Option<&str>) -> anyhow::Result<Vec<String>> {
-    let phases: Vec<String> = list.iter().flat_map(|l| l.split(',')).map(|p| p.trim().to_owned()).collect();
-    if let Some(p) = phases.iter().find(|p| !PHASES.contains(&p.as_str())) {
-        bail!("--phases: {p} is none of {}", PHASES.join(", "));
-    }
-    Ok(phases)
 }
 
 #[allow(clippy::print_stdout)]
@@ -319,7 +312,7 @@ fn clock_ticks() -> u64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = args()?;
+    let args = <Args as clap::Parser>::parse();
     match args.role.as_str() {
         "serve" => serve_role(&args).await,
         "report" => report_role(&args).await,
@@ -805,7 +798,7 @@ async fn bench_on(args: &Args, url: &str) -> anyhow::Result<()> {
 
     // Idle with 10,000 running clocks (the first 10,000 tickets hold 3,334 open).
     if n > SMALL && args.wants("idle") {
-        let secs = import_range(&run.state, &run.admin, &run.plan, 0, SMALL, args.import_jobs).await?;
+        let secs = import_range(&run.state, &run.admin, &run.plan, 0, SMALL, args.import_jobs()).await?;
         run.tickets = SMALL;
         note(&format!("{SMALL} tickets imported in {secs:.1} s"));
         let (child, startup) = spawn_serve(url, clock.epoch_ns, &run.sink.url()).await?;
@@ -815,7 +808,7 @@ async fn bench_on(args: &Args, url: &str) -> anyhow::Result<()> {
         stop(child).await;
     }
     let from = run.tickets;
-    let secs = import_range(&run.state, &run.admin, &run.plan, from, n, args.import_jobs).await?;
+    let secs = import_range(&run.state, &run.admin, &run.plan, from, n, args.import_jobs()).await?;
     run.tickets = n;
     if run.db.get_database_backend() == DbBackend::Postgres {
         run.db.execute_unprepared("ANALYZE").await?;
