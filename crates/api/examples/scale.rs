@@ -3,6 +3,7 @@
 //! started on it in a child process, and one line per figure.
 //!
 //! `cargo run --release -p api --example scale -- --backend postgres|sqlite --clocks N [--idle-seconds S] [--reads-seconds S] [--filing-alone-seconds S] [--phases idle,lateness,sender,reads,recompute,reports] [--keep-db]`
+//! (`--help` lists every flag.)
 //!
 //! `--phases` runs only the phases named (after the import, which always
 //! runs): for a quick look at one figure. All of them by default.
@@ -21,7 +22,8 @@
 //! within one minute: to the outbox and to an SMTP sink), `sender` (a burst
 //! through the sender beside the sink's own rate), `reads` (32 clients, every
 //! list filter and single reads), `recompute` (a holiday added over HTTP
-//! while 8 clients file; then `recompute_ahead`, next year's holidays
+//! while 8 clients file and 200 alerts fall due, `recompute_alerts` their
+//! lateness; then `recompute_ahead`, next year's holidays
 //! uploaded a month ahead), `report` (month and year, JSON, CSV and XLSX, each
 //! period in a child process of its own for its peak memory).
 //!
