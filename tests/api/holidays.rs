@@ -319,6 +319,17 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl
     panic!("waited in vain for {what}");
 }
 
+/// Start the worker's loops (as `itsm serve` does), then upload 2027's
+/// holidays: what stops the loops, and their task.
+async fn worker_then_2027(app: &TestApp) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(api::worker::run(app.state.clone(), stop.clone()));
+    let (status, _) =
+        put(app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "application/toml", YEAR_2027).await;
+    assert_eq!(status, StatusCode::OK);
+    (stop, worker)
+}
+
 /// The walk over running clocks after a change of holidays runs beside the
 /// timer, not inside it: while the walk waits, a threshold falling due is
 /// still announced, and the walk then moves its clocks. Only PostgreSQL can
@@ -354,11 +365,7 @@ async fn a_threshold_falls_due_while_a_change_of_holidays_waits_to_be_walked() {
     held.execute_unprepared("SELECT value FROM service_facts WHERE key = 'calendar_recomputed' FOR UPDATE")
         .await
         .expect("held");
-    let stop = tokio_util::sync::CancellationToken::new();
-    let worker = tokio::spawn(api::worker::run(app.state.clone(), stop.clone()));
-    let (status, _) =
-        put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "application/toml", YEAR_2027).await;
-    assert_eq!(status, StatusCode::OK);
+    let (stop, worker) = worker_then_2027(&app).await;
 
     app.clock.advance(900);
     until("the response warning", || async { !app.smtp.messages().is_empty() }).await;
@@ -399,11 +406,7 @@ async fn a_walk_cut_short_is_walked_again() {
     held.execute_unprepared(&format!("SELECT 1 FROM clocks WHERE ticket_id = '{id}' FOR UPDATE"))
         .await
         .expect("the ticket's clocks held");
-    let stop = tokio_util::sync::CancellationToken::new();
-    let worker = tokio::spawn(api::worker::run(app.state.clone(), stop.clone()));
-    let (status, _) =
-        put(&app, &app.admin_token, "/v1/calendars/holidays/cn/2027", "application/toml", YEAR_2027).await;
-    assert_eq!(status, StatusCode::OK);
+    let (stop, worker) = worker_then_2027(&app).await;
 
     // The walk waits for the clocks held; its connection is then cut.
     let waiting =

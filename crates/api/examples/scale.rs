@@ -1447,13 +1447,7 @@ async fn recompute(run: &Run, child: &Child) -> anyhow::Result<()> {
         over_100ms(&during),
     ));
     let late = sorted(queued.values().map(|(due, at)| lateness_ms(run, *due, *at)).collect());
-    figure(&format!(
-        "recompute_alerts due={n} queued={} p50_ms={:.0} p99_ms={:.0} max_ms={:.0}",
-        late.len(),
-        percentile(&late, 0.5),
-        percentile(&late, 0.99),
-        late.last().copied().unwrap_or(f64::NAN),
-    ));
+    figure(&format!("recompute_alerts due={n} queued={} {}", late.len(), spread("", &late)));
     recompute_ahead(run, child, inputs_before).await
 }
 
