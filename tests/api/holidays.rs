@@ -321,7 +321,9 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl
 
 /// Start the worker's loops (as `itsm serve` does), then upload 2027's
 /// holidays: what stops the loops, and their task.
-async fn worker_then_2027(app: &TestApp) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+async fn worker_then_2027(
+    app: &TestApp,
+) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
     let stop = tokio_util::sync::CancellationToken::new();
     let worker = tokio::spawn(api::worker::run(app.state.clone(), stop.clone()));
     let (status, _) =
@@ -433,4 +435,81 @@ async fn a_walk_cut_short_is_walked_again() {
     );
     stop.cancel();
     worker.await.expect("the worker stops");
+}
+
+/// Sessions of this test's database waiting for a lock.
+async fn lock_waiters(db: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("read");
+    row.expect("a row").try_get("", "n").expect("n")
+}
+
+/// A walk overtaken: while a batch of an older walk waits for a clock, a
+/// newer change made on another instance puts the clock back where it was.
+/// The newer walk begins only once that batch is written, so that the
+/// clock ends where the newer holidays put it, not where the older batch
+/// wrote it after the newer walk had passed it by as already right.
+/// PostgreSQL only (two instances on one database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_change_made_elsewhere_waits_for_the_older_walks_batch() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = TestApp::spawn_with(Backend::Postgres, |s| s.calendar_poll_seconds = 1).await;
+    let other = app.another(|s| s.calendar_poll_seconds = 1).await;
+    let (_, engineer) = app.user("engineer", None).await;
+    for instance in [&app, &other] {
+        instance.clock.set(sh("2026-12-31 17:50"));
+    }
+    // First a 2027 whose holidays are in October, walked; then item 3 (5x8):
+    // its response is due on New Year's Day 09:20, a working day.
+    let october = YEAR_2027.replace("2027-01-01", "2027-10-01").replace("2027-01-03", "2027-10-03");
+    let path = "/v1/calendars/holidays/cn/2027";
+    assert_eq!(put(&app, &app.admin_token, path, "application/toml", &october).await.0, StatusCode::OK);
+    app.tick().await;
+    let t = app.file(&engineer, json!({"line_item_id": app.item_id(3).await, "title": "跨年故障"})).await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    assert_eq!(instant(&clock(&t, "response")["deadline"]), sh("2027-01-01 09:20"));
+
+    // New Year's Day off (the response moves to Monday 01-04): its walk waits at the clock.
+    let holder = sea_orm::Database::connect(&app.database_url).await.expect("connect");
+    let held = holder.begin().await.expect("begin");
+    held.execute_unprepared(&format!("SELECT 1 FROM clocks WHERE ticket_id = '{id}' FOR UPDATE"))
+        .await
+        .expect("the ticket's clocks held");
+    let (stop, worker) = worker_then_2027(&app).await;
+    until("the older walk to wait for the clocks", || async { lock_waiters(&holder).await >= 1 }).await;
+
+    // Then, on the other instance, October's 2027 again.
+    let stop_other = tokio_util::sync::CancellationToken::new();
+    let other_worker = tokio::spawn(api::worker::run(other.state.clone(), stop_other.clone()));
+    assert_eq!(put(&other, &other.admin_token, path, "application/toml", &october).await.0, StatusCode::OK);
+    // The newer claim waits for the batch; before it did not, and the newer
+    // walk, finding the clock where its holidays put it, ran to its end.
+    let basis = || async {
+        api::store::facts::get(&app.state.db, "clock_inputs_basis").await.expect("read").is_some()
+    };
+    until("the newer claim to wait, or its walk to end", || async {
+        lock_waiters(&holder).await >= 2 || basis().await
+    })
+    .await;
+    held.rollback().await.expect("let go");
+    until("the walks to settle", || async { basis().await && moved(&app, &engineer, &id, "response").await })
+        .await;
+
+    let sql = format!("SELECT deadline FROM clocks WHERE ticket_id = '{id}' AND metric = 'response'");
+    let row = holder.query_one_raw(sea_orm::Statement::from_string(holder.get_database_backend(), sql)).await;
+    let deadline: i64 = row.expect("read").expect("the clock").try_get("", "deadline").expect("deadline");
+    assert_eq!(
+        sla_engine::Timestamp::from_unix(deadline),
+        sh("2027-01-01 09:20"),
+        "where the newer holidays put it"
+    );
+    for (task, cancel) in [(worker, stop), (other_worker, stop_other)] {
+        cancel.cancel();
+        task.await.expect("the worker stops");
+    }
 }

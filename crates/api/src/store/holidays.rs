@@ -2,7 +2,9 @@
 //! every instance its calendars are out of date.
 
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use sla_engine::Timestamp;
 use uuid::Uuid;
 
@@ -82,6 +84,16 @@ const DONE: &str = "calendar_recomputed";
 /// The calendar version whose recomputation was last claimed (0: none).
 pub async fn claimed_recompute(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     Ok(super::facts::get(db, DONE).await?.and_then(|x| x.parse().ok()).unwrap_or(0))
+}
+
+/// As [`claimed_recompute`], read inside `txn` and, on PostgreSQL, held
+/// there (a shared row lock) until it ends: no newer version can be
+/// claimed meanwhile, so that what `txn` writes for the version read is
+/// never written over a newer walk's moves.
+pub async fn claimed_recompute_held(txn: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let query = service_fact::Entity::find_by_id(DONE.to_owned());
+    let query = if super::is_postgres(txn) { query.lock_shared() } else { query };
+    Ok(query.one(txn).await?.and_then(|f| f.value.parse().ok()).unwrap_or(0))
 }
 
 /// Claim the recomputation of clocks for calendar version `v`: true for the

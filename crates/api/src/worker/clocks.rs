@@ -15,7 +15,7 @@ use super::TickReport;
 use super::alerts::{self, Due};
 use crate::domain::clock::{StoredClock, is_unrecorded, next_at};
 use crate::domain::ticket::{AlertLevel, EventKind, Ticket};
-use crate::service::calendars::{self, Affected};
+use crate::service::calendars::Affected;
 use crate::service::{tickets, withdrawals};
 use crate::settings::DutyPercent;
 use crate::state::AppState;
@@ -261,15 +261,15 @@ pub async fn recompute_after_holidays(
     let mut moved = 0;
     while let Some(clocks) = stale.recv().await {
         for batch in clocks.chunks(MOVE_BATCH) {
-            // A newer change was claimed (here or on another instance): its
-            // walk looks at every clock, and this one would undo its moves.
-            if calendars::superseded(state, version).await.map_err(db_err)? {
+            let started = std::time::Instant::now();
+            let Some(n) = move_with_retry(state, calendars, batch, &names, version).await? else {
+                // A newer change was claimed (here or on another instance):
+                // its walk looks at every clock, and this one would undo its moves.
                 drop(stale);
                 walker.await.map_err(db_err)??;
                 return Ok(Walk { moved, complete: false });
-            }
-            let started = std::time::Instant::now();
-            moved += move_with_retry(state, calendars, batch, &names).await?;
+            };
+            moved += n;
             rest(state.settings.recompute_duty_percent, started.elapsed()).await;
         }
     }
@@ -381,32 +381,41 @@ async fn move_with_retry(
     calendars: &CalendarSet,
     clocks: &[ClockKey],
     names: &[String],
-) -> Result<usize, DbErr> {
+    version: i64,
+) -> Result<Option<usize>, DbErr> {
     let mut attempt = 0;
     loop {
-        match move_batch(state, calendars, clocks, names).await {
+        match move_batch(state, calendars, clocks, names, version).await {
             Err(e) if store::is_lost_race(&e) && attempt < 5 => attempt += 1,
             result => return result,
         }
     }
 }
 
-/// Rewrite `clocks` (those still unmet, of the calendars `names`): each
-/// locked and read again, so that an action taken since the walk read it
-/// is built on, not overwritten. Nothing else is locked (on PostgreSQL a
-/// row lock is a write to the row's page): an action that takes a trail
-/// position first makes this batch try again, and one that comes second
-/// tries again itself.
+/// Rewrite `clocks` (those still unmet, of the calendars `names`), as the
+/// walk of holiday version `version`: each locked and read again, so that
+/// an action taken since the walk read it is built on, not overwritten.
+/// Besides them only the claim is held (shared, on PostgreSQL a row lock
+/// is a write to the row's page): an action that takes a trail position
+/// first makes this batch try again, and one that comes second tries again
+/// itself. How many moved; `None` when a newer version was claimed, and
+/// nothing was written.
 async fn move_batch(
     state: &AppState,
     calendars: &CalendarSet,
     clocks: &[ClockKey],
     names: &[String],
-) -> Result<usize, DbErr> {
+    version: i64,
+) -> Result<Option<usize>, DbErr> {
     let now = state.clock.now();
     let ids = ticket_ids(clocks.iter().map(|(id, _)| *id));
     let txn = state.db.begin().await?;
     store::commit_without_waiting_for_disk(&txn).await?;
+    // Held until this batch commits: the claim of a newer change waits for
+    // it, so that its walk, which reads every clock, comes after these moves.
+    if store::holidays::claimed_recompute_held(&txn).await? > version {
+        return Ok(None);
+    }
     let tickets = store::tickets::find_many(&txn, &ids, false).await?;
     let claimed = store::clocks::unmet_of(&txn, clocks, names).await?;
     let recorded = store::clocks::recorded_alerts_of(&txn, &ids).await?;
@@ -440,7 +449,7 @@ async fn move_batch(
     store::trail::append_many(&txn, &events).await?;
     txn.commit().await?;
     state.wake.notify_one();
-    Ok(events.len())
+    Ok(Some(events.len()))
 }
 
 /// A `deadline_moved` row on the trail of each clock whose deadline moved.
