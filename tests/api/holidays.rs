@@ -319,6 +319,19 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, mut done: impl
     panic!("waited in vain for {what}");
 }
 
+/// Another session of `app`'s database, holding the clocks of ticket `id`
+/// until the transaction returned beside it ends.
+async fn hold_clocks(app: &TestApp, id: &str) -> (sea_orm::DatabaseConnection, sea_orm::DatabaseTransaction) {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let holder = sea_orm::Database::connect(&app.database_url).await.expect("connect");
+    let held = holder.begin().await.expect("begin");
+    held.execute_unprepared(&format!("SELECT 1 FROM clocks WHERE ticket_id = '{id}' FOR UPDATE"))
+        .await
+        .expect("the ticket's clocks held");
+    (holder, held)
+}
+
 /// Start the worker's loops (as `itsm serve` does), then upload 2027's
 /// holidays: what stops the loops, and their task.
 async fn worker_then_2027(
@@ -394,7 +407,7 @@ async fn a_threshold_falls_due_while_a_change_of_holidays_waits_to_be_walked() {
 /// the walk's connection while it waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_walk_cut_short_is_walked_again() {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use sea_orm::ConnectionTrait;
 
     let app = TestApp::spawn_with(Backend::Postgres, |s| s.calendar_poll_seconds = 1).await;
     let (_, engineer) = app.user("engineer", None).await;
@@ -403,11 +416,7 @@ async fn a_walk_cut_short_is_walked_again() {
     let t = app.file(&engineer, json!({"line_item_id": app.item_id(3).await, "title": "跨年故障"})).await;
     let id = t["id"].as_str().expect("id").to_owned();
 
-    let holder = sea_orm::Database::connect(&app.database_url).await.expect("connect");
-    let held = holder.begin().await.expect("begin");
-    held.execute_unprepared(&format!("SELECT 1 FROM clocks WHERE ticket_id = '{id}' FOR UPDATE"))
-        .await
-        .expect("the ticket's clocks held");
+    let (holder, held) = hold_clocks(&app, &id).await;
     let (stop, worker) = worker_then_2027(&app).await;
 
     // The walk waits for the clocks held; its connection is then cut.
@@ -456,7 +465,7 @@ async fn lock_waiters(db: &sea_orm::DatabaseConnection) -> i64 {
 /// PostgreSQL only (two instances on one database).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_change_made_elsewhere_waits_for_the_older_walks_batch() {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use sea_orm::ConnectionTrait;
 
     let app = TestApp::spawn_with(Backend::Postgres, |s| s.calendar_poll_seconds = 1).await;
     let other = app.another(|s| s.calendar_poll_seconds = 1).await;
@@ -475,11 +484,7 @@ async fn a_newer_change_made_elsewhere_waits_for_the_older_walks_batch() {
     assert_eq!(instant(&clock(&t, "response")["deadline"]), sh("2027-01-01 09:20"));
 
     // New Year's Day off (the response moves to Monday 01-04): its walk waits at the clock.
-    let holder = sea_orm::Database::connect(&app.database_url).await.expect("connect");
-    let held = holder.begin().await.expect("begin");
-    held.execute_unprepared(&format!("SELECT 1 FROM clocks WHERE ticket_id = '{id}' FOR UPDATE"))
-        .await
-        .expect("the ticket's clocks held");
+    let (holder, held) = hold_clocks(&app, &id).await;
     let (stop, worker) = worker_then_2027(&app).await;
     until("the older walk to wait for the clocks", || async { lock_waiters(&holder).await >= 1 }).await;
 
