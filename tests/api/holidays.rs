@@ -46,9 +46,9 @@ async fn a_year_uploaded_while_a_clock_runs_moves_its_deadline(app: TestApp) {
     let (_, engineer) = app.user("engineer", None).await;
     app.user_with_email("manager", None, Some("supplier@example.org")).await;
     // A second instance on the same PostgreSQL database, which hears of the
-    // change only through the database.
+    // change only through the database (here: at a tick, not by its poll).
     let other = match app.backend() {
-        Backend::Postgres => Some(app.another(|_| {}).await),
+        Backend::Postgres => Some(app.another(|s| s.calendar_poll_seconds = 3600).await),
         Backend::Sqlite => None,
     };
     // Item 3 (5x8, respond in 30 working minutes), Thursday 2026-12-31 17:50:
@@ -420,17 +420,8 @@ async fn a_walk_cut_short_is_walked_again() {
     let (stop, worker) = worker_then_2027(&app).await;
 
     // The walk waits for the clocks held; its connection is then cut.
-    let waiting =
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    until("the walk to wait for the clocks", || async {
-        !holder
-            .query_all_raw(sea_orm::Statement::from_string(holder.get_database_backend(), waiting))
-            .await
-            .expect("read")
-            .is_empty()
-    })
-    .await;
-    let cut = format!("SELECT pg_terminate_backend(pid) FROM ({waiting}) AS w");
+    until("the walk to wait for the clocks", || async { lock_waiters(&holder).await >= 1 }).await;
+    let cut = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {WAITING}");
     holder.execute_unprepared(&cut).await.expect("cut");
     held.rollback().await.expect("let go");
     until("the walk again", || moved(&app, &engineer, &id, "response")).await;
@@ -446,10 +437,13 @@ async fn a_walk_cut_short_is_walked_again() {
     worker.await.expect("the worker stops");
 }
 
+/// The sessions of `pg_stat_activity` on this test's database waiting for a lock.
+const WAITING: &str = "datname = current_database() AND wait_event_type = 'Lock'";
+
 /// Sessions of this test's database waiting for a lock.
 async fn lock_waiters(db: &sea_orm::DatabaseConnection) -> i64 {
     use sea_orm::ConnectionTrait;
-    let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let sql = format!("SELECT count(*) AS n FROM pg_stat_activity WHERE {WAITING}");
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
         .await
@@ -465,8 +459,6 @@ async fn lock_waiters(db: &sea_orm::DatabaseConnection) -> i64 {
 /// PostgreSQL only (two instances on one database).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_change_made_elsewhere_waits_for_the_older_walks_batch() {
-    use sea_orm::ConnectionTrait;
-
     let app = TestApp::spawn_with(Backend::Postgres, |s| s.calendar_poll_seconds = 1).await;
     let other = app.another(|s| s.calendar_poll_seconds = 1).await;
     let (_, engineer) = app.user("engineer", None).await;
@@ -505,11 +497,8 @@ async fn a_newer_change_made_elsewhere_waits_for_the_older_walks_batch() {
     until("the walks to settle", || async { basis().await && moved(&app, &engineer, &id, "response").await })
         .await;
 
-    let sql = format!("SELECT deadline FROM clocks WHERE ticket_id = '{id}' AND metric = 'response'");
-    let row = holder.query_one_raw(sea_orm::Statement::from_string(holder.get_database_backend(), sql)).await;
-    let deadline: i64 = row.expect("read").expect("the clock").try_get("", "deadline").expect("deadline");
     assert_eq!(
-        sla_engine::Timestamp::from_unix(deadline),
+        stored_response_deadline(&holder, &id).await,
         sh("2027-01-01 09:20"),
         "where the newer holidays put it"
     );
@@ -517,4 +506,62 @@ async fn a_newer_change_made_elsewhere_waits_for_the_older_walks_batch() {
         cancel.cancel();
         task.await.expect("the worker stops");
     }
+}
+
+/// An instance without the timer (`timer_enabled = false`, answering the
+/// API only) takes holidays changed on another within its poll, without a
+/// tick: its answers compute deadlines with them. PostgreSQL only (two
+/// instances on one database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_without_the_timer_follows_holidays_changed_elsewhere() {
+    let app = TestApp::spawn_with(Backend::Postgres, |s| s.calendar_poll_seconds = 1).await;
+    assert!(!app.state.settings.timer_enabled);
+    let other = app.another(|_| {}).await;
+    let (_, engineer) = app.user("engineer", None).await;
+    app.clock.set(sh("2026-12-31 17:50"));
+    let t = app.file(&engineer, json!({"line_item_id": app.item_id(3).await, "title": "跨年故障"})).await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    assert_eq!(instant(&clock(&t, "response")["deadline"]), sh("2027-01-01 09:20"));
+
+    let path = "/v1/calendars/holidays/cn/2027";
+    assert_eq!(put(&other, &other.admin_token, path, "application/toml", YEAR_2027).await.0, StatusCode::OK);
+    until("this instance to take the new holidays", || async {
+        let now = app.ticket(&engineer, &id).await;
+        instant(&clock(&now, "response")["deadline"]) == sh("2027-01-04 09:20")
+    })
+    .await;
+}
+
+/// Stopping the service abandons a walk that waits (its open batch rolls
+/// back; the next start recomputes): `itsm serve` does not wait for it.
+/// PostgreSQL only: there a session can hold the walk at a clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_does_not_wait_for_a_walk() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (_, engineer) = app.user("engineer", None).await;
+    app.clock.set(sh("2026-12-31 17:50"));
+    let t = app.file(&engineer, json!({"line_item_id": app.item_id(3).await, "title": "跨年故障"})).await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    let (holder, held) = hold_clocks(&app, &id).await;
+    let (stop, worker) = worker_then_2027(&app).await;
+    until("the walk to wait for the clocks", || async { lock_waiters(&holder).await >= 1 }).await;
+
+    stop.cancel();
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), worker).await;
+    assert!(stopped.is_ok(), "the worker stopped while its walk still waited");
+    held.rollback().await.expect("let go");
+    assert!(!moved(&app, &engineer, &id, "response").await, "the abandoned batch wrote nothing");
+    assert_eq!(stored_response_deadline(&holder, &id).await, sh("2027-01-01 09:20"));
+    let restarted = app.another(|_| {}).await;
+    assert!(restarted.recomputed_clocks.is_some_and(|n| n > 0), "the next start recomputes");
+    assert_eq!(stored_response_deadline(&holder, &id).await, sh("2027-01-04 09:20"));
+}
+
+/// The response deadline stored for ticket `id` (not computed afresh, as an answer is).
+async fn stored_response_deadline(db: &sea_orm::DatabaseConnection, id: &str) -> sla_engine::Timestamp {
+    use sea_orm::ConnectionTrait;
+    let sql = format!("SELECT deadline FROM clocks WHERE ticket_id = '{id}' AND metric = 'response'");
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await;
+    let deadline: i64 = row.expect("read").expect("the clock").try_get("", "deadline").expect("deadline");
+    sla_engine::Timestamp::from_unix(deadline)
 }

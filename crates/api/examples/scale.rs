@@ -1497,7 +1497,7 @@ async fn walked(
     loop {
         let left = count(&run.db, left_sql, vec![monday.into(), put_v.into()]).await?;
         if left == 0 || timed_out() {
-            return Ok((timed_out(), left, Instant::now()));
+            return Ok((left > 0, left, Instant::now()));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

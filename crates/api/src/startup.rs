@@ -89,7 +89,7 @@ async fn recompute_if_changed(state: &AppState) -> anyhow::Result<Option<usize>>
     let started = std::time::Instant::now();
     let recomputed =
         crate::worker::clocks::recompute_running(state).await.context("cannot recompute running clocks")?;
-    crate::service::calendars::record_clock_inputs(state, Some(&fingerprint), &state.calendars())
+    crate::service::calendars::record_clock_inputs(state, Some(&fingerprint), &state.calendars(), None)
         .await
         .map_err(service)?;
     tracing::info!(
@@ -237,10 +237,11 @@ pub async fn serve(
     metrics: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let timer = state
-        .settings
-        .timer_enabled
-        .then(|| tokio::spawn(crate::worker::run(state.clone(), shutdown.clone())));
+    let timer = if state.settings.timer_enabled {
+        tokio::spawn(crate::worker::run(state.clone(), shutdown.clone()))
+    } else {
+        tokio::spawn(crate::worker::follow_calendars(state.clone(), shutdown.clone()))
+    };
     let limits = connection_limits(&state.settings);
     let scrapes = metrics.map(|listener| {
         let router = crate::http::routes_ops::metrics_router(state.clone());
@@ -249,9 +250,7 @@ pub async fn serve(
     let app = crate::http::router_with(state, crate::web::router());
     let served = crate::http::server::serve(listener, app, limits, shutdown.clone()).await;
     shutdown.cancel();
-    if let Some(t) = timer {
-        let _ = t.await;
-    }
+    let _ = timer.await;
     if let Some(s) = scrapes {
         let _ = s.await;
     }

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use catalog::{CalendarInputs, HolidaySource, HolidayYear, parse_holiday_year};
 use chrono::{Datelike, Days, NaiveDate};
+use sea_orm::TransactionTrait;
 use sla_engine::CalendarSet;
 use uuid::Uuid;
 
@@ -179,21 +180,30 @@ pub async fn clock_inputs_changed(state: &AppState) -> Result<Option<String>> {
 }
 
 /// Record that every running clock now stands on `calendars` (and, when
-/// given, on the inputs of `fingerprint`).
+/// given, on the inputs of `fingerprint`); for the walk of holiday version
+/// `walk`, only while its claim stands. Whether it was recorded.
 pub async fn record_clock_inputs(
     state: &AppState,
     fingerprint: Option<&str>,
     calendars: &CalendarSet,
-) -> Result<()> {
+    walk: Option<i64>,
+) -> Result<bool> {
     let basis = Basis { rest: fingerprint_of(state, None), holidays: calendars.schedules().clone() };
     let basis = serde_json::to_string(&basis).map_err(Error::internal)?;
-    // The basis first: a crash between the two leaves the fingerprint
-    // unrecorded, and the next start recomputes every clock.
-    store::facts::set(&state.db, CLOCK_BASIS, &basis).await?;
-    if let Some(fingerprint) = fingerprint {
-        store::facts::set(&state.db, CLOCK_INPUTS, fingerprint).await?;
+    let txn = state.db.begin().await?;
+    // A walk records only while its claim stands, and holds it until this
+    // commits: a newer walk, whose start forgets the basis, comes after.
+    if let Some(version) = walk
+        && store::holidays::claimed_recompute_held(&txn).await? != version
+    {
+        return Ok(false);
     }
-    Ok(())
+    store::facts::set(&txn, CLOCK_BASIS, &basis).await?;
+    if let Some(fingerprint) = fingerprint {
+        store::facts::set(&txn, CLOCK_INPUTS, fingerprint).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Which running clocks `calendars` may move, against the basis recorded

@@ -395,11 +395,11 @@ async fn move_with_retry(
 /// Rewrite `clocks` (those still unmet, of the calendars `names`), as the
 /// walk of holiday version `version`: each locked and read again, so that
 /// an action taken since the walk read it is built on, not overwritten.
-/// Besides them only the claim is held (shared, on PostgreSQL a row lock
-/// is a write to the row's page): an action that takes a trail position
-/// first makes this batch try again, and one that comes second tries again
-/// itself. How many moved; `None` when a newer version was claimed, and
-/// nothing was written.
+/// Besides them only the walk's claim is held, shared (on PostgreSQL a row
+/// lock is a write to the row's page, so nothing more is locked): an
+/// action that takes a trail position first makes this batch try again,
+/// and one that comes second tries again itself. How many moved; `None`
+/// when a newer version was claimed, and nothing was written.
 async fn move_batch(
     state: &AppState,
     calendars: &CalendarSet,

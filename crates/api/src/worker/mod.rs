@@ -111,8 +111,8 @@ async fn timer_tick(state: &AppState) -> Result<TickReport, DbErr> {
 /// for all instances. How many clocks moved.
 ///
 /// `unfinished` holds the version whose walk this instance claimed and has
-/// not finished (the database went away midway): it is walked again unless
-/// a newer version was claimed since, here or elsewhere.
+/// not finished (it failed midway): it is walked again unless a newer
+/// version was claimed since, here or elsewhere.
 async fn holidays(state: &AppState, unfinished: &mut Option<i64>) -> Result<usize, DbErr> {
     let to_db = |e: crate::service::Error| DbErr::Custom(e.to_string());
     if calendars::refresh(state).await.map_err(to_db)? {
@@ -134,17 +134,17 @@ async fn holidays(state: &AppState, unfinished: &mut Option<i64>) -> Result<usiz
     let walked = state.calendars();
     let affected = calendars::begin_walk(state, &walked).await.map_err(to_db)?;
     let walk = clocks::recompute_after_holidays(state, &walked, affected, version).await?;
-    // Recorded only once every clock is moved, and only by the latest
-    // walk: a start after a crash midway recomputes, and a newer walk
-    // records its own.
-    let latest = !calendars::superseded(state, version).await.map_err(to_db)?;
-    if walk.complete && latest {
-        calendars::record_clock_inputs(state, fingerprint.as_deref(), &walked).await.map_err(to_db)?;
-    }
+    // Recorded only once every clock is moved, and only while this walk's
+    // claim stands: a start after a crash midway recomputes, and a newer
+    // walk records its own.
+    let recorded = walk.complete
+        && calendars::record_clock_inputs(state, fingerprint.as_deref(), &walked, Some(version))
+            .await
+            .map_err(to_db)?;
     *unfinished = None;
     tracing::info!(
         moved = walk.moved,
-        complete = walk.complete && latest,
+        complete = recorded,
         ?affected,
         seconds = started.elapsed().as_secs_f64(),
         "holidays changed: deadlines of running clocks moved"
@@ -155,13 +155,15 @@ async fn holidays(state: &AppState, unfinished: &mut Option<i64>) -> Result<usiz
 /// Run until cancelled: the timer (clocks, notices, chores), the sender
 /// (the mail queue) and the recomputation (holidays) each in a loop of its
 /// own, so that a slow mail server never makes a threshold late, nor a
-/// burst of thresholds the mail, nor a walk over a million clocks either.
+/// burst of thresholds the mail, nor a walk over a million clocks either;
+/// and beside them [`follow_calendars`].
 pub async fn run(state: AppState, cancel: CancellationToken) {
     tracing::info!("SLA timer started");
     tokio::join!(
         timer(state.clone(), cancel.clone()),
         sender(state.clone(), cancel.clone()),
-        recomputation(state, cancel)
+        recomputation(state.clone(), cancel.clone()),
+        follow_calendars(state, cancel)
     );
 }
 
@@ -191,20 +193,56 @@ async fn timer(state: AppState, cancel: CancellationToken) {
     }
 }
 
-/// Move running clocks whenever the holidays changed, looking every
-/// `calendar_poll_seconds` whether another instance changed them, and at
-/// once when they changed here. A walk that failed midway (the database
-/// away) is walked again at the next look: its claim is this instance's.
+/// Move running clocks whenever the holidays changed: at once when they
+/// changed here or [`follow_calendars`] saw them change elsewhere, and
+/// every `calendar_poll_seconds` in any case. A walk that failed midway
+/// because the database went away is walked again at the next look (its
+/// claim is this instance's); one that failed otherwise is left to the
+/// next start, which finds the clocks' inputs unrecorded. Stopping
+/// abandons a walk: its open batch is rolled back, and the next start
+/// recomputes.
 async fn recomputation(state: AppState, cancel: CancellationToken) {
     let poll = Duration::from_secs(state.settings.calendar_poll_seconds.max(1));
     let mut unfinished = None;
     loop {
-        if let Err(e) = holidays(&state, &mut unfinished).await {
-            tracing::warn!(error = %e, ?unfinished, "moving the clocks after a change of holidays failed; trying again");
+        let walked = tokio::select! {
+            () = cancel.cancelled() => return,
+            walked = holidays(&state, &mut unfinished) => walked,
+        };
+        if let Err(e) = walked {
+            if crate::store::outage(&e).is_some() {
+                tracing::warn!(error = %e, ?unfinished, "moving the clocks after a change of holidays failed; trying again");
+            } else {
+                unfinished = None;
+                tracing::error!(error = %e, "moving the clocks after a change of holidays failed; the next start moves them");
+            }
         }
         tokio::select! {
             () = cancel.cancelled() => return,
             () = state.recompute_wake.notified() => {}
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// Keep this instance's calendars, with which its answers and its timer
+/// compute deadlines, in step with holidays changed on other instances,
+/// looking every `calendar_poll_seconds`, a walk in progress or not; on a
+/// change, wake the timer and the recomputation. An instance without the
+/// timer (`timer_enabled = false`) runs only this: it moves no clocks.
+pub async fn follow_calendars(state: AppState, cancel: CancellationToken) {
+    let poll = Duration::from_secs(state.settings.calendar_poll_seconds.max(1));
+    loop {
+        match calendars::refresh(&state).await {
+            Ok(true) => {
+                state.wake.notify_one();
+                state.recompute_wake.notify_one();
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "reading the holiday years failed; trying again"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
             () = tokio::time::sleep(poll) => {}
         }
     }
