@@ -332,6 +332,32 @@ async fn hold_clocks(app: &TestApp, id: &str) -> (sea_orm::DatabaseConnection, s
     (holder, held)
 }
 
+/// A walk held at a clock, as [`walk_held_at_a_clock`] leaves it.
+struct HeldWalk {
+    engineer: String,
+    /// The ticket whose clocks are held.
+    id: String,
+    holder: sea_orm::DatabaseConnection,
+    held: sea_orm::DatabaseTransaction,
+    stop: tokio_util::sync::CancellationToken,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+/// A fault on item 3 (5x8) filed on 2026-12-31 at 17:50, whose response
+/// (due New Year's Day 09:20) moves with 2027's holidays; its clocks held
+/// by another session, the worker started and 2027 uploaded: once the
+/// walk waits at those clocks.
+async fn walk_held_at_a_clock(app: &TestApp) -> HeldWalk {
+    let (_, engineer) = app.user("engineer", None).await;
+    app.clock.set(sh("2026-12-31 17:50"));
+    let t = app.file(&engineer, json!({"line_item_id": app.item_id(3).await, "title": "跨年故障"})).await;
+    let id = t["id"].as_str().expect("id").to_owned();
+    let (holder, held) = hold_clocks(app, &id).await;
+    let (stop, worker) = worker_then_2027(app).await;
+    until("the walk to wait for the clocks", || async { lock_waiters(&holder).await >= 1 }).await;
+    HeldWalk { engineer, id, holder, held, stop, worker }
+}
+
 /// Start the worker's loops (as `itsm serve` does), then upload 2027's
 /// holidays: what stops the loops, and their task.
 async fn worker_then_2027(
@@ -410,17 +436,8 @@ async fn a_walk_cut_short_is_walked_again() {
     use sea_orm::ConnectionTrait;
 
     let app = TestApp::spawn_with(Backend::Postgres, |s| s.calendar_poll_seconds = 1).await;
-    let (_, engineer) = app.user("engineer", None).await;
-    // Item 3 (5x8): the response moves from New Year's Day with 2027's holidays.
-    app.clock.set(sh("2026-12-31 17:50"));
-    let t = app.file(&engineer, json!({"line_item_id": app.item_id(3).await, "title": "跨年故障"})).await;
-    let id = t["id"].as_str().expect("id").to_owned();
-
-    let (holder, held) = hold_clocks(&app, &id).await;
-    let (stop, worker) = worker_then_2027(&app).await;
-
-    // The walk waits for the clocks held; its connection is then cut.
-    until("the walk to wait for the clocks", || async { lock_waiters(&holder).await >= 1 }).await;
+    let HeldWalk { engineer, id, holder, held, stop, worker } = walk_held_at_a_clock(&app).await;
+    // Its connection is cut while it waits.
     let cut = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {WAITING}");
     holder.execute_unprepared(&cut).await.expect("cut");
     held.rollback().await.expect("let go");
@@ -538,13 +555,7 @@ async fn an_instance_without_the_timer_follows_holidays_changed_elsewhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_does_not_wait_for_a_walk() {
     let app = TestApp::spawn(Backend::Postgres).await;
-    let (_, engineer) = app.user("engineer", None).await;
-    app.clock.set(sh("2026-12-31 17:50"));
-    let t = app.file(&engineer, json!({"line_item_id": app.item_id(3).await, "title": "跨年故障"})).await;
-    let id = t["id"].as_str().expect("id").to_owned();
-    let (holder, held) = hold_clocks(&app, &id).await;
-    let (stop, worker) = worker_then_2027(&app).await;
-    until("the walk to wait for the clocks", || async { lock_waiters(&holder).await >= 1 }).await;
+    let HeldWalk { engineer, id, holder, held, stop, worker } = walk_held_at_a_clock(&app).await;
 
     stop.cancel();
     let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), worker).await;
