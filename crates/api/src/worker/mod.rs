@@ -193,11 +193,11 @@ async fn timer(state: AppState, cancel: CancellationToken) {
     }
 }
 
-/// Move running clocks whenever the holidays changed: at once when they
-/// changed here or [`follow_calendars`] saw them change elsewhere, and
-/// every `calendar_poll_seconds` in any case. A walk that failed midway
-/// because the database went away is walked again at the next look (its
-/// claim is this instance's); one that failed otherwise is left to the
+/// Move running clocks whenever the holidays changed: at start, then when
+/// they changed here or [`follow_calendars`] saw them change elsewhere
+/// (it alone looks every `calendar_poll_seconds`). After an outage (a
+/// claim not made, or a walk cut short, whose claim is this instance's) it
+/// looks again a poll later; a walk that failed otherwise is left to the
 /// next start, which finds the clocks' inputs unrecorded. Stopping
 /// abandons a walk: its open batch is rolled back, and the next start
 /// recomputes.
@@ -209,18 +209,22 @@ async fn recomputation(state: AppState, cancel: CancellationToken) {
             () = cancel.cancelled() => return,
             walked = holidays(&state, &mut unfinished) => walked,
         };
-        if let Err(e) = walked {
-            if crate::store::outage(&e).is_some() {
+        let retry = match walked {
+            Ok(_) => false,
+            Err(e) if crate::store::outage(&e).is_some() => {
                 tracing::warn!(error = %e, ?unfinished, "moving the clocks after a change of holidays failed; trying again");
-            } else {
+                true
+            }
+            Err(e) => {
                 unfinished = None;
                 tracing::error!(error = %e, "moving the clocks after a change of holidays failed; the next start moves them");
+                false
             }
-        }
+        };
         tokio::select! {
             () = cancel.cancelled() => return,
             () = state.recompute_wake.notified() => {}
-            () = tokio::time::sleep(poll) => {}
+            () = tokio::time::sleep(poll), if retry => {}
         }
     }
 }
