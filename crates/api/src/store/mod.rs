@@ -45,12 +45,21 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .min_connections(if sqlite { 1 } else { 2 })
         .acquire_timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
+        // A connection is tested as it is given back (the driver always
+        // does); testing it again as it is taken cost each query a second
+        // round trip. One idle this long may have been dropped by the server
+        // or a firewall meanwhile, so it is still tested before use.
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_TEST)
         .sqlx_logging(false);
     if !url.contains(FLUSH_AFTER.0) {
         options.map_sqlx_postgres_opts(|pg| pg.options([FLUSH_AFTER]));
     }
     Database::connect(options).await
 }
+
+/// How long a pooled connection may sit unused before it is tested again
+/// before use.
+const IDLE_BEFORE_TEST: Duration = Duration::from_secs(30);
 
 /// PostgreSQL's `backend_flush_after` for the service's own sessions (a URL
 /// that names it keeps its own). A session that dirties many pages (a
