@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, sh, utc};
+use crate::helpers::{TestApp, instant, sh, utc};
 
 crate::both_backends!(
     idempotency_key_returns_the_same_ticket,
@@ -11,7 +11,8 @@ crate::both_backends!(
     etags_refuse_stale_updates,
     concurrent_updates_lose_nothing,
     list_filters_and_pages,
-    the_breached_filter_agrees_with_each_ticket_read
+    the_breached_filter_agrees_with_each_ticket_read,
+    rows_read_by_position_equal_rows_read_by_name
 );
 
 async fn idempotency_key_returns_the_same_ticket(app: TestApp) {
@@ -302,4 +303,31 @@ async fn the_breached_filter_agrees_with_each_ticket_read(app: TestApp) {
     // On site within the hour: the first ticket's engineer never arrived.
     app.clock.set(sh("2026-06-01 11:00"));
     verdicts([true, true, true, false, true]).await;
+}
+
+/// The list and the timer read tickets and clocks by column position (the
+/// cheaper way); the same rows read by column name are the oracle. Every
+/// column holds a value of its own, so that two fields read in each
+/// other's place would differ.
+async fn rows_read_by_position_equal_rows_read_by_name(app: TestApp) {
+    use api::store::entities::{clock, ticket};
+    use sea_orm::EntityTrait;
+    let (_, engineer) = app.user("engineer", None).await;
+    let item = app.item_id(1).await;
+    let body = json!({"line_item_id": item, "title": "标题", "description": "描述", "severity": "major", "tags": ["a", "b"]});
+    let t = app.file(&engineer, body).await;
+    let id = t["id"].as_str().expect("id");
+    app.clock.set(instant(&t["reported_at"]).plus_seconds(300));
+    app.act(&engineer, id, "acknowledge", json!({}), StatusCode::OK).await;
+    app.clock.set(instant(&t["reported_at"]).plus_seconds(900));
+    app.act(&engineer, id, "pause", json!({"body": "等待用户"}), StatusCode::OK).await;
+    let db = &app.state.db;
+    let by_name = ticket::Entity::find().all(db).await.expect("by name");
+    let by_position = api::store::rows::all(ticket::Entity::find(), db).await.expect("by position");
+    assert_eq!(by_position, by_name);
+    assert!(by_name[0].paused_from.is_some() && by_name[0].assignee_id.is_some(), "{:?}", by_name[0]);
+    let by_name = clock::Entity::find().all(db).await.expect("by name");
+    let by_position = api::store::rows::all(clock::Entity::find(), db).await.expect("by position");
+    assert_eq!(by_position, by_name);
+    assert!(by_name.iter().any(|c| c.met_at.is_some() && c.rule.is_some()), "{by_name:?}");
 }

@@ -11,7 +11,7 @@ use sla_engine::{BusinessSeconds, ClockStatus, Timestamp};
 use uuid::Uuid;
 
 use super::entities::{clock, clock_alert};
-use super::{json, parse, to_json};
+use super::{json, parse, rows, to_json};
 use crate::domain::clock::StoredClock;
 
 /// A stored clock as the domain reads it.
@@ -235,7 +235,7 @@ pub async fn claim_due(db: &impl ConnectionTrait, now: Timestamp, limit: u64) ->
         .filter(clock::Column::NextAt.lte(now.unix()))
         .order_by_asc(clock::Column::NextAt)
         .limit(limit);
-    super::claim(due, db).all(db).await?.iter().map(claimed).collect()
+    rows::all(super::claim(due, db), db).await?.iter().map(claimed).collect()
 }
 
 /// When the next clock falls due after `now`, so that the worker knows how
@@ -286,7 +286,7 @@ pub async fn unmet_after(
         let key = Expr::tuple([Expr::col(clock::Column::TicketId), Expr::col(clock::Column::Metric)]);
         query = query.filter(key.gt(Expr::tuple([Expr::val(ticket), Expr::val(metric)])));
     }
-    query.all(db).await?.iter().map(claimed).collect()
+    rows::all(query, db).await?.iter().map(claimed).collect()
 }
 
 /// These clocks (ticket, metric) if still not met and of these calendars,
@@ -309,7 +309,7 @@ pub async fn unmet_of(
         .filter(clock::Column::Calendar.is_in(calendars.iter().cloned()))
         .order_by_asc(clock::Column::TicketId)
         .order_by_asc(clock::Column::Metric);
-    super::lock(query, db).all(db).await?.iter().map(claimed).collect()
+    rows::all(super::lock(query, db), db).await?.iter().map(claimed).collect()
 }
 
 /// The thresholds of a ticket's clocks already recorded, as (metric, percent).

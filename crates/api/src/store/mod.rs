@@ -14,6 +14,7 @@ pub mod housekeeping;
 pub mod inspections;
 pub mod metrics;
 pub mod outbox;
+pub mod rows;
 pub mod sessions;
 pub mod sign_ins;
 pub mod tickets;

@@ -12,7 +12,7 @@ use sla_engine::{Severity, Timestamp};
 use uuid::Uuid;
 
 use super::entities::{clock, idempotency_key, ticket};
-use super::{clocks, json, parse, to_json};
+use super::{clocks, json, parse, rows, to_json};
 use crate::domain::clock::StoredClock;
 use crate::domain::ticket::{Ticket, TicketState};
 
@@ -64,7 +64,7 @@ pub(crate) fn to_row(t: &Ticket) -> Result<ticket::Model, DbErr> {
 
 /// A ticket by id.
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Ticket>, DbErr> {
-    ticket::Entity::find_by_id(id).one(db).await?.map(from_row).transpose()
+    rows::one(ticket::Entity::find_by_id(id), db).await?.map(from_row).transpose()
 }
 
 /// The tickets of `ids` that exist, by id; locked until the transaction
@@ -78,7 +78,7 @@ pub async fn find_many(
         .filter(ticket::Column::Id.is_in(ids.iter().copied()))
         .order_by_asc(ticket::Column::Id);
     let query = if lock { super::lock(query, db) } else { query };
-    query.all(db).await?.into_iter().map(|row| from_row(row).map(|t| (t.id, t))).collect()
+    rows::all(query, db).await?.into_iter().map(|row| from_row(row).map(|t| (t.id, t))).collect()
 }
 
 /// The id of the ticket numbered `number` (`INC-2026-000123`).
@@ -109,7 +109,7 @@ pub async fn find_with_clocks(
 
 /// A ticket, locked until the transaction ends.
 pub async fn lock(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Ticket>, DbErr> {
-    super::lock(ticket::Entity::find_by_id(id), db).one(db).await?.map(from_row).transpose()
+    rows::one(super::lock(ticket::Entity::find_by_id(id), db), db).await?.map(from_row).transpose()
 }
 
 /// Write an action's outcome: the ticket's new state, severity, tags,
@@ -178,13 +178,12 @@ pub async fn list(
     now: Timestamp,
 ) -> Result<(Vec<Ticket>, Option<(i64, Uuid)>), DbErr> {
     use ticket::Column as T;
-    let rows = ticket::Entity::find()
+    let page = ticket::Entity::find()
         .filter(condition(filter, now))
         .order_by_desc(T::CreatedAt)
         .order_by_desc(T::Id)
-        .limit(filter.limit + 1)
-        .all(db)
-        .await?;
+        .limit(filter.limit + 1);
+    let rows = rows::all(page, db).await?;
     let more = rows.len() as u64 > filter.limit;
     let rows: Vec<_> = rows.into_iter().take(filter.limit as usize).collect();
     let next = if more { rows.last().map(|r| (r.created_at, r.id)) } else { None };
@@ -266,14 +265,13 @@ async fn by_nearest_deadline(
         "COALESCE((SELECT MIN(CASE WHEN c.met_at IS NULL THEN c.deadline END) FROM clocks c \
          WHERE c.ticket_id = tickets.id), 9223372036854775807)",
     );
-    let rows = ticket::Entity::find()
+    let page = ticket::Entity::find()
         .filter(cond)
         .order_by_asc(nearest)
         .order_by_asc(T::CreatedAt)
         .order_by_asc(T::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
+        .limit(limit);
+    let rows = rows::all(page, db).await?;
     rows.into_iter().map(from_row).collect()
 }
 
@@ -354,8 +352,8 @@ pub async fn clocks_of(
 ) -> Result<HashMap<Uuid, Vec<StoredClock>>, DbErr> {
     let mut out: HashMap<Uuid, Vec<StoredClock>> = HashMap::new();
     for chunk in ids.chunks(500) {
-        let rows =
-            clock::Entity::find().filter(clock::Column::TicketId.is_in(chunk.to_vec())).all(db).await?;
+        let rows = rows::all(clock::Entity::find().filter(clock::Column::TicketId.is_in(chunk.to_vec())), db)
+            .await?;
         for c in rows {
             out.entry(c.ticket_id).or_default().push(clocks::from_row(&c)?);
         }
@@ -404,5 +402,5 @@ pub async fn reported_between(
     if let Some(li) = line_item {
         query = query.filter(C::LineItemId.eq(li));
     }
-    query.all(db).await?.into_iter().map(from_row).collect()
+    rows::all(query, db).await?.into_iter().map(from_row).collect()
 }
