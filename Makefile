@@ -55,10 +55,18 @@ bench: postgres
 	$(CARGO) run --release --locked -p api --example load -- --backend both --requests 2000 --preload 1000000
 	$(CARGO) run --release --locked -p api --example pages -- --backend both --tickets 100000
 
+# The service and PostgreSQL on one host talk over its Unix socket where it
+# has one, as a deployment on one host would (TCP adds TLS and the loopback's
+# work to every query; docs/benchmarks.md).
+PG_SOCKET_DIR ?= /var/run/postgresql
+BENCH_POSTGRES_URL ?= $(shell test -S $(PG_SOCKET_DIR)/.s.PGSQL.5432 \
+	&& echo 'postgres://postgres@localhost/postgres?host=$(PG_SOCKET_DIR)' \
+	|| echo 'postgres://postgres@127.0.0.1:5432/postgres')
+
 ## bench-scale: timers, recomputation, reports and reads with 1,000,000 tickets on PostgreSQL
 ## (under 15 minutes), then 100,000 on SQLite (docs/benchmarks.md; --idle-seconds shortens a run)
 bench-scale: postgres
-	$(CARGO) run --release --locked -p api --example scale -- --backend postgres --clocks 1000000
+	TEST_POSTGRES_URL='$(BENCH_POSTGRES_URL)' $(CARGO) run --release --locked -p api --example scale -- --backend postgres --clocks 1000000
 	$(CARGO) run --release --locked -p api --example scale -- --backend sqlite --clocks 100000
 
 ## fuzz: coverage-guided fuzzing (cargo fuzz) of the config loaders and business time,

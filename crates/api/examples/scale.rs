@@ -280,6 +280,13 @@ async fn postgres_settings(db: &DatabaseConnection) -> anyhow::Result<String> {
         let value: String = row.try_get("", "v")?;
         line.push_str(&format!(" {name}={}", value.split_whitespace().next().unwrap_or("")));
     }
+    // How the sessions reach the server: a Unix socket or TCP, with or
+    // without TLS (which sqlx uses by default where the server offers it).
+    let how = "SELECT CASE WHEN inet_server_addr() IS NULL THEN 'unix' ELSE 'tcp' END AS via, \
+               COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false) AS tls";
+    let row = db.query_one_raw(stmt(db, how, vec![])).await?.context("connection")?;
+    let (via, tls): (String, bool) = (row.try_get("", "via")?, row.try_get("", "tls")?);
+    line.push_str(&format!(" connection={via} tls={}", if tls { "on" } else { "off" }));
     Ok(line)
 }
 
@@ -696,8 +703,11 @@ async fn fresh(
     let conn = Database::connect(&admin).await.context("PostgreSQL at 127.0.0.1:5432")?;
     conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await?;
     conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-    Ok((format!("{base}/{name}"), Some((conn, name))))
+    // The URL's query (`?host=/var/run/postgresql` for the Unix socket) carries over.
+    let (path, query) = admin.split_once('?').map_or((admin.as_str(), None), |(p, q)| (p, Some(q)));
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    let url = query.map_or_else(|| format!("{base}/{name}"), |q| format!("{base}/{name}?{q}"));
+    Ok((url, Some((conn, name))))
 }
 
 async fn bench(args: &Args) -> anyhow::Result<()> {
