@@ -5,7 +5,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, Select, SelectGetableTuple, Selector,
 };
 use sla_engine::{BusinessSeconds, ClockStatus, Timestamp};
 use uuid::Uuid;
@@ -24,6 +24,34 @@ pub(crate) fn from_row(c: &clock::Model) -> Result<StoredClock, DbErr> {
         rule_ref: c.rule.clone(),
         choice_beyond_holiday_data: c.choice_beyond_holiday_data,
     })
+}
+
+/// The columns of a clock that [`from_reading`] makes a [`StoredClock`] of:
+/// half of them, read by position, which is what a page of tickets shows.
+pub(crate) type Reading = (Uuid, String, i64, String, String, Option<String>, bool);
+
+/// `select` narrowed to a [`Reading`] of each clock.
+pub(crate) fn reading(select: Select<clock::Entity>) -> Selector<SelectGetableTuple<Reading>> {
+    use clock::Column as C;
+    select
+        .select_only()
+        .columns([C::TicketId, C::Metric, C::TargetSeconds, C::Calendar, C::Events, C::Rule])
+        .column(C::ChoiceBeyondHolidayData)
+        .into_tuple()
+}
+
+/// A clock as [`reading`] reads it, with its ticket's id.
+pub(crate) fn from_reading(row: Reading) -> Result<(Uuid, StoredClock), DbErr> {
+    let (ticket_id, metric, target_seconds, calendar, events, rule_ref, choice_beyond_holiday_data) = row;
+    let clock = StoredClock {
+        metric: parse("metric", &metric)?,
+        target: BusinessSeconds::new(u64::try_from(target_seconds).unwrap_or(0)),
+        calendar,
+        events: json("clock events", &events)?,
+        rule_ref,
+        choice_beyond_holiday_data,
+    };
+    Ok((ticket_id, clock))
 }
 
 /// A clock to write: what it is, where it stood when computed, and when the worker must look at it.

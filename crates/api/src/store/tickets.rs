@@ -352,10 +352,11 @@ pub async fn clocks_of(
 ) -> Result<HashMap<Uuid, Vec<StoredClock>>, DbErr> {
     let mut out: HashMap<Uuid, Vec<StoredClock>> = HashMap::new();
     for chunk in ids.chunks(500) {
-        let rows = rows::all(clock::Entity::find().filter(clock::Column::TicketId.is_in(chunk.to_vec())), db)
-            .await?;
-        for c in rows {
-            out.entry(c.ticket_id).or_default().push(clocks::from_row(&c)?);
+        let query =
+            clocks::reading(clock::Entity::find().filter(clock::Column::TicketId.is_in(chunk.to_vec())));
+        for row in query.all(db).await? {
+            let (ticket_id, clock) = clocks::from_reading(row)?;
+            out.entry(ticket_id).or_default().push(clock);
         }
     }
     Ok(out)
