@@ -16,13 +16,25 @@ use crate::domain::clock::StoredClock;
 
 /// A stored clock as the domain reads it.
 pub(crate) fn from_row(c: &clock::Model) -> Result<StoredClock, DbErr> {
+    let (calendar, rule_ref) = (c.calendar.clone(), c.rule.clone());
+    stored(&c.metric, c.target_seconds, calendar, &c.events, rule_ref, c.choice_beyond_holiday_data)
+}
+
+fn stored(
+    metric: &str,
+    target_seconds: i64,
+    calendar: String,
+    events: &str,
+    rule_ref: Option<String>,
+    choice_beyond_holiday_data: bool,
+) -> Result<StoredClock, DbErr> {
     Ok(StoredClock {
-        metric: parse("metric", &c.metric)?,
-        target: BusinessSeconds::new(u64::try_from(c.target_seconds).unwrap_or(0)),
-        calendar: c.calendar.clone(),
-        events: json("clock events", &c.events)?,
-        rule_ref: c.rule.clone(),
-        choice_beyond_holiday_data: c.choice_beyond_holiday_data,
+        metric: parse("metric", metric)?,
+        target: BusinessSeconds::new(u64::try_from(target_seconds).unwrap_or(0)),
+        calendar,
+        events: json("clock events", events)?,
+        rule_ref,
+        choice_beyond_holiday_data,
     })
 }
 
@@ -43,14 +55,7 @@ pub(crate) fn reading(select: Select<clock::Entity>) -> Selector<SelectGetableTu
 /// A clock as [`reading`] reads it, with its ticket's id.
 pub(crate) fn from_reading(row: Reading) -> Result<(Uuid, StoredClock), DbErr> {
     let (ticket_id, metric, target_seconds, calendar, events, rule_ref, choice_beyond_holiday_data) = row;
-    let clock = StoredClock {
-        metric: parse("metric", &metric)?,
-        target: BusinessSeconds::new(u64::try_from(target_seconds).unwrap_or(0)),
-        calendar,
-        events: json("clock events", &events)?,
-        rule_ref,
-        choice_beyond_holiday_data,
-    };
+    let clock = stored(&metric, target_seconds, calendar, &events, rule_ref, choice_beyond_holiday_data)?;
     Ok((ticket_id, clock))
 }
 

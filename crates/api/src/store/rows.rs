@@ -1,7 +1,7 @@
 //! Tickets and clocks read by the position of their columns rather than by
 //! name: a page of the ticket list decodes about 3,000 values, and finding
-//! each one's column by name took a quarter of the request's CPU
-//! (docs/benchmarks.md, "Reads").
+//! each one's column by name took a quarter of the service's CPU for it
+//! (docs/benchmarks.md, "Reads and the walk").
 
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryResult, Select};
 
@@ -10,6 +10,7 @@ use super::entities::{clock, ticket};
 /// A model decoded from the columns `Entity::find()` selects, which are the
 /// model's fields in their declared order.
 pub trait Positional: Sized {
+    /// The model from a row of its own columns, in their declared order.
     fn decode(row: &QueryResult) -> Result<Self, DbErr>;
 }
 
