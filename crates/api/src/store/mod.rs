@@ -49,7 +49,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         // A connection is tested as it is given back (the driver always
         // does); testing it again as it is taken cost each query a second
         // round trip. One idle this long may have been dropped by the server
-        // or a firewall meanwhile, so it is still tested before use.
+        // or a firewall meanwhile, so it is still tested before use. The
+        // price: when the server restarts, a connection in use just before
+        // fails one query (503 with Retry-After) and is then replaced.
         .test_before_acquire_if_idle_for(IDLE_BEFORE_TEST)
         .sqlx_logging(false);
     if !url.contains(FLUSH_AFTER.0) {
