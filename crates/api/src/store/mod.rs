@@ -47,11 +47,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .acquire_timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         // A connection is tested as it is given back (the driver always
-        // does); testing it again as it is taken cost each query a second
-        // round trip. One idle this long may have been dropped by the server
-        // or a firewall meanwhile, so it is still tested before use. The
-        // price: when the server restarts, a connection in use just before
-        // fails one query (503 with Retry-After) and is then replaced.
+        // does); testing it again as it is taken cost each query under load
+        // a second round trip. One idle for a second or more may have been
+        // dropped by a restarted server or a firewall, so it is still tested
+        // before use: only under load does a restart cost a connection in
+        // use one failed query (503 with Retry-After) before it is replaced.
         .test_before_acquire_if_idle_for(IDLE_BEFORE_TEST)
         .sqlx_logging(false);
     if !url.contains(FLUSH_AFTER.0) {
@@ -62,7 +62,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 
 /// How long a pooled connection may sit unused before it is tested again
 /// before use.
-const IDLE_BEFORE_TEST: Duration = Duration::from_secs(30);
+const IDLE_BEFORE_TEST: Duration = Duration::from_secs(1);
 
 /// PostgreSQL's `backend_flush_after` for the service's own sessions (a URL
 /// that names it keeps its own). A session that dirties many pages (a
