@@ -60,7 +60,12 @@ pub async fn put(
 
 /// The calendars' version: 0 until a year is first stored.
 pub async fn version(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    Ok(super::facts::get(db, VERSION).await?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    Ok(version_in(super::facts::get(db, VERSION).await?))
+}
+
+/// A version stored as a fact's text; 0 when there is none.
+fn version_in(fact: Option<String>) -> i64 {
+    fact.and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// Count one more change of the stored years; the new version.
@@ -83,7 +88,7 @@ const DONE: &str = "calendar_recomputed";
 
 /// The calendar version whose recomputation was last claimed (0: none).
 pub async fn claimed_recompute(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    Ok(super::facts::get(db, DONE).await?.and_then(|x| x.parse().ok()).unwrap_or(0))
+    Ok(version_in(super::facts::get(db, DONE).await?))
 }
 
 /// As [`claimed_recompute`], read inside `txn` and, on PostgreSQL, held
@@ -93,7 +98,7 @@ pub async fn claimed_recompute(db: &impl ConnectionTrait) -> Result<i64, DbErr> 
 pub async fn claimed_recompute_held(txn: &impl ConnectionTrait) -> Result<i64, DbErr> {
     let query = service_fact::Entity::find_by_id(DONE.to_owned());
     let query = if super::is_postgres(txn) { query.lock_shared() } else { query };
-    Ok(query.one(txn).await?.and_then(|f| f.value.parse().ok()).unwrap_or(0))
+    Ok(version_in(query.one(txn).await?.map(|f| f.value)))
 }
 
 /// Claim the recomputation of clocks for calendar version `v`: true for the
